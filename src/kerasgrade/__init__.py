@@ -1,3 +1,3 @@
-"""kerasgrade: an autograded Keras course (nbgrader notebooks, hidden pytest checks, batch grading)."""
+"""kerasgrade: an autograded Keras course: nbgrader notebooks, hidden checks, batch grading."""
 
 __version__ = "0.1.0"

@@ -141,7 +141,7 @@ ASSIGNMENTS: dict[str, Assignment] = {
         loss=("sparse_categorical_crossentropy", "categorical_crossentropy"),
         thresholds={
             "fashion-mnist": Threshold(
-                0.85, 0.889, "full Fashion-MNIST, 55,000/5,000 validation; the tutorial reports 0.8892"
+                0.85, 0.889, "full Fashion-MNIST, 55,000/5,000 validation; tutorial: 0.8892"
             ),
         },
         variables=("epochs", "y_proba", "class_names"),

@@ -1,0 +1,287 @@
+"""Check building blocks shared by the assignments: pure functions of the facts."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from kerasgrade.assignments import Assignment, CheckSpec, LayerSpec
+from kerasgrade.results import CheckResult
+
+CHANCE = 0.2  # ten classes: a model at or under this has learned (almost) nothing
+
+
+def fmt_shape(shape: Any) -> str:
+    if shape is None:
+        return "?"
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
+        ",)" if len(shape) == 1 else ")"
+    )
+
+
+def model_problem(facts: dict[str, Any]) -> str | None:
+    """Why there is no model to check, in words a student can act on; None if there is one."""
+    execution = facts.get("execution") or {}
+    if execution.get("reason") and not facts.get("model", {}).get("loaded"):
+        return execution["reason"]
+    model = facts.get("model") or {}
+    if model.get("loaded"):
+        return None
+    if model.get("error"):
+        return f"the grader could not load your model: {model['error']}"
+    export = facts.get("export") or {}
+    if export and not export.get("model_variable"):
+        return (
+            "no Keras model was found: the notebook must leave the network in a variable "
+            "named `model` (model = Sequential() ...)"
+        )
+    return "no model was produced: run every cell from top to bottom without errors"
+
+
+def failed_cells(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((facts.get("execution") or {}).get("errors", []))
+
+
+def history(facts: dict[str, Any]) -> dict[str, list[float]] | None:
+    return (facts.get("export") or {}).get("history")
+
+
+def spec_text(layer: LayerSpec) -> str:
+    act = f", {layer.activation}" if layer.activation else ""
+    return f"{layer.type} {fmt_shape(layer.output_shape)} {layer.params:,}{act}"
+
+
+def found_text(row: dict[str, Any]) -> str:
+    act = row.get("activation")
+    act_txt = f", {act}" if act and row["type"] == "Dense" else ""
+    return f"{row['type']} {fmt_shape(row['output_shape'])} {row['params']:,}{act_txt}"
+
+
+def layer_table(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]) -> str:
+    """Expected against found, layer by layer, aligned so a missing or extra layer shows."""
+    exp_keys = [(e.type, e.output_shape[-1]) for e in expected]
+    got_keys = [(r["type"], (r["output_shape"] or [None])[-1]) for r in found]
+    rows: list[tuple[str, str, str]] = []
+    matcher = difflib.SequenceMatcher(a=exp_keys, b=got_keys, autojunk=False)
+    for _op, i1, i2, j1, j2 in matcher.get_opcodes():
+        exp_part, got_part = expected[i1:i2], found[j1:j2]
+        for k in range(max(len(exp_part), len(got_part))):
+            e = exp_part[k] if k < len(exp_part) else None
+            g = got_part[k] if k < len(got_part) else None
+            ok = e is not None and g is not None and _layer_ok(e, g)
+            mark = "ok" if ok else ("MISSING" if g is None else "EXTRA" if e is None else "WRONG")
+            rows.append((spec_text(e) if e else "-", found_text(g) if g else "-", mark))
+    width = max(len(r[0]) for r in rows + [("expected", "", "")])
+    lines = [f"  {'expected':<{width}}  |  found"]
+    lines += [f"  {e:<{width}}  |  {g}  [{m}]" for e, g, m in rows]
+    return "\n".join(lines)
+
+
+def _layer_ok(e: LayerSpec, g: dict[str, Any]) -> bool:
+    return (
+        e.type == g["type"]
+        and tuple(g["output_shape"] or ()) == e.output_shape
+        and e.params == g["params"]
+    )
+
+
+def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    problem = model_problem(facts)
+    if problem:
+        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    model = facts["model"]
+    found = model["layers"]
+    table = layer_table(spec.layers, found)
+    ok = len(found) == len(spec.layers) and all(
+        _layer_ok(e, g) for e, g in zip(spec.layers, found)
+    )
+    count = f"{model['params']:,} parameters (expected {spec.total_params:,})"
+    if ok and model["params"] == spec.total_params:
+        return CheckResult.ok(cs.name, cs.points, f"Architecture as expected: {count}.\n{table}",
+                              cs.title)
+    hints = []
+    exp_types = [e.type for e in spec.layers]
+    got_types = [g["type"] for g in found]
+    if len(found) < len(spec.layers):
+        missing = [t for t in exp_types if t not in got_types or exp_types.count(t) >
+                   got_types.count(t)]
+        hints.append(f"a layer is missing ({', '.join(dict.fromkeys(missing))}); "
+                     f"expected {len(spec.layers)} layers, found {len(found)}")
+    elif len(found) > len(spec.layers):
+        hints.append(f"there is an extra layer: expected {len(spec.layers)} layers, "
+                     f"found {len(found)}")
+    for e, g in zip(spec.layers, found):
+        if e.type == g["type"] == "Dense" and g.get("units") != e.output_shape[-1]:
+            hints.append(f"a Dense layer has {g.get('units')} units where {e.output_shape[-1]} "
+                         f"are expected (Dense({e.output_shape[-1]}))")
+    input_shape = model.get("input_shape")
+    if input_shape and int(_prod(input_shape[1:])) != 28 * 28:
+        hints.append(f"the input shape is {fmt_shape(input_shape)}; the images are 28x28, "
+                     "so use input_shape (28, 28, 1) or (28, 28)")
+    if found and found[0]["type"] != "Flatten":
+        hints.append("start with a Flatten layer that turns each 28x28 image into 784 numbers")
+    return CheckResult.fail(
+        cs.name, cs.points, f"The network differs from the one asked for: {count}.\n{table}",
+        "; ".join(hints) or "build the layers exactly as in the table's expected column",
+        cs.title,
+    )
+
+
+def _prod(dims: list[Any]) -> int:
+    out = 1
+    for d in dims:
+        out *= d or 0
+    return out
+
+
+def activations(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    problem = model_problem(facts)
+    if problem:
+        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    expected = [e.activation for e in spec.layers if e.type == "Dense"]
+    found = [g.get("activation") for g in facts["model"]["layers"] if g["type"] == "Dense"]
+    pairs = ", ".join(f"{e} (found {f})" for e, f in zip(expected, found))
+    if found == expected:
+        return CheckResult.ok(cs.name, cs.points, f"Dense activations: {', '.join(found)}.",
+                              cs.title)
+    hint = []
+    if found and found[-1] != "softmax":
+        hint.append(
+            f"the output layer's activation is {found[-1]!r}: add activation='softmax' to the "
+            "last Dense layer so it outputs probabilities that sum to 1 (categorical "
+            "cross-entropy expects probabilities; without softmax the network trains to chance)"
+        )
+    if any(f != "relu" for f in found[:-1]):
+        hint.append("hidden Dense layers should use activation='relu'")
+    if len(found) != len(expected):
+        hint.append(f"expected {len(expected)} Dense layers, found {len(found)}")
+    return CheckResult.fail(cs.name, cs.points, f"Activations expected: {pairs}.",
+                            "; ".join(hint), cs.title)
+
+
+def compile_settings(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    problem = model_problem(facts)
+    if problem:
+        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    m = facts["model"]
+    if not m.get("compiled"):
+        return CheckResult.fail(cs.name, cs.points, "The model was never compiled.",
+                                f"call model.compile(loss='{spec.loss[0]}', optimizer="
+                                f"'{spec.optimizer or 'adam'}', metrics=['accuracy'])", cs.title)
+    problems = []
+    if m["loss"] not in spec.loss:
+        problems.append(f"loss is {m['loss']!r}, expected {' or '.join(map(repr, spec.loss))}")
+    if spec.optimizer and m["optimizer"] != spec.optimizer:
+        problems.append(f"optimizer is {m['optimizer']!r}, expected {spec.optimizer!r}")
+    if not any("accuracy" in x or x == "acc" for x in m["metrics"]):
+        problems.append(f"metrics are {m['metrics']}, expected ['accuracy']")
+    found = f"loss={m['loss']!r}, optimizer={m['optimizer']!r}, metrics={m['metrics']}"
+    if not problems:
+        return CheckResult.ok(cs.name, cs.points, f"Compiled with {found}.", cs.title)
+    return CheckResult.fail(cs.name, cs.points, f"Compiled with {found}: {'; '.join(problems)}.",
+                            "pass these arguments to model.compile()", cs.title)
+
+
+def label_mistake(facts: dict[str, Any]) -> str | None:
+    """Name a label-encoding mistake from the error that training raised."""
+    loss = (facts.get("model") or {}).get("loss")
+    summaries = (facts.get("export") or {}).get("array_summaries", {})
+    for err in failed_cells(facts):
+        text = f"{err.get('ename')}: {err.get('evalue')}"
+        if ".fit(" not in err.get("source", "") and "fit" not in text:
+            continue
+        shape = next((s["shape"] for k, s in summaries.items() if "label" in k or k.startswith(
+            "y_")), None)
+        if loss == "categorical_crossentropy" and (shape is None or len(shape) == 1):
+            return (
+                "training failed because the labels are integers (one number per image) while "
+                "loss='categorical_crossentropy' expects one-hot rows of 10: convert them with "
+                "keras.utils.to_categorical(labels, num_classes)"
+            )
+        if loss == "sparse_categorical_crossentropy" and shape and len(shape) == 2:
+            return (
+                "training failed because the labels are one-hot rows while "
+                "loss='sparse_categorical_crossentropy' expects one integer per image: use "
+                "loss='categorical_crossentropy' with one-hot labels"
+            )
+        return f"training failed: {text[:300]}"
+    return None
+
+
+def accuracy(
+    facts: dict[str, Any], spec: Assignment, cs: CheckSpec, key: str, split: str
+) -> CheckResult:
+    problem = model_problem(facts)
+    if problem:
+        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    ev = facts.get("evaluation") or {}
+    source = facts.get("data_source", "")
+    bar = spec.threshold(source)
+    if ev.get("error"):
+        return CheckResult.fail(cs.name, cs.points, f"The grader could not evaluate your model: "
+                                f"{ev['error']}", "", cs.title)
+    acc = ev[key]
+    measured = (f"{split} accuracy measured by the grader: {acc:.3f} on {source} "
+                f"(needed: {bar.minimum:.2f}; the reference solution reaches {bar.reference:.3f})")
+    if acc >= bar.minimum:
+        return CheckResult.ok(cs.name, cs.points, measured[0].upper() + measured[1:] + ".",
+                              cs.title)
+    return CheckResult.fail(cs.name, cs.points, measured[0].upper() + measured[1:] + ".",
+                            diagnose_low_accuracy(facts, acc), cs.title)
+
+
+def diagnose_low_accuracy(facts: dict[str, Any], acc: float) -> str:
+    """Name the usual mistake behind a low accuracy, most specific first."""
+    m = facts["model"]
+    ev = facts.get("evaluation") or {}
+    dense = [g for g in m["layers"] if g["type"] == "Dense"]
+    hist = history(facts)
+    mistake = label_mistake(facts)
+    if mistake:
+        return mistake
+    if not hist or not hist.get("loss"):
+        return ("the model was never trained: call model.fit(train_images, train_labels, "
+                "epochs=epochs) before evaluating")
+    if (dense and dense[-1].get("activation") != "softmax" and m.get("loss", "").startswith(
+            ("categorical", "sparse")) and not m.get("from_logits")):
+        return (
+            f"the output layer has activation {dense[-1].get('activation')!r} but "
+            f"loss={m['loss']!r} expects probabilities, so training goes nowhere (chance is "
+            "10%). Add activation='softmax' to the output Dense layer (or compile with "
+            "keras.losses.CategoricalCrossentropy(from_logits=True))"
+        )
+    unscaled = ev.get("test_accuracy_unscaled")
+    if unscaled is not None and unscaled > acc + 0.15:
+        return (
+            f"your model does much better on raw pixels 0..255 ({unscaled:.3f}) than on pixels "
+            "scaled to [0, 1]: it was trained without dividing by 255. Convert to float32 and "
+            "divide the images by 255 before training"
+        )
+    if acc <= CHANCE:
+        return "the model is at chance level: check the labels, the loss and the output layer"
+    return "train for the number of epochs asked and keep the architecture as specified"
+
+
+def saved_model(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    saved = facts.get("saved") or []
+    if not saved:
+        problem = model_problem(facts)
+        return CheckResult.fail(
+            cs.name, cs.points, problem or "No saved model file (.keras or .h5) was found.",
+            "save the trained model with model.save('my_model.keras')", cs.title,
+        )
+    good = [s for s in saved if s["loads"] and s["matches"]]
+    names = ", ".join(s["name"] for s in saved)
+    if good:
+        return CheckResult.ok(cs.name, cs.points,
+                              f"{good[0]['name']} loads and holds your trained model.", cs.title)
+    loads = [s for s in saved if s["loads"]]
+    if loads:
+        return CheckResult.fail(
+            cs.name, cs.points,
+            f"{names} loads, but its weights differ from the model you trained.",
+            "call model.save(...) after model.fit(...), as the last step", cs.title)
+    errors = "; ".join(s["error"] or "" for s in saved)
+    return CheckResult.fail(cs.name, cs.points, f"{names} could not be loaded: {errors}",
+                            "save with model.save('my_model.keras') using built-in layers only",
+                            cs.title)

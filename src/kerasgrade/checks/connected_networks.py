@@ -1,0 +1,62 @@
+"""Checks of 02-connected-networks."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from kerasgrade.assignments import Assignment, CheckSpec
+from kerasgrade.checks import common
+from kerasgrade.results import CheckResult
+
+AGREEMENT = 0.01  # evaluate() on the same data and model agrees to float noise
+
+
+def epochs(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    value = ((facts.get("export") or {}).get("variables") or {}).get("epochs")
+    hist = common.history(facts)
+    trained = len(hist["loss"]) if hist and hist.get("loss") else 0
+    if value != spec.epochs:
+        return CheckResult.fail(cs.name, cs.points,
+                                f"epochs is {value!r}, expected {spec.epochs}.",
+                                f"set epochs = {spec.epochs}", cs.title)
+    if trained != spec.epochs:
+        return CheckResult.fail(
+            cs.name, cs.points,
+            f"epochs = {spec.epochs}, but the model was trained for {trained} epochs.",
+            "pass it on: model.fit(train_images, train_labels, epochs=epochs, shuffle=True)",
+            cs.title)
+    return CheckResult.ok(cs.name, cs.points, f"Trained for {trained} epochs.", cs.title)
+
+
+def test_evaluation(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    variables = (facts.get("export") or {}).get("variables") or {}
+    acc, loss = variables.get("test_acc"), variables.get("test_loss")
+    if not isinstance(acc, float) or not isinstance(loss, float):
+        return CheckResult.fail(cs.name, cs.points,
+                                "test_loss and test_acc are not both numbers.",
+                                "test_loss, test_acc = model.evaluate(test_images, test_labels)",
+                                cs.title)
+    measured = (facts.get("evaluation") or {}).get("test_accuracy")
+    if measured is None:
+        return CheckResult.fail(cs.name, cs.points, common.model_problem(facts) or
+                                "the grader could not measure the model", "", cs.title)
+    if abs(acc - measured) > AGREEMENT:
+        return CheckResult.fail(
+            cs.name, cs.points,
+            f"test_acc is {acc:.4f}, but your model's test accuracy is {measured:.4f}.",
+            "take both numbers from model.evaluate on the trained model, and don't change them",
+            cs.title)
+    return CheckResult.ok(cs.name, cs.points,
+                          f"test_acc {acc:.4f} matches the grader's measurement.", cs.title)
+
+
+CHECKS = {
+    "epochs": epochs,
+    "architecture": common.architecture,
+    "activations": common.activations,
+    "compile_settings": common.compile_settings,
+    "test_accuracy": partial(common.accuracy, key="test_accuracy", split="test"),
+    "test_evaluation": test_evaluation,
+    "saved_model": common.saved_model,
+}

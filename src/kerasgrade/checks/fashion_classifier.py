@@ -1,0 +1,72 @@
+"""Checks of 03-fashion-classifier."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from kerasgrade.assignments import FASHION_CLASS_NAMES, Assignment, CheckSpec
+from kerasgrade.checks import common
+from kerasgrade.results import CheckResult
+
+ANKLE_BOOT = 9
+
+
+def probabilities(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    problem = common.model_problem(facts)
+    if problem:
+        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    ev = facts.get("evaluation") or {}
+    if not ev.get("all_rows_sum_to_one"):
+        return CheckResult.fail(
+            cs.name, cs.points,
+            f"Your model's outputs do not sum to 1 per image (first rows: "
+            f"{ev.get('first_row_sums')}).",
+            "use activation='softmax' on the output layer", cs.title)
+    y_proba = (facts.get("arrays") or {}).get("y_proba")
+    if not y_proba:
+        return CheckResult.fail(cs.name, cs.points,
+                                "y_proba is not an array of class probabilities.",
+                                "y_proba = model.predict(X_new) with X_new = X_test[:3]", cs.title)
+    if len(y_proba["shape"]) != 2 or y_proba["shape"][1] != 10 or not y_proba["rows_sum_to_one"]:
+        return CheckResult.fail(
+            cs.name, cs.points,
+            f"y_proba has shape {common.fmt_shape(y_proba['shape'])} and rows summing to "
+            f"{y_proba.get('row_sums_first')}; expected (3, 10) rows that each sum to 1.",
+            "y_proba = model.predict(X_new) on the trained model, without rounding it in place",
+            cs.title)
+    return CheckResult.ok(cs.name, cs.points,
+                          f"y_proba holds {y_proba['shape'][0]} rows of 10 probabilities "
+                          "summing to 1.", cs.title)
+
+
+def first_prediction(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    problem = common.model_problem(facts)
+    if problem:
+        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    ev = facts.get("evaluation") or {}
+    if ev.get("error"):
+        return CheckResult.fail(cs.name, cs.points, f"The grader could not run your model: "
+                                f"{ev['error']}", "", cs.title)
+    first = ev["first_predicted"][0]
+    p = ev["first_probabilities"][0][first]
+    found = f"{FASHION_CLASS_NAMES[first]} (class {first}, {p:.0%})"
+    if first == ANKLE_BOOT:
+        return CheckResult.ok(cs.name, cs.points,
+                              f"The first test image is predicted as {found}.", cs.title)
+    return CheckResult.fail(cs.name, cs.points,
+                            f"The first test image is an ankle boot (class 9); your model "
+                            f"predicts {found}.",
+                            common.diagnose_low_accuracy(facts, ev.get("test_accuracy", 0.0)),
+                            cs.title)
+
+
+CHECKS = {
+    "architecture": common.architecture,
+    "activations": common.activations,
+    "compile_settings": common.compile_settings,
+    "validation_accuracy": partial(common.accuracy, key="validation_accuracy",
+                                   split="validation"),
+    "probabilities": probabilities,
+    "first_prediction": first_prediction,
+}

@@ -1,0 +1,121 @@
+"""Checks of 01-preparing-data: the prepared arrays, measured from what the notebook left."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kerasgrade.assignments import Assignment, CheckSpec
+from kerasgrade.checks.common import fmt_shape
+from kerasgrade.results import CheckResult
+
+IMAGES = ("train_images", "test_images")
+LABELS = ("train_labels", "test_labels")
+
+
+def _missing(facts: dict[str, Any], names: tuple[str, ...], cs: CheckSpec) -> CheckResult | None:
+    arrays = facts.get("arrays") or {}
+    absent = [n for n in names if n not in arrays]
+    if not absent:
+        return None
+    reason = (facts.get("execution") or {}).get("reason")
+    msg = f"{' and '.join(absent)} {'is' if len(absent) == 1 else 'are'} not a NumPy array."
+    if reason:
+        msg = f"{reason}. {msg}"
+    return CheckResult.fail(cs.name, cs.points, msg,
+                            "keep the names train_images, train_labels, test_images, "
+                            "test_labels from the loading step", cs.title)
+
+
+def image_shapes(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    if (bad := _missing(facts, IMAGES, cs)) is not None:
+        return bad
+    sizes = facts["data_sizes"]
+    wrong = []
+    for name, n in zip(IMAGES, (sizes["train"], sizes["test"])):
+        shape = tuple(facts["arrays"][name]["shape"])
+        if shape not in ((n, 28, 28, 1), (n, 28, 28)):
+            wrong.append(f"{name} has shape {fmt_shape(shape)}, expected ({n}, 28, 28, 1)")
+    if not wrong:
+        found = fmt_shape(facts["arrays"]["train_images"]["shape"])
+        return CheckResult.ok(cs.name, cs.points, f"Images have shape {found}.", cs.title)
+    return CheckResult.fail(cs.name, cs.points, "; ".join(wrong) + ".",
+                            "reshape with train_images.reshape(train_images.shape[0], img_rows, "
+                            "img_cols, 1), and the same for test_images", cs.title)
+
+
+def image_dtype(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    if (bad := _missing(facts, IMAGES, cs)) is not None:
+        return bad
+    dtypes = {n: facts["arrays"][n]["dtype"] for n in IMAGES}
+    if all(d == "float32" for d in dtypes.values()):
+        return CheckResult.ok(cs.name, cs.points, "Images are float32.", cs.title)
+    found = ", ".join(f"{n} is {d}" for n, d in dtypes.items())
+    return CheckResult.fail(cs.name, cs.points, f"Expected float32 images: {found}.",
+                            "convert with train_images.astype('float32') (same for test_images);"
+                            " float64 doubles the memory for no gain", cs.title)
+
+
+def pixel_range(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    if (bad := _missing(facts, IMAGES, cs)) is not None:
+        return bad
+    ranges = {n: (facts["arrays"][n].get("min", 0.0), facts["arrays"][n].get("max", 0.0))
+              for n in IMAGES}
+    found = ", ".join(f"{n} spans {lo:g}..{hi:g}" for n, (lo, hi) in ranges.items())
+    if all(lo >= 0.0 and 0.5 < hi <= 1.0 for lo, hi in ranges.values()):
+        return CheckResult.ok(cs.name, cs.points, f"Pixels lie in [0, 1]: {found}.", cs.title)
+    if any(hi > 1.0 for _, hi in ranges.values()):
+        hint = "the pixels are still 0..255: divide the images by 255 (after astype('float32'))"
+    else:
+        hint = "divide by 255 exactly once; the brightest pixel should become 1.0"
+    return CheckResult.fail(cs.name, cs.points, f"Expected pixels in [0, 1]: {found}.", hint,
+                            cs.title)
+
+
+def one_hot_labels(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    if (bad := _missing(facts, LABELS, cs)) is not None:
+        return bad
+    problems = []
+    for name in LABELS:
+        a = facts["arrays"][name]
+        if len(a["shape"]) != 2 or a["shape"][1] != 10:
+            problems.append(f"{name} has shape {fmt_shape(a['shape'])}, expected "
+                            f"({a.get('expected_rows', 'N')}, 10)")
+        elif not a.get("one_hot"):
+            problems.append(f"{name} rows are not one-hot (a single 1 and nine 0s)")
+        elif not a.get("agrees_with_labels"):
+            problems.append(f"{name} does not match the original labels in order")
+    if not problems:
+        return CheckResult.ok(cs.name, cs.points,
+                              "Labels are one-hot rows of 10 that match the digits.", cs.title)
+    return CheckResult.fail(cs.name, cs.points, "; ".join(problems) + ".",
+                            "use keras.utils.to_categorical(train_labels, num_classes) once, on "
+                            "the original integer labels, and keep their order", cs.title)
+
+
+def input_shape(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+    value = ((facts.get("export") or {}).get("variables") or {}).get("input_shape")
+    images = (facts.get("arrays") or {}).get("train_images")
+    if value is None:
+        return CheckResult.fail(cs.name, cs.points, "input_shape is not set to a tuple of ints.",
+                                "set input_shape = (img_rows, img_cols, 1)", cs.title)
+    ok = tuple(value) in ((28, 28, 1), (28, 28))
+    if ok and images and tuple(images["shape"][1:]) != tuple(value):
+        return CheckResult.fail(
+            cs.name, cs.points,
+            f"input_shape is {fmt_shape(value)} but one image has shape "
+            f"{fmt_shape(images['shape'][1:])}.",
+            "input_shape must be the shape of one image, without the batch axis", cs.title)
+    if ok:
+        return CheckResult.ok(cs.name, cs.points, f"input_shape is {fmt_shape(value)}.", cs.title)
+    return CheckResult.fail(cs.name, cs.points,
+                            f"input_shape is {fmt_shape(value)}, expected (28, 28, 1).",
+                            "one image is 28 rows by 28 columns with 1 colour channel", cs.title)
+
+
+CHECKS = {
+    "image_shapes": image_shapes,
+    "image_dtype": image_dtype,
+    "pixel_range": pixel_range,
+    "one_hot_labels": one_hot_labels,
+    "input_shape": input_shape,
+}

@@ -1,0 +1,95 @@
+"""The `kerasgrade` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _data(args: argparse.Namespace) -> int:
+    from kerasgrade import data
+
+    for line in data.fetch(args.dest):
+        print(line)
+    return 0
+
+
+def _course(args: argparse.Namespace) -> int:
+    from kerasgrade import course
+
+    root = args.root.resolve()
+    if args.check:
+        problems = course.check_up_to_date(root)
+        for p in problems:
+            print(p)
+        return 1 if problems else 0
+    course.build(root)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Grade one notebook and print the result (what a student or TA runs by hand)."""
+    from kerasgrade.execute import ExecOptions
+    from kerasgrade.grade import grade_notebook
+
+    res = grade_notebook(args.notebook, args.assignment, options=ExecOptions(
+        sandbox=not args.no_sandbox))
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2))
+    else:
+        print(f"{res.assignment}: {res.score:g}/{res.max_score:g} ({res.status}"
+              f"{': ' + res.reason if res.reason else ''})")
+        for c in res.checks:
+            mark = "PASS" if c.passed else "FAIL"
+            print(f"  [{mark}] {c.points:g}/{c.max_points:g} {c.title or c.name}")
+            if not c.passed:
+                print("      " + c.text().replace("\n", "\n      "))
+    return 0 if res.score == res.max_score else 1
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from kerasgrade import batch
+
+    return batch.main(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="kerasgrade", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("data", help="data sets")
+    dsub = d.add_subparsers(dest="action", required=True)
+    fetch = dsub.add_parser("fetch", help="pre-cache MNIST and Fashion-MNIST (checksums verified)")
+    fetch.add_argument("--dest", type=Path, default=None, help="data folder (default: cache)")
+    fetch.set_defaults(func=_data)
+
+    c = sub.add_parser("course", help="regenerate assignments/ and solutions/ from source/")
+    c.add_argument("--root", type=Path, default=Path("."))
+    c.add_argument("--check", action="store_true", help="only report what is out of date")
+    c.set_defaults(func=_course)
+
+    k = sub.add_parser("check", help="grade one notebook and print the checks")
+    k.add_argument("notebook", type=Path)
+    k.add_argument("--assignment")
+    k.add_argument("--json", action="store_true")
+    k.add_argument("--no-sandbox", action="store_true")
+    k.set_defaults(func=_check)
+
+    g = sub.add_parser("grade", help="grade every submission of an assignment (nbgrader layout)")
+    g.add_argument("assignment")
+    g.add_argument("--root", type=Path, default=Path("."), help="course folder")
+    g.add_argument("--workers", type=int, default=None)
+    g.add_argument("--scheduler", help="Dask scheduler address (default: local processes)")
+    g.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
+    g.add_argument("--force", action="store_true", help="regrade unchanged submissions")
+    g.add_argument("--no-sandbox", action="store_true")
+    g.set_defaults(func=_grade)
+
+    args = p.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Run a submission: inject the setup and export cells, execute in the sandbox, inspect.
+
+Two sandboxed processes per submission: the student's kernel (through the runner), then a
+clean process that loads only the exported artifacts and measures them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+import kerasgrade
+from kerasgrade import assignments, kernel_setup
+from kerasgrade import sandbox as sandboxing
+
+ARTIFACTS = "artifacts"
+# Arrays exported for checks beyond the model (01's prepared data, 03's probabilities).
+ARRAYS = {
+    assignments.PREPARING_DATA: ("train_images", "train_labels", "test_images", "test_labels"),
+    assignments.FASHION_CLASSIFIER: ("y_proba",),
+}
+# Summaries (shape, dtype) that let the checks name label-encoding mistakes.
+SUMMARIES = ("train_labels", "test_labels", "y_train", "y_valid")
+
+
+@dataclass
+class ExecOptions:
+    sandbox: bool = True
+    seed: int = 0
+    threads: int | None = None
+    slot: int = 0
+    cell_timeout: float = 600
+    limits: sandboxing.Limits = field(default_factory=sandboxing.Limits)
+    hide: tuple[Path, ...] = ()
+    data_dir: Path | None = None
+
+
+def export_source(assignment_id: str, artifacts: str) -> str:
+    spec = assignments.get(assignment_id)
+    variables = tuple(dict.fromkeys(spec.variables + SUMMARIES))
+    return (
+        "import kerasgrade.export as _kerasgrade_export\n"
+        f"_kerasgrade_export.export_namespace(globals(), {artifacts!r}, "
+        f"variables={variables!r}, arrays={ARRAYS.get(assignment_id, ())!r})"
+    )
+
+
+def instrument(nb: Any, assignment_id: str, options: ExecOptions) -> Any:
+    """A copy of the notebook with the setup cell first and the export cell last."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(kernel_setup.source(options.seed,
+                                                                     options.threads)))
+    nb.cells.append(nbformat.v4.new_code_cell(export_source(assignment_id, ARTIFACTS)))
+    for cell in nb.cells:
+        cell.pop("id", None)
+    nb.nbformat_minor = 4  # ids dropped above: keep the file valid
+    return nb
+
+
+def _env(scratch: Path, options: ExecOptions) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "HOME": str(scratch),
+        "KERAS_HOME": str(scratch / ".keras"),
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(scratch / ".matplotlib"),
+        "IPYTHONDIR": str(scratch / ".ipython"),
+        "JUPYTER_RUNTIME_DIR": str(scratch / ".jupyter"),
+        "JUPYTER_DATA_DIR": str(scratch / ".jupyter"),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "KERASGRADE_OFFLINE": "1",
+        "PYTHONPATH": str(Path(kerasgrade.__file__).resolve().parent.parent),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if options.threads:
+        env["OMP_NUM_THREADS"] = str(options.threads)
+    for key in ("KERASGRADE_DATA_DIR", "KERASGRADE_NO_SAMPLE"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    if options.data_dir:
+        env["KERASGRADE_DATA_DIR"] = str(options.data_dir)
+    return env
+
+
+@dataclass
+class Execution:
+    facts: dict[str, Any]
+    executed: Path | None
+    timings: dict[str, float]
+
+
+def _phase_times(nb: Any, run: dict[str, Any]) -> dict[str, float]:
+    """Split the kernel's time into phases by what each cell does."""
+    times = {"kernel_start": run.get("kernel_start_seconds", 0.0), "imports": 0.0,
+             "data": 0.0, "training": 0.0, "student_other": 0.0}
+    for i, seconds in enumerate(run.get("cell_seconds", [])):
+        src = nb.cells[i].source if i < len(nb.cells) else ""
+        if i == 0:
+            times["imports"] += seconds
+        elif ".fit(" in src:
+            times["training"] += seconds
+        elif "load_data" in src or "load_mnist" in src or "load_fashion" in src:
+            times["data"] += seconds
+        elif i == len(nb.cells) - 1:
+            times["export"] = seconds
+        else:
+            times["student_other"] += seconds
+    return times
+
+
+def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) -> Execution:
+    """Execute an already sanitized notebook; return the measured facts."""
+    scratch = workdir / "scratch"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    instrumented = instrument(nb, assignment_id, options)
+    nbformat.write(instrumented, scratch / "submission.ipynb")
+    env = _env(scratch, options)
+    run_argv = [sys.executable, "-m", "kerasgrade.runner", "submission.ipynb", "executed.ipynb",
+                "run.json", "--cell-timeout", str(options.cell_timeout)]
+    kernel = sandboxing.run(run_argv, scratch=scratch, hide=options.hide, env=env,
+                         limits=options.limits, slot=options.slot, enabled=options.sandbox)
+    run_file = scratch / "run.json"
+    run: dict[str, Any] = json.loads(run_file.read_text()) if run_file.exists() else {}
+    if kernel.status != "ok" or not run:
+        run.setdefault("status", kernel.status)
+        run["reason"] = run.get("reason") or kernel.reason or "the notebook could not be run"
+        if kernel.status in ("timeout", "memory"):
+            run["reason"] = kernel.reason
+    elif run.get("status") == "ok":
+        run["reason"] = ""
+    run["peak_rss_mb"] = kernel.peak_rss_mb
+    timings = _phase_times(instrumented, run)
+
+    artifacts = scratch / ARTIFACTS
+    facts: dict[str, Any] = {}
+    if artifacts.is_dir():
+        inspector = sandboxing.run(
+            [sys.executable, "-m", "kerasgrade.inspect_model", str(artifacts), assignment_id],
+            scratch=scratch, hide=options.hide, env=env, limits=options.limits,
+            slot=options.slot, enabled=options.sandbox)
+        timings["checks"] = inspector.seconds
+        facts_file = artifacts / "facts.json"
+        if facts_file.exists():
+            facts = json.loads(facts_file.read_text())
+        else:
+            run["reason"] = run.get("reason") or (
+                f"the grader could not measure the model: {inspector.reason} "
+                f"{inspector.stderr[-500:]}".strip())
+    facts["execution"] = {k: v for k, v in run.items() if k != "cell_seconds"}
+    executed = scratch / "executed.ipynb"
+    return Execution(facts, executed if executed.exists() else None, timings)

@@ -1,0 +1,247 @@
+"""Measure a submission's artifacts in a clean process (never the student's kernel).
+
+`python -m kerasgrade.inspect_model ARTIFACTS_DIR ASSIGNMENT` writes ARTIFACTS_DIR/facts.json.
+Everything a check looks at is computed here from the saved model and the grader's own
+data, so nothing the student's code patched or printed can change it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasgrade import assignments, modelfile
+from kerasgrade.export import MODEL_FILE, SAVED_DIR
+
+CONFUSION_SAMPLE = 10_000
+
+
+def snake(name: str) -> str:
+    """'CategoricalCrossentropy' -> 'categorical_crossentropy'; strings pass through."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() if name[:1].isupper() else name.lower()
+
+
+def _describe(obj: Any) -> tuple[str | None, dict[str, Any]]:
+    if obj is None:
+        return None, {}
+    if isinstance(obj, str):
+        return snake(obj), {}
+    if isinstance(obj, dict):
+        name = obj.get("class_name") or obj.get("config", {}).get("name")
+        cfg = obj.get("config") if isinstance(obj.get("config"), dict) else {}
+        return (snake(name) if isinstance(name, str) else None), cfg
+    return None, {}
+
+
+def compile_facts(path: Path) -> dict[str, Any]:
+    """Loss, optimizer and metrics as written in the saved file's compile config."""
+    with zipfile.ZipFile(path) as zf:
+        config = json.loads(zf.read("config.json"))
+    cc = config.get("compile_config")
+    if not cc:
+        return {"compiled": False, "loss": None, "from_logits": None, "optimizer": None,
+                "metrics": []}
+    loss, loss_cfg = _describe(cc.get("loss"))
+    optimizer, _ = _describe(cc.get("optimizer"))
+    metrics = []
+    for m in cc.get("metrics") or []:
+        for item in m if isinstance(m, list) else [m]:
+            name, _ = _describe(item)
+            if name:
+                metrics.append(name)
+    return {
+        "compiled": True,
+        "loss": loss,
+        "from_logits": bool(loss_cfg.get("from_logits", False)),
+        "optimizer": optimizer,
+        "metrics": metrics,
+    }
+
+
+def layer_table(model: Any) -> list[dict[str, Any]]:
+    rows = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "InputLayer":
+            continue
+        try:
+            shape = list(layer.output.shape)
+        except (AttributeError, ValueError):
+            shape = None
+        act = getattr(layer, "activation", None)
+        rows.append(
+            {
+                "name": layer.name,
+                "type": kind,
+                "output_shape": shape,
+                "params": int(layer.count_params()),
+                "activation": getattr(act, "__name__", None) if act is not None else None,
+                "units": getattr(layer, "units", None),
+            }
+        )
+    return rows
+
+
+def _as_model_input(model: Any, images: np.ndarray, scale: bool) -> np.ndarray:
+    x = images.astype("float32")
+    if scale:
+        x /= 255.0
+    shape = tuple(model.inputs[0].shape[1:])
+    if int(np.prod([d or 0 for d in shape])) != 28 * 28:
+        raise ValueError(
+            f"the model expects inputs of shape {shape}, but MNIST images are 28x28 "
+            "(input_shape should be (28, 28, 1) or (28, 28))"
+        )
+    return x.reshape((len(x), *shape))
+
+
+def _predict(model: Any, images: np.ndarray, scale: bool = True) -> np.ndarray:
+    return np.asarray(model.predict(_as_model_input(model, images, scale), batch_size=2000,
+                                    verbose=0))
+
+
+def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.argmax(probs, axis=1) == labels))
+
+
+def evaluation_facts(model: Any, spec: assignments.Assignment, data: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"error": None}
+    try:
+        probs = _predict(model, data.x_test)
+        if probs.ndim != 2 or probs.shape[1] != 10:
+            raise ValueError(f"the model outputs shape {probs.shape[1:]}, expected (10,)")
+    except Exception as exc:  # any failure here is the model's, reported as a fact
+        out["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+        return out
+    out["test_accuracy"] = _accuracy(probs, data.y_test)
+    out["test_accuracy_unscaled"] = _accuracy(_predict(model, data.x_test, scale=False),
+                                              data.y_test)
+    predicted = np.argmax(probs, axis=1)
+    confusion = np.zeros((10, 10), dtype=int)
+    np.add.at(confusion, (data.y_test[:CONFUSION_SAMPLE], predicted[:CONFUSION_SAMPLE]), 1)
+    out["confusion"] = confusion.tolist()
+    out["misclassified"] = np.flatnonzero(predicted != data.y_test)[:24].tolist()
+    out["misclassified_predicted"] = predicted[out["misclassified"]].tolist()
+    out["first_probabilities"] = probs[:3].round(6).tolist()
+    out["first_row_sums"] = probs[:3].sum(axis=1).round(6).tolist()
+    out["all_rows_sum_to_one"] = bool(np.allclose(probs.sum(axis=1), 1.0, atol=1e-3))
+    out["first_predicted"] = predicted[:3].tolist()
+    if spec.id == assignments.FASHION_CLASSIFIER:
+        # The tutorial's split: the first 5,000 training images are the validation set.
+        valid = _predict(model, data.x_train[:5000])
+        out["validation_accuracy"] = _accuracy(valid, data.y_train[:5000])
+    return out
+
+
+def saved_file_facts(artifacts: Path, model: Any | None) -> list[dict[str, Any]]:
+    export = json.loads((artifacts / "export.json").read_text())
+    out = []
+    for entry in export.get("saved_files", []):
+        fact = dict(entry, loads=False, matches=False, error=None)
+        path = artifacts / SAVED_DIR / entry["name"]
+        try:
+            if not path.exists():
+                raise modelfile.UnsafeModel(
+                    f"{entry['name']} is {entry['bytes'] / 1e6:.0f} MB, too large to load"
+                )
+            saved = modelfile.load(path, compile=False)
+            fact["loads"] = True
+            if model is not None:
+                a, b = saved.get_weights(), model.get_weights()
+                fact["matches"] = len(a) == len(b) and all(
+                    x.shape == y.shape and np.allclose(x, y) for x, y in zip(a, b)
+                )
+        except Exception as exc:  # a broken or hostile file is a fact, not a crash
+            fact["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+        out.append(fact)
+    return out
+
+
+def array_facts(artifacts: Path, data: Any) -> dict[str, Any]:
+    """Facts about the prepared arrays of 01 (and y_proba of 03), from arrays.npz."""
+    path = artifacts / "arrays.npz"
+    if not path.exists():
+        return {}
+    out: dict[str, Any] = {}
+    with np.load(path, allow_pickle=False) as npz:
+        for name in npz.files:
+            a = npz[name]
+            fact: dict[str, Any] = {"shape": list(a.shape), "dtype": str(a.dtype)}
+            if a.size:
+                fact["min"] = float(a.min())
+                fact["max"] = float(a.max())
+            if a.ndim == 2 and a.shape[1] == 10:
+                fact["rows_sum_to_one"] = bool(np.allclose(a.sum(axis=1), 1.0, atol=1e-3))
+                fact["row_sums_first"] = a[:3].sum(axis=1).round(6).tolist()
+                fact["one_hot"] = bool(np.isin(a, (0, 1)).all()) and fact["rows_sum_to_one"]
+                original = data.y_train if name.startswith("train") else data.y_test
+                n = min(len(a), len(original))
+                fact["agrees_with_labels"] = bool(
+                    len(a) == len(original) and np.array_equal(np.argmax(a[:n], 1), original[:n])
+                )
+                fact["expected_rows"] = int(len(original))
+            elif name.endswith("labels"):
+                original = data.y_train if name.startswith("train") else data.y_test
+                fact["expected_rows"] = int(len(original))
+            out[name] = fact
+    return out
+
+
+def inspect(artifacts: Path, assignment_id: str) -> dict[str, Any]:
+    from kerasgrade import data as datasets
+
+    spec = assignments.get(assignment_id)
+    facts: dict[str, Any] = {"assignment": assignment_id}
+    export_file = artifacts / "export.json"
+    facts["export"] = json.loads(export_file.read_text()) if export_file.exists() else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = datasets.load(spec.dataset)
+    facts["data_source"] = data.source
+    facts["data_origin"] = data.origin
+    facts["data_sizes"] = {"train": int(len(data.x_train)), "test": int(len(data.x_test))}
+    facts["arrays"] = array_facts(artifacts, data)
+
+    model = None
+    model_path = artifacts / MODEL_FILE
+    facts["model"] = {"loaded": False, "error": None}
+    if model_path.exists():
+        try:
+            model = modelfile.load(model_path, compile=False)
+            facts["model"].update(
+                loaded=True,
+                model_class=type(model).__name__,
+                input_shape=list(model.inputs[0].shape),
+                layers=layer_table(model),
+                params=int(model.count_params()),
+                **compile_facts(model_path),
+            )
+        except Exception as exc:  # hostile or broken model: a reason, never a traceback wall
+            facts["model"]["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+            model = None
+    elif facts["export"] and facts["export"].get("model_error"):
+        facts["model"]["error"] = facts["export"]["model_error"]
+    facts["evaluation"] = evaluation_facts(model, spec, data) if model is not None else {}
+    facts["saved"] = saved_file_facts(artifacts, model) if facts["export"] else []
+    return facts
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    artifacts, assignment_id = Path(args[0]), args[1]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    facts = inspect(artifacts, assignment_id)
+    (artifacts / "facts.json").write_text(json.dumps(facts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Load a student's saved model without running student code.
+
+The model's config is read as data first and refused unless every layer is a plain
+built-in Keras layer; only then does Keras load it, in safe mode, with no custom objects.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+ALLOWED_LAYERS = frozenset(
+    {
+        "InputLayer", "Flatten", "Dense", "Dropout", "Reshape", "Activation",
+        "BatchNormalization", "Rescaling", "Normalization", "LayerNormalization",
+        "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+        "GlobalMaxPooling2D", "Softmax", "ReLU", "LeakyReLU", "Sequential", "Functional",
+        "Model", "Add", "Concatenate",
+    }
+)
+MAX_MODEL_BYTES = 50 * 1024 * 1024
+
+
+class UnsafeModel(ValueError):
+    """The file holds something that would run code or is not a plain Keras model."""
+
+
+def _config(path: Path) -> dict[str, Any]:
+    if path.suffix == ".keras":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return json.loads(zf.read("config.json"))
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+            raise UnsafeModel(f"{path.name} is not a Keras 3 model file ({exc})") from None
+    if path.suffix == ".h5":
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                raw = f.attrs.get("model_config")
+        except OSError as exc:
+            raise UnsafeModel(f"{path.name} is not an HDF5 model file ({exc})") from None
+        if raw is None:
+            raise UnsafeModel(
+                f"{path.name} holds weights only, not a whole model: save with model.save()"
+            )
+        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    raise UnsafeModel(f"{path.name}: save the model as .keras (or .h5)")
+
+
+def _layer_classes(node: Any) -> list[str]:
+    """Every class name in a serialized Keras config, however deeply nested."""
+    found = []
+    if isinstance(node, dict):
+        if "class_name" in node and isinstance(node["class_name"], str):
+            found.append(node["class_name"])
+        if "registered_name" in node and isinstance(node["registered_name"], str):
+            found.append(node["registered_name"])
+        for v in node.values():
+            found.extend(_layer_classes(v))
+    elif isinstance(node, list):
+        for v in node:
+            found.extend(_layer_classes(v))
+    return found
+
+
+def vet(path: Path) -> None:
+    """Raise UnsafeModel unless the file is a plain model of built-in layers."""
+    size = path.stat().st_size
+    if size > MAX_MODEL_BYTES:
+        raise UnsafeModel(
+            f"{path.name} is {size / 1e6:.0f} MB; the course's models are under 5 MB "
+            f"(limit {MAX_MODEL_BYTES // 2**20} MB)"
+        )
+    config = _config(path)
+    layers = config.get("config", {}).get("layers", [])
+    names = {layer.get("class_name") for layer in layers if isinstance(layer, dict)}
+    bad = sorted(n for n in names if n not in ALLOWED_LAYERS)
+    if "Lambda" in _layer_classes(config) or "Lambda" in bad:
+        raise UnsafeModel(
+            f"{path.name} contains a Lambda layer (code inside a model file); the grader "
+            "does not run it. Use built-in layers such as Flatten and Dense."
+        )
+    if bad:
+        raise UnsafeModel(
+            f"{path.name} uses layers the grader does not load: {', '.join(map(str, bad))}. "
+            "Use built-in Keras layers only."
+        )
+    if config.get("class_name") not in ALLOWED_LAYERS:
+        raise UnsafeModel(f"{path.name} is a custom model class {config.get('class_name')!r}")
+
+
+def load(path: Path, compile: bool = True) -> Any:
+    """Vet, then load in safe mode with no custom objects."""
+    import keras
+
+    vet(path)
+    return keras.saving.load_model(path, compile=compile, safe_mode=True, custom_objects={})

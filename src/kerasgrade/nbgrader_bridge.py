@@ -1,0 +1,81 @@
+"""What the hidden test cells of the nbgrader notebooks call.
+
+`run_check(assignment, check, globals())` exports the student's objects, measures them
+in a clean subprocess (the same inspector the batch grader uses) and runs the same
+check function as `pytest autograder/`, so the two front ends cannot disagree.
+It never writes to stderr: nbgrader would mark the cell wrong for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from kerasgrade import assignments, checks
+from kerasgrade.execute import ARRAYS, SUMMARIES
+
+_FACTS: dict[tuple[str, int, str], dict[str, Any]] = {}
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence Python and C-level stderr (TensorFlow logs through file descriptor 2)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        with warnings.catch_warnings(), contextlib.redirect_stderr(open(os.devnull, "w")):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def measure(assignment_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
+    """Facts about the student's work, measured once per notebook run."""
+    from kerasgrade.export import export_namespace
+
+    key = (assignment_id, id(namespace.get("model")), os.getcwd())
+    if key in _FACTS:
+        return _FACTS[key]
+    spec = assignments.get(assignment_id)
+    with tempfile.TemporaryDirectory(prefix="kerasgrade-nb-") as tmp:
+        artifacts = Path(tmp) / "artifacts"
+        export_namespace(namespace, artifacts,
+                         variables=tuple(dict.fromkeys(spec.variables + SUMMARIES)),
+                         arrays=ARRAYS.get(assignment_id, ()), workdir=".")
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERASGRADE_OFFLINE="1")
+        proc = subprocess.run(
+            [sys.executable, "-m", "kerasgrade.inspect_model", str(artifacts), assignment_id],
+            capture_output=True, text=True, env=env, timeout=900,
+        )
+        facts_file = artifacts / "facts.json"
+        if facts_file.exists():
+            facts = json.loads(facts_file.read_text())
+        else:
+            tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+            facts = {"execution": {"reason": f"the grader could not measure the model: {tail[0]}"}}
+    facts.setdefault("execution", {})
+    _FACTS[key] = facts
+    return facts
+
+
+def run_check(assignment_id: str, check_name: str, namespace: dict[str, Any]) -> None:
+    with _quiet_stderr():
+        facts = measure(assignment_id, namespace)
+        result = checks.run_one(assignment_id, check_name, facts)
+    if result.passed:
+        print(f"✔ {result.title or result.name}: {result.message}")
+        return
+    raise AssertionError(result.text())
