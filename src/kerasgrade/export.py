@@ -102,6 +102,9 @@ def export_namespace(
         except Exception as exc:  # the student's model may not be buildable or savable
             report["model_error"] = f"{type(exc).__name__}: {exc}"[:2000]
         report["history"] = _history(namespace, model)
+        # Saving to .h5 drops the optimizer from Keras's compile config; keep its name here.
+        optimizer = getattr(model, "optimizer", None)
+        report["optimizer"] = type(optimizer).__name__ if optimizer is not None else None
     report["variables"] = {v: _plain(namespace.get(v)) for v in variables if v in namespace}
     report["array_summaries"] = {
         v: s for v in variables if (s := _array_summary(namespace.get(v))) is not None

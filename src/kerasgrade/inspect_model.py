@@ -41,7 +41,7 @@ def _describe(obj: Any) -> tuple[str | None, dict[str, Any]]:
     return None, {}
 
 
-def compile_facts(path: Path) -> dict[str, Any]:
+def compile_facts(path: Path, exported_optimizer: str | None) -> dict[str, Any]:
     """Loss, optimizer and metrics as written in the saved file's compile config."""
     with zipfile.ZipFile(path) as zf:
         config = json.loads(zf.read("config.json"))
@@ -50,7 +50,7 @@ def compile_facts(path: Path) -> dict[str, Any]:
         return {"compiled": False, "loss": None, "from_logits": None, "optimizer": None,
                 "metrics": []}
     loss, loss_cfg = _describe(cc.get("loss"))
-    optimizer, _ = _describe(cc.get("optimizer"))
+    optimizer, _ = _describe(cc.get("optimizer") or exported_optimizer)
     metrics = []
     for m in cc.get("metrics") or []:
         for item in m if isinstance(m, list) else [m]:
@@ -222,7 +222,7 @@ def inspect(artifacts: Path, assignment_id: str) -> dict[str, Any]:
                 input_shape=list(model.inputs[0].shape),
                 layers=layer_table(model),
                 params=int(model.count_params()),
-                **compile_facts(model_path),
+                **compile_facts(model_path, (facts["export"] or {}).get("optimizer")),
             )
         except Exception as exc:  # hostile or broken model: a reason, never a traceback wall
             facts["model"]["error"] = f"{type(exc).__name__}: {exc}"[:1000]

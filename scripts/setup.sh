@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install everything kerasgrade needs on a fresh Debian/Ubuntu machine (offline-capable
+# afterwards): Debian packages for the data and the sandbox, then the Python package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+apt_packages=(dataset-fashion-mnist bubblewrap)
+[[ "$extras" == *test* ]] && apt_packages+=(chromium chromium-driver)
+missing=()
+for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+python3 -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"

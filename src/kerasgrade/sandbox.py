@@ -1,0 +1,398 @@
+"""Run untrusted student code in a bubblewrap sandbox, with resource limits and a watchdog.
+
+Inside the sandbox (``enabled=True``) a program sees the host filesystem read-only, a fresh
+``/dev`` and ``/proc``, private size-capped tmpfs ``/tmp`` and ``/dev/shm``, its scratch directory
+read-write (also cwd and HOME), empty read-only stand-ins for every ``hide`` path, no network
+(only its own loopback, so a Jupyter kernel and client both inside can talk), its own PID/IPC/UTS
+namespaces and session, an unprivileged uid and no capabilities.
+
+When the grader runs as root, bubblewrap runs as root to set up the mounts, then ``setpriv`` drops
+to uid/gid ``SANDBOX_UID + slot`` with every capability (bounding set included) cleared and
+no_new_privs set before the program starts. Dropping privileges *before* bubblewrap (``bwrap
+--unshare-user`` as that uid) would be simpler, but then bubblewrap resolves every bind source as
+the sandbox uid and cannot expose an interpreter in a directory that uid may not enter (pyenv under
+root's 0700 home). The mounts stay locked: a namespace the program creates later cannot unmount or
+remount them. Without root, ``bwrap --unshare-user`` runs as the current user.
+
+Resource limits (set with ``prlimit`` so no ``preexec_fn`` runs in a threaded grader):
+RLIMIT_AS = memory_mb per process (a single runaway allocation fails with MemoryError in the
+child; TensorFlow imports and trains under it), RLIMIT_NPROC = max_processes for the sandbox uid
+(threads count; distinct uids per slot keep parallel workers from sharing it; root in --no-sandbox
+mode is exempt), RLIMIT_FSIZE = max_file_mb, RLIMIT_CORE = 0. A watchdog samples the tree's total
+PSS every 0.1 s (proportional set size: shared pages are split between the processes sharing them,
+so forked copies and shared libraries are not counted twice) and kills the whole tree above
+memory_mb or after wall_seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+SANDBOX_UID = 61000  # slot n runs as uid/gid SANDBOX_UID + n when the grader is root
+MIB = 1024 * 1024
+_SAMPLE_SECONDS = 0.1
+_READER_GRACE_SECONDS = 5.0  # how long to wait for output pipes to drain once the tree is dead
+_FREEZE_ROUNDS = 50  # SIGSTOP passes before killing; a tree of stopped processes cannot grow
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 4096  # address-space + RSS watchdog for the whole process tree
+    wall_seconds: float = 900  # whole run
+    max_processes: int = 512  # RLIMIT_NPROC (threads count too; TensorFlow starts dozens)
+    max_file_mb: int = 200  # RLIMIT_FSIZE: a 500 MB saved model must fail to write
+    max_output_bytes: int = 2_000_000  # stdout/stderr kept from the process (rest dropped)
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap, or a kernel feature it needs, does not work on this machine."""
+
+
+@dataclass
+class SandboxRun:
+    returncode: int | None  # exit code; -N if signal N killed it; None if the watchdog stopped it
+    status: str  # "ok" | "timeout" | "memory" | "killed" (by a signal) | "error"
+    reason: str  # one human sentence, e.g. "used more than 4096 MB of memory"
+    seconds: float
+    peak_rss_mb: float  # peak total PSS of the process tree, sampled every 0.1 s
+    stdout: str  # tail, at most max_output_bytes
+    stderr: str
+
+
+def check_available() -> None:
+    """Raise SandboxUnavailable unless a trial sandboxed run works here (checked once)."""
+    problem = _probe()
+    if problem:
+        raise SandboxUnavailable(
+            f"The bubblewrap sandbox does not work on this machine: {problem}. Install bubblewrap "
+            "and util-linux (prlimit, setpriv) and allow user namespaces, or pass --no-sandbox "
+            "to run student notebooks without isolation (only for code you trust)."
+        )
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    scratch: Path,
+    hide: Sequence[Path] = (),
+    readonly_binds: Sequence[Path] = (),
+    env: Mapping[str, str] | None = None,
+    limits: Limits = Limits(),
+    slot: int = 0,
+    enabled: bool = True,
+) -> SandboxRun:
+    """Run argv with scratch as cwd and HOME, under the limits; sandboxed unless enabled=False.
+
+    hide: directories become empty and read-only, files unreadable (missing paths are skipped).
+    readonly_binds: paths shown read-only even under a hidden directory or one the sandbox uid
+    may not enter; the running interpreter's installation is added when that uid could not reach
+    it. env: added to a minimal environment (PATH, LANG, HOME); the grader's is not passed on.
+    enabled=False (--no-sandbox): same limits and watchdog, no namespaces, current user.
+    """
+    scratch = Path(scratch).resolve()
+    scratch.mkdir(parents=True, exist_ok=True)
+    if enabled:
+        check_available()
+        command = _bwrap_command(argv, scratch, hide, readonly_binds, limits, slot)
+    else:
+        command = list(argv)
+    return _supervise(command, scratch, _child_env(scratch, env), limits, enabled)
+
+
+@functools.cache
+def _probe() -> str | None:
+    """Why the sandbox cannot work here, or None: tries the tools, then a trial run of `true`."""
+    tools = ["bwrap", "prlimit"] + (["setpriv"] if os.geteuid() == 0 else [])
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        return f"{', '.join(missing)} not found on PATH"
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        limits = Limits(wall_seconds=60)
+        command = _bwrap_command(["true"], scratch, (), (), limits, 0)
+        trial = _supervise(command, scratch, _child_env(scratch, None), limits, True)
+    if trial.status != "ok":
+        return f"a trial run failed ({trial.reason}): {trial.stderr.strip()[-500:]}"
+    return None
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} (util-linux / bubblewrap) is needed but not on PATH")
+    return path
+
+
+def _prlimit(limits: Limits) -> list[str]:
+    # A single value sets soft and hard limits, so the program cannot raise them again.
+    return [
+        _tool("prlimit"),
+        f"--as={limits.memory_mb * MIB}",
+        f"--nproc={limits.max_processes}",
+        f"--fsize={limits.max_file_mb * MIB}",
+        "--core=0",
+        "--",
+    ]
+
+
+def _child_env(scratch: Path, env: Mapping[str, str] | None) -> dict[str, str]:
+    # The interpreter's directory comes first so `python`/`jupyter` mean the grader's environment.
+    path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
+    base = {
+        "PATH": path,
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": str(scratch),
+        # glibc reserves 64 MB of address space per malloc arena, up to 8 arenas per core; unused,
+        # but RLIMIT_AS counts it (TensorFlow's VmPeak drops from 2.4 to 1.5 GB on 2 cores).
+        "MALLOC_ARENA_MAX": "2",
+    }
+    return base | dict(env or {})
+
+
+def _bwrap_command(
+    argv: Sequence[str],
+    scratch: Path,
+    hide: Iterable[Path],
+    readonly_binds: Iterable[Path],
+    limits: Limits,
+    slot: int,
+) -> list[str]:
+    as_root = os.geteuid() == 0
+    uid, gid = (SANDBOX_UID + slot,) * 2 if as_root else (os.getuid(), os.getgid())
+    if as_root:
+        _hand_over(scratch, uid, gid)
+    tmpfs_size = str(limits.max_file_mb * MIB)  # tmpfs is RAM the watchdog cannot see
+    command = [
+        _tool("bwrap"),
+        *([] if as_root else ["--unshare-user"]),
+        "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+        "--die-with-parent", "--new-session",
+        "--ro-bind", "/", "/",
+        "--dev", "/dev",
+        "--proc", "/proc",
+        "--perms", "1777", "--size", tmpfs_size, "--tmpfs", "/tmp",
+        "--perms", "1777", "--size", tmpfs_size, "--tmpfs", "/dev/shm",
+    ]  # fmt: skip
+    mounts: list[tuple[Path, list[str]]] = []
+    read_only: list[Path] = []  # remounted last: bwrap must still create mount points inside
+    for path in (Path(p).resolve() for p in hide):
+        if path.is_dir():
+            mounts.append((path, ["--tmpfs", str(path)]))
+            read_only.append(path)
+        elif path.exists():
+            # bwrap binds with nodev, so opening this stand-in fails with EACCES.
+            mounts.append((path, ["--ro-bind", "/dev/null", str(path)]))
+    shown = [Path(p).resolve() for p in readonly_binds]
+    shown += [p for p in _interpreter_dirs() if _blocked_ancestor(p, uid, gid)]
+    # A directory the sandbox uid may not enter anyway (e.g. /root) becomes an empty tmpfs, so
+    # what is bound below it can be reached.
+    for blocked in {b for p in [scratch, *shown] if (b := _blocked_ancestor(p, uid, gid))}:
+        mounts.append((blocked, ["--tmpfs", str(blocked)]))
+        read_only.append(blocked)
+    # bwrap would create missing parents of a mount point with mode 0700, closed to the sandbox
+    # uid; --dir makes them 0755 and leaves existing directories alone.
+    parents = {parent for path in [scratch, *shown] for parent in path.parents[:-1]}
+    mounts += [(parent, ["--perms", "0755", "--dir", str(parent)]) for parent in parents]
+    mounts.append((scratch, ["--bind", str(scratch), str(scratch)]))
+    mounts += [(path, ["--ro-bind", str(path), str(path)]) for path in shown]
+    # Parents before children, so a bind inside a hidden directory shows through and a hidden
+    # path inside a bind stays hidden (the sort is stable for equal depths).
+    for _, args in sorted(mounts, key=lambda mount: len(mount[0].parts)):
+        command += args
+    for path in read_only:
+        command += ["--remount-ro", str(path)]
+    command += ["--chdir", str(scratch), "--"]
+    if as_root:
+        command += [
+            _tool("setpriv"),
+            f"--reuid={uid}",
+            f"--regid={gid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+        ]
+    return command + list(argv)
+
+
+def _hand_over(scratch: Path, uid: int, gid: int) -> None:
+    """Give scratch to the sandbox uid; symlinks are chowned themselves, never followed."""
+    os.chown(scratch, uid, gid)
+    for root, dirs, files in os.walk(scratch):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+
+
+def _interpreter_dirs() -> set[Path]:
+    return {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+
+
+def _blocked_ancestor(path: Path, uid: int, gid: int) -> Path | None:
+    """The outermost directory above path (never /) that uid/gid may not enter, if any."""
+    for parent in reversed(path.parents[:-1]):
+        info = parent.stat()
+        if info.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif info.st_gid == gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return parent
+    return None
+
+
+class _Tail(threading.Thread):
+    """Drains a pipe, keeping only its last `limit` bytes so huge outputs cost no memory."""
+
+    def __init__(self, pipe: IO[bytes], limit: int) -> None:
+        super().__init__(daemon=True)
+        self._pipe = pipe
+        self._limit = limit
+        self._buffer = bytearray()
+        self._lock = threading.Lock()
+        self.start()
+
+    def run(self) -> None:
+        with self._pipe:
+            while chunk := os.read(self._pipe.fileno(), 65536):
+                with self._lock:
+                    self._buffer += chunk
+                    if len(self._buffer) > 2 * self._limit:  # trimming rarely keeps it O(n)
+                        del self._buffer[: len(self._buffer) - self._limit]
+
+    def text(self) -> str:
+        with self._lock:
+            cut = max(0, len(self._buffer) - self._limit)
+            data = bytes(self._buffer[cut:])
+        if cut:
+            # The cut may split a UTF-8 character: drop its continuation bytes.
+            start = 0
+            while start < min(3, len(data)) and data[start] & 0xC0 == 0x80:
+                start += 1
+            data = data[start:]
+        return data.decode(errors="replace")
+
+
+def _supervise(
+    command: list[str], scratch: Path, env: dict[str, str], limits: Limits, sandboxed: bool
+) -> SandboxRun:
+    start = time.monotonic()
+    deadline = start + limits.wall_seconds
+    proc = subprocess.Popen(
+        _prlimit(limits) + command,
+        cwd=scratch,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # one process group to kill, detached from the grader's terminal
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    out = _Tail(proc.stdout, limits.max_output_bytes)
+    err = _Tail(proc.stderr, limits.max_output_bytes)
+    root = psutil.Process(proc.pid)
+    seen: set[psutil.Process] = set()  # every process of the tree ever sampled
+    peak = 0
+    stopped_by = ""
+    while proc.poll() is None:
+        tree = _tree(root)
+        seen |= tree
+        total = sum(_pss(process) for process in tree)
+        peak = max(peak, total)
+        if total > limits.memory_mb * MIB:
+            stopped_by = "memory"
+            break
+        if time.monotonic() >= deadline:
+            stopped_by = "timeout"
+            break
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=min(_SAMPLE_SECONDS, max(0.0, deadline - time.monotonic())))
+    # Also after a normal exit: daemonised leftovers must not outlive the run (without the
+    # sandbox's PID namespace nothing else would reap them).
+    _kill_tree(proc.pid, root, seen)
+    code = proc.wait()
+    seconds = time.monotonic() - start
+    for reader in (out, err):
+        reader.join(timeout=_READER_GRACE_SECONDS)
+    if stopped_by == "timeout":
+        returncode, status = None, "timeout"
+        reason = f"stopped after {limits.wall_seconds:g} s (the notebook's time limit)"
+    elif stopped_by == "memory":
+        returncode, status = None, "memory"
+        reason = f"used more than {limits.memory_mb} MB of memory"
+    else:
+        returncode, status, reason = _verdict(code, sandboxed)
+    return SandboxRun(returncode, status, reason, seconds, peak / MIB, out.text(), err.text())
+
+
+def _verdict(code: int, sandboxed: bool) -> tuple[int, str, str]:
+    # bwrap reports a program killed by signal N as exit code 128 + N, like a shell.
+    if sandboxed and 128 < code <= 128 + 64:
+        code = 128 - code
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        return code, "killed", f"was killed by signal {name}"
+    if code:
+        return code, "error", f"exited with code {code}"
+    return code, "ok", "finished normally"
+
+
+def _tree(root: psutil.Process) -> set[psutil.Process]:
+    try:
+        return {root, *root.children(recursive=True)}
+    except psutil.Error:  # root already gone
+        return set()
+
+
+def _pss(process: psutil.Process) -> int:
+    try:
+        return process.memory_full_info().pss
+    except psutil.AccessDenied:  # e.g. a non-dumpable helper: RSS is always readable
+        with suppress(psutil.Error):
+            return process.memory_info().rss
+    except psutil.Error:
+        pass
+    return 0
+
+
+def _kill_tree(pgid: int, root: psutil.Process, seen: set[psutil.Process]) -> None:
+    """Stop the tree until it stops growing (so a fork bomb cannot outrun us), then kill it.
+
+    In the sandbox, killing the PID namespace's init (bwrap) alone would take everything with it;
+    without the sandbox this also catches processes that left the process group.
+    """
+    stopped: set[psutil.Process] = set()
+    for _ in range(_FREEZE_ROUNDS):
+        fresh = (_tree(root) | seen) - stopped
+        if not fresh:
+            break
+        for process in fresh:
+            with suppress(psutil.Error):
+                process.suspend()
+        stopped |= fresh
+    for process in stopped:
+        with suppress(psutil.Error):
+            process.kill()
+    with suppress(OSError):
+        os.killpg(pgid, signal.SIGKILL)
