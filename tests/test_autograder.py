@@ -64,11 +64,11 @@ CASES = {
     "integer_labels": (
         variant({"train_labels = keras.utils.to_categorical(train_labels, num_classes)": ""}),
         FULL - 1 - 3,
-        {"test_accuracy": "to_categorical"},
+        {"test_accuracy": "to_categorical", "epochs": "trained for 0 epochs"},
     ),
     "pixels_not_scaled": (
         variant({".astype('float32') / 255": ".astype('float32')"}), FULL - 3 - 1,
-        {"test_accuracy": "divide the images by 255"},
+        {"test_accuracy": "divide the images by 255", "test_evaluation": "test accuracy is"},
     ),
     "functional_api_tf_keras": (
         variant({"import keras\n": "import keras\nimport tensorflow as tf\n",
