@@ -30,8 +30,11 @@ def course_root() -> Path:
 
 
 def private_paths(root: Path, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
-    """What a student's code must never read: the course's private folders and files."""
-    return tuple(root / d for d in COURSE_DIRS) + extra
+    """What a student's code must never read: the course's private folders and files.
+
+    /run holds the machine's service sockets, which stay connectable on a read-only mount.
+    """
+    return tuple(root / d for d in COURSE_DIRS) + (Path("/run"),) + extra
 
 
 def recognise(path: Path, nb: Any) -> str:
