@@ -26,7 +26,8 @@ CONFUSION_SAMPLE = 10_000
 
 def snake(name: str) -> str:
     """'CategoricalCrossentropy' -> 'categorical_crossentropy'; strings pass through."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() if name[:1].isupper() else name.lower()
+    # Acronyms stay whole: SGD -> sgd, not s_g_d.
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def _describe(obj: Any) -> tuple[str | None, dict[str, Any]]:

@@ -1,0 +1,38 @@
+"""nbgrader settings for this course. Run nbgrader from this folder, the repository root.
+
+Master notebooks live in source/<assignment>/, released student notebooks in
+assignments/<assignment>/ (`python -m kerasgrade.course` regenerates them). Every number
+below can be overridden by an environment variable, so a grading machine can adapt
+without editing this file.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821  (traitlets provides get_config when it loads this file)
+
+ROOT = Path(__file__).resolve().parent
+
+c.CourseDirectory.root = str(ROOT)
+c.CourseDirectory.course_id = "kerasgrade"
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "assignments"
+# Never release a model a teacher saved while running a master notebook, nor checkpoints.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                            "*.keras", "*.h5"]
+
+# Training takes minutes; nbgrader's default of 30 s per cell would cut it off.
+c.Execute.timeout = int(os.environ.get("KERASGRADE_CELL_TIMEOUT", "1800"))
+c.Execute.startup_timeout = int(os.environ.get("KERASGRADE_KERNEL_STARTUP_TIMEOUT", "120"))
+
+# Kernels that nbgrader starts inherit this process's environment. nbgrader gives a test
+# cell no points when it writes to stderr: keep TensorFlow's C++ log quiet (setdefault,
+# so a grader's own value wins). The hidden test cells themselves never write to stderr.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# The notebooks import kerasgrade; from a plain clone (not pip-installed) use src/.
+if importlib.util.find_spec("kerasgrade") is None:
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p
+    )

@@ -1,0 +1,101 @@
+"""nbgrader's own commands grade the course right: real nbgrader, real training, real data.
+
+A temporary course folder gets the repository's source/ and nbgrader_config.py; nbgrader
+generates the release, autogrades submissions, and the scores are read from its gradebook.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from kerasgrade import assignments
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def answered(assignment_id: str, change: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    """The released notebook with the master's solutions typed into its answer cells."""
+    master = nbformat.read(ROOT / "source" / assignment_id / f"{assignment_id}.ipynb", 4)
+    solutions = {
+        c.metadata["nbgrader"]["grade_id"]: "\n".join(
+            line for line in c.source.splitlines() if "### " not in line)
+        for c in master.cells if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    nb = nbformat.read(ROOT / "assignments" / assignment_id / f"{assignment_id}.ipynb", 4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in solutions:
+            cell.source = solutions[gid]
+            for old, new in (change or {}).items():
+                cell.source = cell.source.replace(old, new)
+    return nb
+
+
+def untouched(assignment_id: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "assignments" / assignment_id / f"{assignment_id}.ipynb", 4)
+
+
+def autograde(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.NotebookNode]
+              ) -> dict[str, dict[str, float]]:
+    """Run nbgrader generate_assignment + autograde; return {student: {grade_id: score}}."""
+    course = tmp / "course"
+    shutil.copytree(ROOT / "source" / assignment_id, course / "source" / assignment_id)
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    for student, nb in submissions.items():
+        folder = course / "submitted" / student / assignment_id
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{assignment_id}.ipynb")
+
+    def nbgrader(*args: str) -> None:
+        proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+    nbgrader("generate_assignment", assignment_id, "--force")
+    nbgrader("autograde", assignment_id, "--force", "--create")
+    out: dict[str, dict[str, float]] = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in submissions:
+            nb = gb.find_submission_notebook(assignment_id, student, assignment_id)
+            out[student] = {g.name: g.score for g in nb.grades}
+    return out
+
+
+def expected_points(assignment_id: str) -> dict[str, float]:
+    return {c.name: c.points for c in assignments.get(assignment_id).checks}
+
+
+def test_02_solution_full_untouched_zero_one_mistake_one_step(tmp_path: Path) -> None:
+    aid = assignments.CONNECTED_NETWORKS
+    scores = autograde(tmp_path, aid, {
+        "solution": answered(aid),
+        "untouched": untouched(aid),
+        "dense32": answered(aid, {"Dense(16,": "Dense(32,"}),
+    })
+    full = expected_points(aid)
+    assert scores["solution"] == full
+    assert scores["untouched"] == dict.fromkeys(full, 0.0)
+    assert scores["dense32"] == full | {"architecture": 0.0}
+
+
+def test_01_solution_full_untouched_zero(tmp_path: Path) -> None:
+    aid = assignments.PREPARING_DATA
+    scores = autograde(tmp_path, aid, {"solution": answered(aid), "untouched": untouched(aid)})
+    full = expected_points(aid)
+    assert scores["solution"] == full
+    assert scores["untouched"] == dict.fromkeys(full, 0.0)
+
+
+@pytest.mark.slow
+def test_03_solution_full_marks(tmp_path: Path) -> None:
+    """30 epochs on 55,000 Fashion-MNIST images: the slowest test (minutes)."""
+    aid = assignments.FASHION_CLASSIFIER
+    scores = autograde(tmp_path, aid, {"solution": answered(aid)})
+    assert scores["solution"] == expected_points(aid)
