@@ -16,30 +16,9 @@ import pytest
 from nbgrader.api import Gradebook
 
 from kerasgrade import assignments
+from kerasgrade.demo import MISTAKES, answered, untouched
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def answered(assignment_id: str, change: dict[str, str] | None = None) -> nbformat.NotebookNode:
-    """The released notebook with the master's solutions typed into its answer cells."""
-    master = nbformat.read(ROOT / "source" / assignment_id / f"{assignment_id}.ipynb", 4)
-    solutions = {
-        c.metadata["nbgrader"]["grade_id"]: "\n".join(
-            line for line in c.source.splitlines() if "### " not in line)
-        for c in master.cells if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    nb = nbformat.read(ROOT / "assignments" / assignment_id / f"{assignment_id}.ipynb", 4)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in solutions:
-            cell.source = solutions[gid]
-            for old, new in (change or {}).items():
-                cell.source = cell.source.replace(old, new)
-    return nb
-
-
-def untouched(assignment_id: str) -> nbformat.NotebookNode:
-    return nbformat.read(ROOT / "assignments" / assignment_id / f"{assignment_id}.ipynb", 4)
 
 
 def autograde(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.NotebookNode]
@@ -63,7 +42,7 @@ def autograde(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.Not
     out: dict[str, dict[str, float]] = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in submissions:
-            nb = gb.find_submission_notebook(assignment_id, student, assignment_id)
+            nb = gb.find_submission_notebook(assignment_id, assignment_id, student)
             out[student] = {g.name: g.score for g in nb.grades}
     return out
 
@@ -75,9 +54,9 @@ def expected_points(assignment_id: str) -> dict[str, float]:
 def test_02_solution_full_untouched_zero_one_mistake_one_step(tmp_path: Path) -> None:
     aid = assignments.CONNECTED_NETWORKS
     scores = autograde(tmp_path, aid, {
-        "solution": answered(aid),
-        "untouched": untouched(aid),
-        "dense32": answered(aid, {"Dense(16,": "Dense(32,"}),
+        "solution": answered(ROOT, aid),
+        "untouched": untouched(ROOT, aid),
+        "dense32": answered(ROOT, aid, MISTAKES[aid]["dense32"]),
     })
     full = expected_points(aid)
     assert scores["solution"] == full
@@ -87,7 +66,8 @@ def test_02_solution_full_untouched_zero_one_mistake_one_step(tmp_path: Path) ->
 
 def test_01_solution_full_untouched_zero(tmp_path: Path) -> None:
     aid = assignments.PREPARING_DATA
-    scores = autograde(tmp_path, aid, {"solution": answered(aid), "untouched": untouched(aid)})
+    scores = autograde(tmp_path, aid, {"solution": answered(ROOT, aid),
+                                       "untouched": untouched(ROOT, aid)})
     full = expected_points(aid)
     assert scores["solution"] == full
     assert scores["untouched"] == dict.fromkeys(full, 0.0)
@@ -97,5 +77,5 @@ def test_01_solution_full_untouched_zero(tmp_path: Path) -> None:
 def test_03_solution_full_marks(tmp_path: Path) -> None:
     """30 epochs on 55,000 Fashion-MNIST images: the slowest test (minutes)."""
     aid = assignments.FASHION_CLASSIFIER
-    scores = autograde(tmp_path, aid, {"solution": answered(aid)})
+    scores = autograde(tmp_path, aid, {"solution": answered(ROOT, aid)})
     assert scores["solution"] == expected_points(aid)

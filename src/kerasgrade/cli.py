@@ -49,6 +49,15 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if res.score == res.max_score else 1
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from kerasgrade import demo
+    from kerasgrade.grade import course_root
+
+    paths = demo.build_class(course_root(), args.course, args.assignment, args.students)
+    print(f"wrote {len(paths)} submissions of {args.assignment} under {args.course}/submitted")
+    return 0
+
+
 def _grade(args: argparse.Namespace) -> int:
     from kerasgrade import batch
 
@@ -76,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--json", action="store_true")
     k.add_argument("--no-sandbox", action="store_true")
     k.set_defaults(func=_check)
+
+    m = sub.add_parser("demo", help="write a demo class of submissions (solutions and mistakes)")
+    m.add_argument("course", type=Path, help="course folder to write submitted/ into")
+    m.add_argument("--assignment", default="02-connected-networks")
+    m.add_argument("--students", type=int, default=12)
+    m.set_defaults(func=_demo)
 
     g = sub.add_parser("grade", help="grade every submission of an assignment (nbgrader layout)")
     g.add_argument("assignment")

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up, then grade a batch of submissions on the embedded defaults (SQLite gradebook,
+# local data). Usage: scripts/grade.sh [COURSE_DIR] [ASSIGNMENT]. A course folder with no
+# submitted/ yet gets a demo class (reference solutions and typical mistakes) first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+course="${1:-.}"
+assignment="${2:-02-connected-networks}"
+if [[ ! -d "$course/submitted" ]]; then
+  python3 -m kerasgrade.cli demo "$course" --assignment "$assignment"
+fi
+python3 -m kerasgrade.cli grade "$assignment" --root "$course"

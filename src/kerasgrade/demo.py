@@ -1,0 +1,70 @@
+"""A class of real submissions, for the first run on a new machine and for the benchmark.
+
+Each student is the released notebook with the master's solutions typed in, some with
+one of the mistakes students really make.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from kerasgrade import assignments
+
+MISTAKES: dict[str, dict[str, dict[str, str]]] = {
+    assignments.CONNECTED_NETWORKS: {
+        "dense32": {"Dense(16,": "Dense(32,"},
+        "no-softmax": {'Dense(10, activation="softmax")': "Dense(10)"},
+        "five-epochs": {"epochs = 10": "epochs = 5"},
+        "not-saved": {'model.save("my_model.keras")': 'print("saved")'},
+    },
+    assignments.PREPARING_DATA: {
+        "not-scaled": {"train_images /= 255\ntest_images /= 255": "pass"},
+    },
+    assignments.FASHION_CLASSIFIER: {
+        "no-softmax": {'Dense(10, activation="softmax")': "Dense(10)"},
+    },
+}
+
+
+def _notebook(root: Path, folder: str, assignment_id: str) -> NotebookNode:
+    return nbformat.read(root / folder / assignment_id / f"{assignment_id}.ipynb", 4)
+
+
+def untouched(root: Path, assignment_id: str) -> NotebookNode:
+    return _notebook(root, "assignments", assignment_id)
+
+
+def answered(root: Path, assignment_id: str, change: dict[str, str] | None = None
+             ) -> NotebookNode:
+    """The released notebook with the master's solutions typed into its answer cells."""
+    master = _notebook(root, "source", assignment_id)
+    solutions = {
+        c.metadata["nbgrader"]["grade_id"]: "\n".join(
+            line for line in c.source.splitlines() if "### " not in line)
+        for c in master.cells if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    nb = untouched(root, assignment_id)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in solutions:
+            cell.source = solutions[gid]
+            for old, new in (change or {}).items():
+                cell.source = cell.source.replace(old, new)
+    return nb
+
+
+def build_class(root: Path, course: Path, assignment_id: str, students: int = 12) -> list[Path]:
+    """Write course/submitted/<student>/<id>/<id>.ipynb: correct ones and typical mistakes."""
+    kinds = [("correct", None)] + list(MISTAKES.get(assignment_id, {}).items())
+    written = []
+    for n, (kind, change) in zip(range(1, students + 1), itertools.cycle(kinds)):
+        folder = course / "submitted" / f"student{n:02d}-{kind}" / assignment_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{assignment_id}.ipynb"
+        nbformat.write(answered(root, assignment_id, change), path)
+        written.append(path)
+    return written
