@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from nbfactory import FIT, MODEL, SAVE, variant, write
 
-from kerasgrade.assignments import CONNECTED_NETWORKS
+from kerasgrade.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
+from kerasgrade.demo import untouched
 from kerasgrade.grade import grade_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,3 +134,34 @@ def test_pytest_autograder_one_submission(tmp_path: Path) -> None:
     assert arch["score"] == 0 and "Dense(16)" in arch["output"]
     assert {t["visibility"] for t in report["tests"]} == {"visible"}
 
+
+
+def _pytest_autograder(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "autograder"), "-q", "-p",
+         "no:cacheprovider", *args],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+
+
+@pytest.mark.slow
+def test_pytest_autograder_passes_on_the_solutions() -> None:
+    """No options: the reference solutions earn every point (03 trains for minutes)."""
+    proc = _pytest_autograder()
+    total = sum(len(a.checks) for a in ASSIGNMENTS.values())
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert f"{total} passed" in proc.stdout
+
+
+def test_untouched_student_versions_fail_every_check(tmp_path: Path) -> None:
+    for aid in ASSIGNMENTS:
+        write(untouched(ROOT, aid), tmp_path / "untouched" / aid / f"{aid}.ipynb")
+    out = tmp_path / "results"
+    proc = _pytest_autograder("--submissions", str(tmp_path), "--results-json", str(out))
+    total = sum(len(a.checks) for a in ASSIGNMENTS.values())
+    assert proc.returncode == 1
+    assert f"{total} failed" in proc.stdout, proc.stdout[-3000:]
+    for aid, spec in ASSIGNMENTS.items():
+        report = json.loads((out / "untouched" / f"{aid}.json").read_text())
+        assert report["score"] == 0 and report["max_score"] == spec.max_score
+        assert all(t["output"].strip() for t in report["tests"]), report
