@@ -57,8 +57,12 @@ def found_text(row: dict[str, Any]) -> str:
     return f"{row['type']} {fmt_shape(row['output_shape'])} {row['params']:,}{act_txt}"
 
 
-def layer_table(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]) -> str:
-    """Expected against found, layer by layer, aligned so a missing or extra layer shows."""
+def layer_rows(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]
+               ) -> list[tuple[str, str, str]]:
+    """(expected, found, mark) per layer, aligned so a missing or extra layer shows.
+
+    Marks: ok, activation differs, WRONG, MISSING, EXTRA.
+    """
     exp_keys = [(e.type, e.output_shape[-1]) for e in expected]
     got_keys = [(r["type"], (r["output_shape"] or [None])[-1]) for r in found]
     rows: list[tuple[str, str, str]] = []
@@ -68,9 +72,23 @@ def layer_table(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]) ->
         for k in range(max(len(exp_part), len(got_part))):
             e = exp_part[k] if k < len(exp_part) else None
             g = got_part[k] if k < len(got_part) else None
-            ok = e is not None and g is not None and _layer_ok(e, g)
-            mark = "ok" if ok else ("MISSING" if g is None else "EXTRA" if e is None else "WRONG")
+            if e is None:
+                mark = "EXTRA"
+            elif g is None:
+                mark = "MISSING"
+            elif not _layer_ok(e, g):
+                mark = "WRONG"
+            elif e.activation and g.get("activation") != e.activation:
+                mark = "activation differs"
+            else:
+                mark = "ok"
             rows.append((spec_text(e) if e else "-", found_text(g) if g else "-", mark))
+    return rows
+
+
+def layer_table(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]) -> str:
+    """layer_rows as fixed-width text, for messages."""
+    rows = layer_rows(expected, found)
     width = max(len(r[0]) for r in rows + [("expected", "", "")])
     lines = [f"  {'expected':<{width}}  |  found"]
     lines += [f"  {e:<{width}}  |  {g}  [{m}]" for e, g, m in rows]
