@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import nbformat
 import kerasgrade
 from kerasgrade import assignments, kernel_setup
 from kerasgrade import sandbox as sandboxing
+from kerasgrade.runner import GRADER_CELL
 
 ARTIFACTS = "artifacts"
 # Arrays exported for checks beyond the model (01's prepared data, 03's probabilities).
@@ -28,6 +30,10 @@ ARRAYS = {
 }
 # Summaries (shape, dtype) that let the checks name label-encoding mistakes.
 SUMMARIES = ("train_labels", "test_labels", "y_train", "y_valid")
+MAX_REPORT_BYTES = 20 * 1024 * 1024
+# What the grader reads from the runner's report, and the type each must have.
+REPORT_TYPES = {"status": str, "reason": str, "errors": list, "cell_seconds": list,
+                "kernel_start_seconds": (int, float)}
 
 
 @dataclass
@@ -60,6 +66,9 @@ def instrument(nb: Any, assignment_id: str, options: ExecOptions) -> Any:
     nb.cells.append(nbformat.v4.new_code_cell(export_source(assignment_id, ARTIFACTS)))
     for cell in nb.cells:
         cell.pop("id", None)
+        cell.metadata.pop(GRADER_CELL, None)  # only the grader's own cells carry the mark
+    nb.cells[0].metadata[GRADER_CELL] = "setup"
+    nb.cells[-1].metadata[GRADER_CELL] = "export"
     nb.nbformat_minor = 4  # ids dropped above: keep the file valid
     return nb
 
@@ -88,6 +97,35 @@ def _env(scratch: Path, options: ExecOptions) -> dict[str, str]:
     if options.data_dir:
         env["KERASGRADE_DATA_DIR"] = str(options.data_dir)
     return env
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object written inside the sandbox, or {}: student code can replace such a file.
+
+    Never a symlink (the grader must not read what the student points at), never a FIFO.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return {}
+    with os.fdopen(fd, "rb") as f:
+        raw = f.read(MAX_REPORT_BYTES + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    try:
+        data = json.loads(raw) if 0 < len(raw) <= MAX_REPORT_BYTES else None
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _run_report(path: Path) -> dict[str, Any]:
+    """The runner's report, or {} if a student process overwrote it with something else."""
+    run = read_json(path)
+    well_formed = (
+        all(isinstance(run[k], t) for k, t in REPORT_TYPES.items() if k in run)
+        and all(isinstance(s, (int, float)) for s in run.get("cell_seconds", []))
+        and all(isinstance(e, dict) for e in run.get("errors", []))
+    )
+    return run if well_formed else {}
 
 
 @dataclass
@@ -129,33 +167,31 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
                 "run.json", "--cell-timeout", str(options.cell_timeout)]
     kernel = sandboxing.run(run_argv, scratch=scratch, hide=options.hide, env=env,
                          limits=options.limits, slot=options.slot, enabled=options.sandbox)
-    run_file = scratch / "run.json"
-    run: dict[str, Any] = json.loads(run_file.read_text()) if run_file.exists() else {}
-    if kernel.status != "ok" or not run:
-        run.setdefault("status", kernel.status)
-        run["reason"] = run.get("reason") or kernel.reason or "the notebook could not be run"
-        if kernel.status in ("timeout", "memory"):
-            run["reason"] = kernel.reason
-    elif run.get("status") == "ok":
-        run["reason"] = ""
+    # Only a runner that finished wrote run.json; otherwise any file there is the student's.
+    run = _run_report(scratch / "run.json") if kernel.status == "ok" else {}
+    if not run:
+        run = {"status": "error" if kernel.status == "ok" else kernel.status,
+               "reason": "the notebook's run left no readable report" if kernel.status == "ok"
+               else kernel.reason}
     run["peak_rss_mb"] = kernel.peak_rss_mb
     timings = _phase_times(instrumented, run)
 
     artifacts = scratch / ARTIFACTS
     facts: dict[str, Any] = {}
-    if artifacts.is_dir():
+    if artifacts.is_dir() and not artifacts.is_symlink():  # a link would lead the grader astray
+        # The student's code could have left a facts.json there: only the inspector's counts.
+        (artifacts / "facts.json").unlink(missing_ok=True)
         inspector = sandboxing.run(
             [sys.executable, "-m", "kerasgrade.inspect_model", str(artifacts), assignment_id],
             scratch=scratch, hide=options.hide, env=env, limits=options.limits,
             slot=options.slot, enabled=options.sandbox)
         timings["checks"] = inspector.seconds
-        facts_file = artifacts / "facts.json"
-        if facts_file.exists():
-            facts = json.loads(facts_file.read_text())
-        else:
+        facts = read_json(artifacts / "facts.json")
+        if not facts:
+            # The last line of a traceback says what went wrong; the rest is the grader's code.
+            last = next((line for line in reversed(inspector.stderr.splitlines()) if line), "")
             run["reason"] = run.get("reason") or (
-                f"the grader could not measure the model: {inspector.reason} "
-                f"{inspector.stderr[-500:]}".strip())
+                f"the grader could not measure the model: {inspector.reason} {last}".strip())
     facts["execution"] = {k: v for k, v in run.items() if k != "cell_seconds"}
     executed = scratch / "executed.ipynb"
     return Execution(facts, executed if executed.exists() else None, timings)

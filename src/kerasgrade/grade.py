@@ -10,6 +10,7 @@ import re
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +92,13 @@ def grade_notebook(
     workdir: Path | None = None,
     root: Path | None = None,
 ) -> SubmissionResult:
-    options = options or ExecOptions()
     root = root or course_root()
+    options = replace(options or ExecOptions())  # a copy: the caller's options stay as given
     if not options.hide:
         options.hide = private_paths(root)
+    # A file refused before its content is read still belongs to the assignment it names.
+    assignment_id = assignment_id or next(
+        (a for a in assignments.ASSIGNMENTS if a in f"{path.stem} {path.parent.name}"), None)
     started = time.monotonic()
     own_dir = workdir is None
     work = Path(tempfile.mkdtemp(prefix="kerasgrade-")) if own_dir else workdir

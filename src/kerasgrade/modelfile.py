@@ -6,6 +6,8 @@ built-in Keras layer; only then does Keras load it, in safe mode, with no custom
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import zipfile
 from pathlib import Path
@@ -21,6 +23,9 @@ ALLOWED_LAYERS = frozenset(
     }
 )
 MAX_MODEL_BYTES = 50 * 1024 * 1024
+# marshal's first byte for a code object (with and without its FLAG_REF bit): how Keras stores
+# the bytecode of a Lambda layer or a lambda activation, base64-encoded, in a config.
+MARSHALLED_CODE = (0x63, 0xE3)
 
 
 class UnsafeModel(ValueError):
@@ -50,6 +55,21 @@ def _config(path: Path) -> dict[str, Any]:
     raise UnsafeModel(f"{path.name}: save the model as .keras (or .h5)")
 
 
+def _holds_code(node: Any) -> bool:
+    """True if a serialized config carries Python bytecode anywhere (never unmarshalled here)."""
+    if isinstance(node, dict):
+        return any(_holds_code(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_holds_code(v) for v in node)
+    if not isinstance(node, str) or len(node) < 40:
+        return False
+    try:
+        head = base64.b64decode(node.replace("\n", ""), validate=True)[:1]
+    except (binascii.Error, ValueError):
+        return False
+    return bool(head) and head[0] in MARSHALLED_CODE
+
+
 def _layer_classes(node: Any) -> list[str]:
     """Every class name in a serialized Keras config, however deeply nested."""
     found = []
@@ -75,13 +95,16 @@ def vet(path: Path) -> None:
             f"(limit {MAX_MODEL_BYTES // 2**20} MB)"
         )
     config = _config(path)
+    if not isinstance(config, dict):
+        raise UnsafeModel(f"{path.name} holds no model configuration")
     layers = config.get("config", {}).get("layers", [])
     names = {layer.get("class_name") for layer in layers if isinstance(layer, dict)}
     bad = sorted(n for n in names if n not in ALLOWED_LAYERS)
-    if "Lambda" in _layer_classes(config) or "Lambda" in bad:
+    if {"Lambda", "__lambda__"} & {*_layer_classes(config), *bad} or _holds_code(config):
         raise UnsafeModel(
-            f"{path.name} contains a Lambda layer (code inside a model file); the grader "
-            "does not run it. Use built-in layers such as Flatten and Dense."
+            f"{path.name} contains a Lambda layer or a lambda function (code inside a model "
+            "file); the grader does not run it. Use built-in layers such as Flatten and Dense, "
+            "and activations by name, such as activation='relu'."
         )
     if bad:
         raise UnsafeModel(
@@ -89,12 +112,15 @@ def vet(path: Path) -> None:
             "Use built-in Keras layers only."
         )
     if config.get("class_name") not in ALLOWED_LAYERS:
-        raise UnsafeModel(f"{path.name} is a custom model class {config.get('class_name')!r}")
+        raise UnsafeModel(
+            f"{path.name} is a custom model class {config.get('class_name')!r}; the grader "
+            "loads only keras.Sequential or keras.Model(inputs, outputs), not a subclass."
+        )
 
 
 def load(path: Path, compile: bool = True) -> Any:
     """Vet, then load in safe mode with no custom objects."""
+    vet(path)  # first: a refused file costs no Keras import
     import keras
 
-    vet(path)
     return keras.saving.load_model(path, compile=compile, safe_mode=True, custom_objects={})

@@ -35,34 +35,47 @@ def read(path: Path) -> Sanitized:
     try:
         text = raw.decode("utf-8")
         data = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadNotebook(f"the file is not valid notebook JSON ({exc}); open it in Jupyter, "
-                          "save it again and resubmit") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        # RecursionError: JSON nested thousands deep ([[[[...) is valid but not a notebook.
+        raise BadNotebook(f"the file is not valid notebook JSON ({type(exc).__name__}: "
+                          f"{str(exc)[:200]}); open it in Jupyter, save it again and "
+                          "resubmit") from None
     if not isinstance(data, dict) or "nbformat" not in data:
         raise BadNotebook("the file is JSON but not a Jupyter notebook (no nbformat field)")
     notes = []
     major = data.get("nbformat")
     if major != 4:
         if major != 3:
-            raise BadNotebook(f"notebook format {major} is not supported; save it with a "
+            raise BadNotebook(f"notebook format {major!r} is not supported; save it with a "
                               "current Jupyter (format 4)")
         notes.append("converted from notebook format 3 to 4")
+    # Renamed here, before nbformat would repair them itself with a warning on stderr.
+    seen: set[str] = set()
+    renamed = False
+    for cell in data.get("cells") if isinstance(data.get("cells"), list) else []:
+        cid = cell.get("id") if isinstance(cell, dict) else None
+        if not isinstance(cid, str):
+            continue
+        if cid in seen:
+            cell["id"], renamed = f"{cid[:50]}-dup{len(seen)}", True
+            notes.append(f"duplicated cell id {cid!r} renamed")
+        seen.add(cell["id"])
+    if renamed:
+        text = json.dumps(data)
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validator.normalize(nb)
     except Exception as exc:  # nbformat raises many types for malformed content
         raise BadNotebook(f"the notebook's structure is broken ({type(exc).__name__}: "
                           f"{str(exc)[:300]})") from None
-    seen: set[str] = set()
     for cell in nb.cells:
         if "source" not in cell or not isinstance(cell.source, str):
             raise BadNotebook("a cell has no source text")
-        cid = cell.get("id")
-        if cid in seen:
-            cell["id"] = f"{cid}-dup{len(seen)}"
-            notes.append(f"duplicated cell id {cid!r} renamed")
-        if cid:
-            seen.add(cell["id"])
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is not None and not (isinstance(meta, dict)
+                                     and isinstance(meta.get("grade_id", ""), str)):
+            del cell.metadata["nbgrader"]  # matching cells needs a dict with a text grade_id
+            notes.append("malformed nbgrader metadata removed from a cell")
     return Sanitized(nb, notes)
 
 
@@ -78,23 +91,32 @@ def _locked(cell: Any) -> bool:
 def restore(submitted: Sanitized, release: Any) -> Sanitized:
     """Merge the student's answers into the released notebook's order and locked cells.
 
-    Answer cells are matched by nbgrader grade_id; cells the student added stay after the
-    cell they followed; locked and test cells always come from the release.
+    Answer cells are matched by nbgrader grade_id (the first cell with a release's grade_id);
+    cells the student added stay after the cell they followed; locked and test cells always
+    come from the release. A copy of a cell (pasted with its grade_id) or a grade_id the
+    release does not have counts as added: it runs where the student put it, as in Jupyter.
     """
+    release_ids = {gid for ref in release.cells if (gid := _grade_id(ref))}
     by_id: dict[str, Any] = {}
     for cell in submitted.nb.cells:
         gid = _grade_id(cell)
-        if gid and gid not in by_id:
+        if gid in release_ids and gid not in by_id:
             by_id[gid] = cell
+    notes = list(submitted.notes)
     added_after: dict[str | None, list[Any]] = {}
     last: str | None = None
     for cell in submitted.nb.cells:
         gid = _grade_id(cell)
-        if gid:
+        if gid is not None and by_id.get(gid) is cell:
             last = gid
-        else:
-            added_after.setdefault(last, []).append(cell)
-    notes = list(submitted.notes)
+            continue
+        if gid is not None:
+            notes.append(f"a second cell with grade_id {gid!r} was run as an added cell"
+                         if gid in by_id else f"unknown grade_id {gid!r}: run as an added cell")
+            # An ordinary cell now: the restored notebook keeps each grade_id once.
+            cell = nbformat.from_dict({**cell, "metadata": {
+                k: v for k, v in cell.metadata.items() if k != "nbgrader"}})
+        added_after.setdefault(last, []).append(cell)
     cells = list(added_after.get(None, []))
     for ref in release.cells:
         gid = _grade_id(ref)
