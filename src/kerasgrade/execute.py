@@ -163,10 +163,14 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
     instrumented = instrument(nb, assignment_id, options)
     nbformat.write(instrumented, scratch / "submission.ipynb")
     env = _env(scratch, options)
+    # The package and the data must stay visible even where they sit under the sandbox's
+    # private /tmp (a clone in /tmp, a data folder there).
+    shown = tuple(Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR") if k in env)
     run_argv = [sys.executable, "-m", "kerasgrade.runner", "submission.ipynb", "executed.ipynb",
                 "run.json", "--cell-timeout", str(options.cell_timeout)]
     kernel = sandboxing.run(run_argv, scratch=scratch, hide=options.hide, env=env,
-                         limits=options.limits, slot=options.slot, enabled=options.sandbox)
+                            readonly_binds=shown, limits=options.limits, slot=options.slot,
+                            enabled=options.sandbox)
     # Only a runner that finished wrote run.json; otherwise any file there is the student's.
     run = _run_report(scratch / "run.json") if kernel.status == "ok" else {}
     if not run:
@@ -183,8 +187,8 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
         (artifacts / "facts.json").unlink(missing_ok=True)
         inspector = sandboxing.run(
             [sys.executable, "-m", "kerasgrade.inspect_model", str(artifacts), assignment_id],
-            scratch=scratch, hide=options.hide, env=env, limits=options.limits,
-            slot=options.slot, enabled=options.sandbox)
+            scratch=scratch, hide=options.hide, env=env, readonly_binds=shown,
+            limits=options.limits, slot=options.slot, enabled=options.sandbox)
         timings["checks"] = inspector.seconds
         facts = read_json(artifacts / "facts.json")
         if not facts:
