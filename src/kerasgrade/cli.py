@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     g = sub.add_parser("grade", help="grade every submission of an assignment (nbgrader layout)")
     g.add_argument("assignment")
     g.add_argument("--root", type=Path, default=Path("."), help="course folder")
-    g.add_argument("--workers", type=int, default=None)
+    g.add_argument("--workers", type=int, default=None,
+                   help="parallel local workers (default: one per core, as memory allows)")
     g.add_argument("--scheduler", help="Dask scheduler address (default: local processes)")
     g.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
     g.add_argument("--force", action="store_true", help="regrade unchanged submissions")

@@ -1,0 +1,467 @@
+"""`kerasgrade grade ASSIGNMENT`: every submission of a course, N at a time, resumable.
+
+Reads nbgrader's layout, ROOT/submitted/<student>/<assignment>/*.ipynb, and writes
+  ROOT/.kerasgrade/results/<assignment>/<student>.json  the result, facts included, with the
+                                                        fingerprints that make it reusable
+  ROOT/feedback/<student>/<assignment>/results.json     Gradescope
+  ROOT/feedback/<student>/<assignment>/feedback.html
+  ROOT/grades.csv                                       the class, every assignment
+  nbgrader's gradebook                                  for `nbgrader export` and formgrader
+
+Each submission goes through `grade_notebook`, the path `pytest autograder/` takes. Workers
+(local processes, or Dask workers with --scheduler) run `grade_job` and only return results;
+this process alone writes, as results arrive, the resume state last. A submission whose
+notebook and grader are unchanged since it was graded is skipped unless --force.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import ctypes
+import dataclasses
+import fcntl
+import hashlib
+import importlib.metadata
+import io
+import json
+import multiprocessing
+import os
+import resource
+import signal
+import socket
+import tempfile
+import time
+import traceback
+import urllib.parse
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+import kerasgrade
+from kerasgrade import assignments, feedback, gradebook, sandbox
+from kerasgrade.execute import ExecOptions
+from kerasgrade.grade import failed_result, grade_notebook, private_paths
+from kerasgrade.results import SubmissionResult
+
+STATE_DIR = Path(".kerasgrade") / "results"
+GRADES_CSV = "grades.csv"
+CSV_FIELDS = ("student", "assignment", "score", "max_score", "status", "reason")
+# A worker's kernel peaks near 0.7 GB and its clean inspection process near 0.7 GB, one
+# after the other; the default pool never plans more workers than memory holds.
+WORKER_MEMORY = 1536 * 2**20
+# Sandbox uids are SANDBOX_UID + slot. Slot 0 stays for one-off grading (pytest, `kerasgrade
+# check`); batch tasks claim 1.. with a lock per slot and host, so concurrent tasks, runs and
+# Dask workers on one machine never share a uid (and its process limit).
+SLOTS = range(1, 65)
+SLOT_DIR = Path(tempfile.gettempdir()) / "kerasgrade-slots"
+# Front ends and reporters: editing them does not change a grade, so it does not make
+# stored results stale.
+NOT_GRADING = frozenset({"batch.py", "gradebook.py", "feedback.py", "cli.py", "course.py",
+                         "pytest_plugin.py", "nbgrader_bridge.py", "student.py"})
+PR_SET_PDEATHSIG = 1
+
+
+class GraderFailure(RuntimeError):
+    """The grader, not a submission, could not go on: exit non-zero."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission, self-contained so that a worker on another machine can grade it."""
+
+    student: str
+    assignment: str
+    source: str  # the submitted path relative to the course root, as the result records it
+    filename: str
+    notebook: bytes
+    release: bytes | None  # the released notebook: locked cells are restored from it
+    options: ExecOptions
+    host_share: dict[str, int] = field(default_factory=dict)  # Dask: host -> tasks at once
+
+
+@dataclass
+class Submission:
+    student: str
+    folder: Path
+    path: Path | None  # None: nothing gradable was found, `problem` says why
+    problem: str = ""
+
+
+# ---------------------------------------------------------------------------------------
+# Worker side
+
+
+def grade_job(job: Job) -> dict[str, Any]:
+    """Grade one submission where this runs (pool process or Dask worker); write nothing."""
+    started = time.monotonic()
+    with _claim_slot() as slot, tempfile.TemporaryDirectory(prefix="kerasgrade-job-") as tmp:
+        work = Path(tmp)
+        notebook = work / job.filename
+        notebook.write_bytes(job.notebook)
+        if job.release is not None:
+            release = work / "assignments" / job.assignment / f"{job.assignment}.ipynb"
+            release.parent.mkdir(parents=True)
+            release.write_bytes(job.release)
+        threads = job.options.threads or max(1, _cores() // job.host_share.get(_dask_host(), 1))
+        options = dataclasses.replace(job.options, slot=slot, threads=threads)
+        result = grade_notebook(notebook, job.assignment, job.student, options, root=work)
+    result.notebook = job.source
+    return {
+        "result": result.to_dict(with_facts=True),
+        "worker": {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "slot": slot,
+            "threads": threads,
+            # ru_maxrss is in KiB on Linux: the worker process's own peak, kernels not included
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "seconds": time.monotonic() - started,
+        },
+    }
+
+
+@contextlib.contextmanager
+def _claim_slot() -> Iterator[int]:
+    """The lowest free sandbox slot on this host, held (flock) until the block ends."""
+    SLOT_DIR.mkdir(exist_ok=True)
+    while True:
+        for slot in SLOTS:
+            fd = os.open(SLOT_DIR / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                yield slot
+            finally:
+                os.close(fd)  # closing the descriptor releases the lock
+            return
+        time.sleep(1.0)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def _dask_host() -> str:
+    try:
+        from distributed import get_worker
+
+        return urllib.parse.urlsplit(get_worker().address).hostname or ""
+    except (ImportError, ValueError):  # not in a Dask worker
+        return ""
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: a killed `kerasgrade grade` takes its workers (and their sandboxes,
+    which die with their parent) along instead of leaving them grading for nobody."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+# ---------------------------------------------------------------------------------------
+# Parent side
+
+
+def discover(root: Path, assignment_id: str) -> list[Submission]:
+    """One submission per student folder; the notebook named after the assignment, else the
+    only notebook there."""
+    found = []
+    submitted = root / "submitted"
+    for student_dir in sorted(p for p in submitted.iterdir()
+                              if p.is_dir() and not p.name.startswith(".")):
+        folder = student_dir / assignment_id
+        if not folder.is_dir():
+            continue
+        notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
+        named = folder / f"{assignment_id}.ipynb"
+        if named in notebooks:
+            found.append(Submission(student_dir.name, folder, named))
+        elif len(notebooks) == 1:
+            found.append(Submission(student_dir.name, folder, notebooks[0]))
+        else:
+            problem = (f"{len(notebooks)} notebooks were submitted and none is named "
+                       f"{named.name}" if notebooks else "no notebook was submitted")
+            found.append(Submission(student_dir.name, folder, None, problem))
+    return found
+
+
+def grader_version(release: bytes | None) -> str:
+    """What decides a grade besides the notebook: kerasgrade's grading code, Keras and
+    TensorFlow, and the released notebook whose locked cells are restored."""
+    digest = hashlib.sha256()
+    package = Path(kerasgrade.__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        if path.name not in NOT_GRADING:
+            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    for dist in ("keras", "tensorflow", "tensorflow-cpu"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            digest.update(f"{dist}={importlib.metadata.version(dist)}".encode())
+    digest.update(release or b"")
+    return f"{kerasgrade.__version__}+{digest.hexdigest()[:16]}"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Readers (and a rerun after a kill) see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Publisher:
+    """Everything the batch writes, in one process: reporters first, resume state last."""
+
+    def __init__(self, root: Path, assignment_id: str, book: gradebook.GradebookWriter,
+                 notebook_id: str) -> None:
+        self.root = root
+        self.assignment_id = assignment_id
+        self.book = book
+        self.notebook_id = notebook_id
+        self.rows = {(row["assignment"], row["student"]): row for row in self._stored_rows()}
+
+    def state_path(self, student: str) -> Path:
+        return self.root / STATE_DIR / self.assignment_id / f"{student}.json"
+
+    def stored(self, student: str) -> dict[str, Any] | None:
+        path = self.state_path(student)
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def publish(self, sub: Submission, result: SubmissionResult, state: dict[str, Any]) -> None:
+        out = self.root / "feedback" / result.student / self.assignment_id
+        result.write_gradescope(out / "results.json")
+        feedback.write_page(result, out / "feedback.html")
+        self.sync(sub, result)
+        _write_atomic(self.state_path(result.student), json.dumps(state))
+
+    def sync(self, sub: Submission, result: SubmissionResult) -> None:
+        """The class-wide stores: gradebook and grades.csv (also for skipped submissions, so a
+        new or reset gradebook is filled again)."""
+        self.book.record(result, self.notebook_id, gradebook.read_timestamp(sub.folder))
+        self.rows[(self.assignment_id, result.student)] = _row(result)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, CSV_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows[key] for key in sorted(self.rows))
+        _write_atomic(self.root / GRADES_CSV, buffer.getvalue())
+
+    def _stored_rows(self) -> Iterator[dict[str, Any]]:
+        for path in sorted((self.root / STATE_DIR).glob("*/*.json")):
+            with contextlib.suppress(OSError, json.JSONDecodeError, KeyError, TypeError):
+                yield _row(SubmissionResult.from_dict(json.loads(path.read_text())["result"]))
+
+
+def _row(result: SubmissionResult) -> dict[str, Any]:
+    return {"student": result.student, "assignment": result.assignment,
+            "score": f"{result.score:g}", "max_score": f"{result.max_score:g}",
+            "status": result.status, "reason": result.reason}
+
+
+def _run_local(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Any]]:
+    """(job, finished future) pairs from a pool of spawned processes, one kernel each."""
+    # spawn: forking this process would copy its threads (rich's refresher) and database
+    # connection into every worker.
+    with ProcessPoolExecutor(min(workers, len(jobs)), multiprocessing.get_context("spawn"),
+                             initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+        futures = {pool.submit(grade_job, job): job for job in jobs}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future
+        except BaseException:  # interrupted: start nothing new; running jobs end with us
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _run_dask(jobs: list[Job], address: str) -> Iterator[tuple[Job, Any]]:
+    """The same task on a Dask distributed cluster; workers must be able to import kerasgrade."""
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    with Client(address, timeout="30s") as client:
+        share: dict[str, int] = {}
+        for info in client.scheduler_info(n_workers=-1)["workers"].values():
+            share[info["host"]] = share.get(info["host"], 0) + info["nthreads"]
+        futures = {
+            client.submit(grade_job, dataclasses.replace(job, host_share=share), pure=False,
+                          key=f"kerasgrade-{job.assignment}-{job.student}-{os.urandom(4).hex()}"):
+            job
+            for job in jobs
+        }
+        for future in dask_completed(list(futures)):
+            yield futures[future], future
+
+
+def default_workers() -> int:
+    by_memory = psutil.virtual_memory().available // WORKER_MEMORY
+    return max(1, min(_cores(), by_memory))
+
+
+def main(args: argparse.Namespace) -> int:
+    # soft_wrap: one line per submission in logs, however narrow the terminal
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        return run(args, console)
+    except GraderFailure as exc:
+        console.print(f"kerasgrade grade: {exc}", style="red", markup=False)
+        return 2
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    root = Path(args.root).resolve()
+    aid = args.assignment
+    if aid not in assignments.ASSIGNMENTS:
+        known = ", ".join(assignments.ASSIGNMENTS)
+        raise GraderFailure(f"unknown assignment {aid!r}; known: {known}")
+    if not (root / "submitted").is_dir():
+        raise GraderFailure(f"{root / 'submitted'} does not exist: is {root} the course folder?")
+    if not args.no_sandbox:
+        try:
+            sandbox.check_available()
+        except sandbox.SandboxUnavailable as exc:
+            raise GraderFailure(str(exc)) from None
+    release_path = root / "assignments" / aid / f"{aid}.ipynb"
+    release = release_path.read_bytes() if release_path.exists() else None
+    version = grader_version(release)
+    workers = args.workers or default_workers()
+    threads = max(1, _cores() // workers)
+    # The scheduler's hosts pick their own thread counts (see grade_job).
+    options = ExecOptions(sandbox=not args.no_sandbox, hide=private_paths(root),
+                          threads=None if args.scheduler else threads)
+
+    settings = gradebook.course_settings(root, args.db)
+    with gradebook.GradebookWriter(settings) as book:
+        try:
+            notebook_id = book.ensure_assignment(aid, release_path)
+        except gradebook.GradebookMismatch as exc:
+            raise GraderFailure(str(exc)) from None
+        publisher = Publisher(root, aid, book, notebook_id)
+        batch = Batch(root, aid, publisher, version, console)
+        jobs = batch.plan(discover(root, aid), options, release, args.force)
+        if args.scheduler:
+            if args.workers:
+                console.print("--workers is ignored with --scheduler: the cluster decides")
+            where = f"on the Dask cluster at {args.scheduler}"
+            outcomes = _run_dask(jobs, args.scheduler) if jobs else iter(())
+        else:
+            where = f"with {workers} worker(s), {threads} TensorFlow thread(s) each"
+            outcomes = _run_local(jobs, workers) if jobs else iter(())
+        console.print(f"{aid}: {len(jobs)} to grade {where}; {batch.skipped} unchanged "
+                      "(skipped; --force regrades)")
+        batch.collect(jobs, outcomes)
+    return 1 if batch.grader_failures else 0
+
+
+class Batch:
+    """Planning, progress and bookkeeping of one run."""
+
+    def __init__(self, root: Path, assignment_id: str, publisher: Publisher, version: str,
+                 console: Console) -> None:
+        self.root = root
+        self.assignment_id = assignment_id
+        self.publisher = publisher
+        self.version = version
+        self.console = console
+        self.subs: dict[str, Submission] = {}
+        self.skipped = self.graded = self.failed = self.grader_failures = 0
+
+    def plan(self, subs: list[Submission], options: ExecOptions, release: bytes | None,
+             force: bool) -> list[Job]:
+        """Jobs for what must be graded; unchanged results are re-synced, unreadable folders
+        get their error result here."""
+        jobs = []
+        for sub in subs:
+            self.subs[sub.student] = sub
+            if sub.path is None:
+                result = failed_result(self.assignment_id, sub.student,
+                                       str(sub.folder.relative_to(self.root)), sub.problem)
+                self._finish(sub, result, self._state(result, "", {}))
+                continue
+            data = sub.path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            stored = self.publisher.stored(sub.student)
+            if (not force and stored and stored.get("notebook_sha256") == digest
+                    and stored.get("grader") == self.version):
+                self.publisher.sync(sub, SubmissionResult.from_dict(stored["result"]))
+                self.skipped += 1
+                continue
+            jobs.append(Job(sub.student, self.assignment_id,
+                            str(sub.path.relative_to(self.root)), sub.path.name, data, release,
+                            options))
+        return jobs
+
+    def _state(self, result: SubmissionResult, digest: str,
+               worker: dict[str, Any]) -> dict[str, Any]:
+        return {"notebook_sha256": digest, "grader": self.version,
+                "graded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "worker": worker, "result": result.to_dict(with_facts=True)}
+
+    def collect(self, jobs: list[Job], outcomes: Iterator[tuple[Job, Any]]) -> None:
+        started = time.monotonic()
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("done {task.fields[done]} · failed {task.fields[failed]} · "
+                              "remaining {task.fields[remaining]}"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        # The bar counts this run's jobs; folders refused while planning are already counted.
+        graded, failed = self.graded, self.failed
+        with Progress(*columns, console=self.console) as progress:
+            task = progress.add_task(self.assignment_id, total=len(jobs), done=0, failed=0,
+                                     remaining=len(jobs))
+            for finished, (job, future) in enumerate(outcomes, 1):
+                self._outcome(job, future)
+                progress.update(task, completed=finished, done=self.graded - graded,
+                                failed=self.failed - failed + self.grader_failures,
+                                remaining=len(jobs) - finished)
+        seconds = time.monotonic() - started
+        rate = f", {60 * len(jobs) / seconds:.1f}/min" if jobs and seconds else ""
+        self.console.print(
+            f"{self.assignment_id}: graded {self.graded}, failed {self.failed}, skipped "
+            f"{self.skipped}, grader failures {self.grader_failures} in {seconds:.0f} s{rate}")
+
+    def _outcome(self, job: Job, future: Any) -> None:
+        sub = self.subs[job.student]
+        try:
+            payload = future.result()
+            result = SubmissionResult.from_dict(payload["result"])
+            digest = hashlib.sha256(job.notebook).hexdigest()
+            self._finish(sub, result, self._state(result, digest, payload["worker"]))
+        except Exception as exc:  # the grader's own failure: reported, retried on the next run
+            self.grader_failures += 1
+            where = traceback.format_exception_only(exc)[-1].strip()
+            self.console.print(f"{job.student}: the grader failed: {where}", style="red",
+                               markup=False)
+
+    def _finish(self, sub: Submission, result: SubmissionResult, state: dict[str, Any]) -> None:
+        self.publisher.publish(sub, result, state)
+        if result.status == "graded":
+            self.graded += 1
+        else:
+            self.failed += 1
+        reason = f" ({result.reason})" if result.reason else ""
+        seconds = result.timings.get("total")
+        took = f" in {seconds:.0f} s" if seconds else ""
+        # markup=False: reasons quote the student's own error messages, brackets included
+        self.console.print(f"{result.student}: {result.score:g}/{result.max_score:g} "
+                           f"{result.status}{reason}{took}", markup=False)
