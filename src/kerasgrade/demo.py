@@ -7,6 +7,7 @@ one of the mistakes students really make.
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -58,7 +59,11 @@ def answered(root: Path, assignment_id: str, change: dict[str, str] | None = Non
 
 
 def build_class(root: Path, course: Path, assignment_id: str, students: int = 12) -> list[Path]:
-    """Write course/submitted/<student>/<id>/<id>.ipynb: correct ones and typical mistakes."""
+    """Write course/submitted/<student>/<id>/<id>.ipynb (correct ones and typical mistakes),
+    and the released notebook into course/assignments/ when the course has none."""
+    release = course / "assignments" / assignment_id
+    if not release.exists():  # the gradebook registers the assignment from its release
+        shutil.copytree(root / "assignments" / assignment_id, release)
     kinds = [("correct", None)] + list(MISTAKES.get(assignment_id, {}).items())
     written = []
     for n, (kind, change) in zip(range(1, students + 1), itertools.cycle(kinds)):
