@@ -17,7 +17,8 @@ def test_build_class_writes_release_and_one_mistake_per_variant(tmp_path: Path) 
     assert [p.parent.parent.name for p in paths] == [
         "student01-correct", "student02-dense32", "student03-no-softmax",
         "student04-five-epochs", "student05-not-saved", "student06-correct"]
-    code = ["\n".join(c.source for c in nbformat.read(p, 4).cells) for p in paths]
+    code = ["\n".join(c.source for c in nbformat.read(p, 4).cells if c.cell_type == "code")
+            for p in paths]
     assert "NotImplementedError" not in code[0] and 'Dense(10, activation="softmax")' in code[0]
     assert "Dense(32," in code[1] and "Dense(16," not in code[1]
     assert "model.add(Dense(10))" in code[2]
