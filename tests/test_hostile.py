@@ -332,8 +332,8 @@ baseline = Sequential([keras.Input(shape=input_shape), Flatten(), Dense(10)])"""
         "read solutions: open('{root}/solutions/02-connected-networks/02-connected-networks.ipynb')"
         ".read()",
         "patch the checks: open('{root}/src/kerasgrade/checks/common.py', 'a').write('#')",
-        "control, read the release: len(open('{root}/assignments/02-connected-networks/"
-        "02-connected-networks.ipynb').read())",
+        # The package stays readable wherever the course lives (even under /tmp).
+        "control, read the package: len(open('{root}/src/kerasgrade/__init__.py').read())",
     ), "graded", 0, {"architecture": NO_MODEL}),
     "network": Case(probe(
         "tcp to 1.1.1.1:53: socket.create_connection(('1.1.1.1', 53), timeout=3)",
@@ -504,7 +504,7 @@ def test_nothing_outlives_or_changes(batch: Batch, name: str) -> None:
 
 def test_hidden_tests_neither_readable_nor_writable(batch: Batch) -> None:
     outcomes = batch.probe("tamper_hidden_tests")
-    control = outcomes.pop("control, read the release")
+    control = outcomes.pop("control, read the package")
     assert control.startswith("ok"), control
     assert not [name for name, outcome in outcomes.items() if outcome.startswith("ok")], outcomes
 
