@@ -65,8 +65,7 @@ def recognise(path: Path, nb: Any) -> str:
 def _grade_ids(nb: Any) -> set[str]:
     if nb is None:
         return set()
-    return {g for c in nb.cells if (g := c.get("metadata", {}).get("nbgrader", {}).get(
-        "grade_id"))}
+    return {g for c in nb.cells if (g := sanitize.grade_id(c))}
 
 
 def _release(assignment_id: str, root: Path | None = None) -> Any:

@@ -33,7 +33,8 @@ def _quiet_stderr() -> Iterator[None]:
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        with warnings.catch_warnings(), contextlib.redirect_stderr(open(os.devnull, "w")):
+        with warnings.catch_warnings(), open(os.devnull, "w") as sink, \
+                contextlib.redirect_stderr(sink):
             warnings.simplefilter("ignore")
             yield
     finally:

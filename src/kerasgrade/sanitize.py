@@ -79,7 +79,7 @@ def read(path: Path) -> Sanitized:
     return Sanitized(nb, notes)
 
 
-def _grade_id(cell: Any) -> str | None:
+def grade_id(cell: Any) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
@@ -96,17 +96,17 @@ def restore(submitted: Sanitized, release: Any) -> Sanitized:
     come from the release. A copy of a cell (pasted with its grade_id) or a grade_id the
     release does not have counts as added: it runs where the student put it, as in Jupyter.
     """
-    release_ids = {gid for ref in release.cells if (gid := _grade_id(ref))}
+    release_ids = {gid for ref in release.cells if (gid := grade_id(ref))}
     by_id: dict[str, Any] = {}
     for cell in submitted.nb.cells:
-        gid = _grade_id(cell)
+        gid = grade_id(cell)
         if gid in release_ids and gid not in by_id:
             by_id[gid] = cell
     notes = list(submitted.notes)
     added_after: dict[str | None, list[Any]] = {}
     last: str | None = None
     for cell in submitted.nb.cells:
-        gid = _grade_id(cell)
+        gid = grade_id(cell)
         if gid is not None and by_id.get(gid) is cell:
             last = gid
             continue
@@ -119,7 +119,7 @@ def restore(submitted: Sanitized, release: Any) -> Sanitized:
         added_after.setdefault(last, []).append(cell)
     cells = list(added_after.get(None, []))
     for ref in release.cells:
-        gid = _grade_id(ref)
+        gid = grade_id(ref)
         mine = by_id.get(gid) if gid else None
         if gid is None:
             continue  # unlocked prose or code: the student's copy comes through added_after
@@ -144,4 +144,4 @@ def restore(submitted: Sanitized, release: Any) -> Sanitized:
 
 
 def is_nbgrader_notebook(nb: Any) -> bool:
-    return any(_grade_id(c) for c in nb.cells)
+    return any(grade_id(c) for c in nb.cells)
