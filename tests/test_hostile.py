@@ -28,6 +28,7 @@ from nbfactory import COMPILE, CONNECTED, IMPORTS, MODEL, PREPARE, SAVE, noteboo
 
 from kerasgrade import sandbox
 from kerasgrade.assignments import CONNECTED_NETWORKS
+from kerasgrade.demo import answered, untouched
 from kerasgrade.execute import ExecOptions
 from kerasgrade.grade import grade_notebook
 from kerasgrade.results import SubmissionResult
@@ -36,8 +37,6 @@ from kerasgrade.sandbox import Limits
 ROOT = Path(__file__).resolve().parents[1]
 AID = CONNECTED_NETWORKS
 FULL = 14.0
-RELEASE = ROOT / "assignments" / AID / f"{AID}.ipynb"
-SOLUTION = ROOT / "solutions" / AID / f"{AID}.ipynb"
 # Files of the course a student's code must neither read nor change.
 PRIVATE = (ROOT / "autograder" / "test_hidden_checks.py", ROOT / "autograder" / "conftest.py",
            ROOT / "source" / AID / f"{AID}.ipynb")
@@ -112,11 +111,7 @@ def released(edit: Callable[[Any], None], solved: bool = True) -> Callable[[Cont
     """The released nbgrader notebook, with the solutions pasted in if `solved`, `edit`ed."""
 
     def build(ctx: Context) -> Any:
-        nb = nbformat.read(RELEASE, as_version=4)
-        answers = {grade_id(c): c.source for c in nbformat.read(SOLUTION, as_version=4).cells}
-        for cell in nb.cells:
-            if solved and cell.metadata.get("nbgrader", {}).get("solution"):
-                cell.source = answers[grade_id(cell)]
+        nb = answered(ROOT, AID) if solved else untouched(ROOT, AID)
         edit(nb)
         return nb
 

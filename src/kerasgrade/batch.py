@@ -21,7 +21,6 @@ import contextlib
 import csv
 import ctypes
 import dataclasses
-import fcntl
 import hashlib
 import importlib.metadata
 import io
@@ -65,15 +64,10 @@ CSV_FIELDS = ("student", "assignment", "score", "max_score", "status", "reason")
 # A worker's kernel peaks near 0.7 GB and its clean inspection process near 0.7 GB, one
 # after the other; the default pool never plans more workers than memory holds.
 WORKER_MEMORY = 1536 * 2**20
-# Sandbox uids are SANDBOX_UID + slot. Slot 0 stays for one-off grading (pytest, `kerasgrade
-# check`); batch tasks claim 1.. with a lock per slot and host, so concurrent tasks, runs and
-# Dask workers on one machine never share a uid (and its process limit).
-SLOTS = range(1, 65)
-SLOT_DIR = Path(tempfile.gettempdir()) / "kerasgrade-slots"
 # Front ends and reporters: editing them does not change a grade, so it does not make
 # stored results stale.
 NOT_GRADING = frozenset({"batch.py", "gradebook.py", "feedback.py", "cli.py", "course.py",
-                         "pytest_plugin.py", "nbgrader_bridge.py", "student.py"})
+                         "pytest_plugin.py", "nbgrader_bridge.py", "student.py", "demo.py"})
 PR_SET_PDEATHSIG = 1
 
 
@@ -110,7 +104,7 @@ class Submission:
 def grade_job(job: Job) -> dict[str, Any]:
     """Grade one submission where this runs (pool process or Dask worker); write nothing."""
     started = time.monotonic()
-    with _claim_slot() as slot, tempfile.TemporaryDirectory(prefix="kerasgrade-job-") as tmp:
+    with sandbox.claim_slot() as slot, tempfile.TemporaryDirectory(prefix="kerasgrade-job-") as tmp:
         work = Path(tmp)
         notebook = work / job.filename
         notebook.write_bytes(job.notebook)
@@ -119,7 +113,8 @@ def grade_job(job: Job) -> dict[str, Any]:
             release.parent.mkdir(parents=True)
             release.write_bytes(job.release)
         threads = job.options.threads or max(1, _cores() // job.host_share.get(_dask_host(), 1))
-        options = dataclasses.replace(job.options, slot=slot, threads=threads)
+        options = dataclasses.replace(job.options, slot=slot, threads=threads,
+                                      resident_inspector=True)
         result = grade_notebook(notebook, job.assignment, job.student, options, root=work)
     result.notebook = job.source
     return {
@@ -134,26 +129,6 @@ def grade_job(job: Job) -> dict[str, Any]:
             "seconds": time.monotonic() - started,
         },
     }
-
-
-@contextlib.contextmanager
-def _claim_slot() -> Iterator[int]:
-    """The lowest free sandbox slot on this host, held (flock) until the block ends."""
-    SLOT_DIR.mkdir(exist_ok=True)
-    while True:
-        for slot in SLOTS:
-            fd = os.open(SLOT_DIR / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            try:
-                yield slot
-            finally:
-                os.close(fd)  # closing the descriptor releases the lock
-            return
-        time.sleep(1.0)
 
 
 def _cores() -> int:

@@ -39,22 +39,31 @@ def untouched(root: Path, assignment_id: str) -> NotebookNode:
     return _notebook(root, "assignments", assignment_id)
 
 
-def answered(root: Path, assignment_id: str, change: dict[str, str] | None = None
-             ) -> NotebookNode:
-    """The released notebook with the master's solutions typed into its answer cells."""
+def answered(root: Path, assignment_id: str, change: dict[str, str] | None = None,
+             unanswered: tuple[str, ...] = ()) -> NotebookNode:
+    """The released notebook with the master's solutions typed into its answer cells, except
+    the grade ids in `unanswered` ("*": all). Each text in `change` is replaced by its value and
+    must occur in some answer, so that a mistake cannot silently stop being one."""
     master = _notebook(root, "source", assignment_id)
     solutions = {
         c.metadata["nbgrader"]["grade_id"]: "\n".join(
             line for line in c.source.splitlines() if "### " not in line)
         for c in master.cells if c.metadata.get("nbgrader", {}).get("solution")
     }
+    change = change or {}
+    hits = dict.fromkeys(change, 0)
     nb = untouched(root, assignment_id)
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in solutions:
-            cell.source = solutions[gid]
-            for old, new in (change or {}).items():
-                cell.source = cell.source.replace(old, new)
+        if gid not in solutions or gid in unanswered or "*" in unanswered:
+            continue
+        cell.source = solutions[gid]
+        for old, new in change.items():
+            hits[old] += cell.source.count(old)
+            cell.source = cell.source.replace(old, new)
+    missing = [old for old, n in hits.items() if not n]
+    if missing:
+        raise ValueError(f"{missing} occur in no answer cell of {assignment_id}")
     return nb
 
 

@@ -1,7 +1,7 @@
 """Run a submission: inject the setup and export cells, execute in the sandbox, inspect.
 
 Two sandboxed processes per submission: the student's kernel (through the runner), then a
-clean process that loads only the exported artifacts and measures them.
+clean process that loads only the exported artifacts and measures them (kerasgrade.inspector).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 
 import kerasgrade
-from kerasgrade import assignments, kernel_setup
+from kerasgrade import assignments, inspector, kernel_setup
 from kerasgrade import sandbox as sandboxing
 from kerasgrade.runner import GRADER_CELL
 
@@ -46,6 +46,7 @@ class ExecOptions:
     limits: sandboxing.Limits = field(default_factory=sandboxing.Limits)
     hide: tuple[Path, ...] = ()
     data_dir: Path | None = None
+    resident_inspector: bool = False  # batch workers: see kerasgrade.inspector
 
 
 def export_source(assignment_id: str, artifacts: str) -> str:
@@ -185,17 +186,14 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
     if artifacts.is_dir() and not artifacts.is_symlink():  # a link would lead the grader astray
         # The student's code could have left a facts.json there: only the inspector's counts.
         (artifacts / "facts.json").unlink(missing_ok=True)
-        inspector = sandboxing.run(
-            [sys.executable, "-m", "kerasgrade.inspect_model", str(artifacts), assignment_id],
-            scratch=scratch, hide=options.hide, env=env, readonly_binds=shown,
-            limits=options.limits, slot=options.slot, enabled=options.sandbox)
-        timings["checks"] = inspector.seconds
+        inspection = inspector.measure(artifacts, assignment_id, scratch, env, shown, options)
+        timings["checks"] = inspection.seconds
         facts = read_json(artifacts / "facts.json")
         if not facts:
             # The last line of a traceback says what went wrong; the rest is the grader's code.
-            last = next((line for line in reversed(inspector.stderr.splitlines()) if line), "")
+            last = next((line for line in reversed(inspection.stderr.splitlines()) if line), "")
             run["reason"] = run.get("reason") or (
-                f"the grader could not measure the model: {inspector.reason} {last}".strip())
+                f"the grader could not measure the model: {inspection.reason} {last}".strip())
     facts["execution"] = {k: v for k, v in run.items() if k != "cell_seconds"}
     executed = scratch / "executed.ipynb"
     return Execution(facts, executed if executed.exists() else None, timings)

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+import traceback
 import warnings
 import zipfile
 from pathlib import Path
@@ -22,6 +23,7 @@ from kerasgrade import assignments, modelfile
 from kerasgrade.export import MODEL_FILE, SAVED_DIR
 
 CONFUSION_SAMPLE = 10_000
+LOG_FILE = "inspect.log"  # resident mode: where a child's stderr goes
 
 
 def snake(name: str) -> str:
@@ -235,8 +237,45 @@ def inspect(artifacts: Path, assignment_id: str) -> dict[str, Any]:
     return facts
 
 
+def serve() -> int:
+    """Resident mode (`--serve`, one per batch worker): import TensorFlow once, then measure
+    each request in a freshly forked child, so nothing one model does reaches the next.
+
+    Request, one line on stdin: ARTIFACTS_DIR<TAB>ASSIGNMENT. Answer, one line on stdout: the
+    child's exit code and its peak RSS in KiB. The child's output goes to ARTIFACTS_DIR/LOG_FILE.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras  # noqa: F401  (the import every child would otherwise repeat)
+
+    from kerasgrade import data as datasets
+
+    for line in sys.stdin:
+        artifacts, assignment_id = line.rstrip("\n").split("\t")
+        with warnings.catch_warnings():  # parsed here once, inherited by every child
+            warnings.simplefilter("ignore")
+            datasets.load(assignments.get(assignment_id).dataset)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                log = os.open(Path(artifacts) / LOG_FILE, os.O_WRONLY | os.O_CREAT, 0o600)
+                os.dup2(log, 1)  # stdout is the answer pipe: nothing else may reach it
+                os.dup2(log, 2)
+                code = main([artifacts, assignment_id])
+            except BaseException:  # noqa: BLE001  (the child must never return into the loop)
+                traceback.print_exc()
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        _, status, usage = os.wait4(pid, 0)
+        print(os.waitstatus_to_exitcode(status), usage.ru_maxrss, flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
+    if args == ["--serve"]:
+        return serve()
     artifacts, assignment_id = Path(args[0]), args[1]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     facts = inspect(artifacts, assignment_id)

@@ -18,14 +18,16 @@ Resource limits (set with ``prlimit`` so no ``preexec_fn`` runs in a threaded gr
 RLIMIT_AS = memory_mb per process (a single runaway allocation fails with MemoryError in the
 child; TensorFlow imports and trains under it), RLIMIT_NPROC = max_processes for the sandbox uid
 (threads count; distinct uids per slot keep parallel workers from sharing it; root in --no-sandbox
-mode is exempt), RLIMIT_FSIZE = max_file_mb, RLIMIT_CORE = 0. A watchdog samples the tree's total
-PSS every 0.1 s (proportional set size: shared pages are split between the processes sharing them,
-so forked copies and shared libraries are not counted twice) and kills the whole tree above
-memory_mb or after wall_seconds.
+mode is exempt), RLIMIT_FSIZE = max_file_mb, RLIMIT_CORE = 0. A watchdog samples the tree's RSS
+every 0.1 s and its total PSS every second or as soon as RSS crosses the limit (proportional set
+size: shared pages are split between the processes sharing them, so forked copies and shared
+libraries are not counted twice) and kills the whole tree above memory_mb or after wall_seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import os
 import shutil
@@ -36,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,14 @@ MIB = 1024 * 1024
 _SAMPLE_SECONDS = 0.1
 _READER_GRACE_SECONDS = 5.0  # how long to wait for output pipes to drain once the tree is dead
 _FREEZE_ROUNDS = 50  # SIGSTOP passes before killing; a tree of stopped processes cannot grow
+# Reading PSS walks /proc/PID/smaps (~13 ms of CPU for a TensorFlow process), RSS is nearly free
+# and PSS <= RSS: PSS is read every _PSS_EVERY samples, and whenever RSS crosses the limit.
+_PSS_EVERY = 10
+# Sandbox uids are SANDBOX_UID + slot. Slot 0 stays for one-off grading (pytest, `kerasgrade
+# check`); batch tasks claim 1.. with a lock per slot and host, so concurrent tasks, runs and
+# Dask workers on one machine never share a uid (and its process limit).
+SLOTS = range(1, 65)
+SLOT_DIR = Path(tempfile.gettempdir()) / "kerasgrade-slots"
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ class SandboxRun:
     status: str  # "ok" | "timeout" | "memory" | "killed" (by a signal) | "error"
     reason: str  # one human sentence, e.g. "used more than 4096 MB of memory"
     seconds: float
-    peak_rss_mb: float  # peak total PSS of the process tree, sampled every 0.1 s
+    peak_rss_mb: float  # peak total PSS of the process tree, sampled every second
     stdout: str  # tail, at most max_output_bytes
     stderr: str
 
@@ -106,13 +116,59 @@ def run(
     enabled=False (--no-sandbox): same limits and watchdog, no namespaces, current user.
     """
     scratch = Path(scratch).resolve()
-    scratch.mkdir(parents=True, exist_ok=True)
-    if enabled:
-        check_available()
-        command = _bwrap_command(argv, scratch, hide, readonly_binds, limits, slot)
-    else:
-        command = list(argv)
+    command = _command(argv, scratch, hide, readonly_binds, limits, slot, enabled)
     return _supervise(command, scratch, _child_env(scratch, env), limits, enabled)
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    scratch: Path,
+    hide: Sequence[Path] = (),
+    readonly_binds: Sequence[Path] = (),
+    env: Mapping[str, str] | None = None,
+    limits: Limits = Limits(),
+    slot: int = 0,
+    enabled: bool = True,
+) -> subprocess.Popen[bytes]:
+    """Start a long-lived helper as `run` would (same sandbox and rlimits, no watchdog), with
+    pipes to its stdin and stdout; the caller bounds each exchange and kills its process group."""
+    scratch = Path(scratch).resolve()
+    command = _command(argv, scratch, hide, readonly_binds, limits, slot, enabled)
+    return subprocess.Popen(_prlimit(limits) + command, cwd=scratch,
+                            env=_child_env(scratch, env), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _command(argv: Sequence[str], scratch: Path, hide: Sequence[Path],
+             readonly_binds: Sequence[Path], limits: Limits, slot: int,
+             enabled: bool) -> list[str]:
+    scratch.mkdir(parents=True, exist_ok=True)
+    if not enabled:
+        return list(argv)
+    check_available()
+    return _bwrap_command(argv, scratch, hide, readonly_binds, limits, slot)
+
+
+@contextlib.contextmanager
+def claim_slot() -> Iterator[int]:
+    """The lowest free sandbox slot on this host, held (flock) until the block ends."""
+    SLOT_DIR.mkdir(exist_ok=True)
+    while True:
+        for slot in SLOTS:
+            fd = os.open(SLOT_DIR / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                yield slot
+            finally:
+                os.close(fd)  # closing the descriptor releases the lock
+            return
+        time.sleep(1.0)
 
 
 @functools.cache
@@ -176,7 +232,7 @@ def _bwrap_command(
     as_root = os.geteuid() == 0
     uid, gid = (SANDBOX_UID + slot,) * 2 if as_root else (os.getuid(), os.getgid())
     if as_root:
-        _hand_over(scratch, uid, gid)
+        hand_over(scratch, uid, gid)
     tmpfs_size = str(limits.max_file_mb * MIB)  # tmpfs is RAM the watchdog cannot see
     command = [
         _tool("bwrap"),
@@ -232,7 +288,7 @@ def _bwrap_command(
     return command + list(argv)
 
 
-def _hand_over(scratch: Path, uid: int, gid: int) -> None:
+def hand_over(scratch: Path, uid: int, gid: int) -> None:
     """Give scratch to the sandbox uid; symlinks are chowned themselves, never followed."""
     os.chown(scratch, uid, gid)
     for root, dirs, files in os.walk(scratch):
@@ -312,11 +368,17 @@ def _supervise(
     seen: set[psutil.Process] = set()  # every process of the tree ever sampled
     peak = 0
     stopped_by = ""
+    samples = 0
     while proc.poll() is None:
         tree = _tree(root)
         seen |= tree
-        total = sum(_pss(process) for process in tree)
-        peak = max(peak, total)
+        rss = sum(_rss(process) for process in tree)
+        if rss > limits.memory_mb * MIB or samples % _PSS_EVERY == 0:
+            total = sum(_pss(process) for process in tree)
+            peak = max(peak, total)
+        else:
+            total = 0
+        samples += 1
         if total > limits.memory_mb * MIB:
             stopped_by = "memory"
             break
@@ -363,6 +425,12 @@ def _tree(root: psutil.Process) -> set[psutil.Process]:
         return {root, *root.children(recursive=True)}
     except psutil.Error:  # root already gone
         return set()
+
+
+def _rss(process: psutil.Process) -> int:
+    with suppress(psutil.Error):
+        return process.memory_info().rss
+    return 0
 
 
 def _pss(process: psutil.Process) -> int:
