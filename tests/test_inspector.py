@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -36,9 +38,9 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def resident() -> Iterator[None]:
     yield
-    if inspector._RESIDENT is not None:  # each test starts from no resident
-        inspector._RESIDENT.close()
-        inspector._RESIDENT = None
+    if getattr(inspector._LOCAL, "resident", None) is not None:  # each test starts afresh
+        inspector._LOCAL.resident.close()
+        inspector._LOCAL.resident = None
 
 
 def place(artifacts: Path, scratch: Path) -> Path:
@@ -63,12 +65,12 @@ def test_resident_measures_what_a_fresh_process_measures(
     one_shot, fresh = measure(place(artifacts, tmp_path), ExecOptions())
     options = ExecOptions(resident_inspector=True)
     first, kept = measure(place(artifacts, tmp_path), options)
-    pid = inspector._RESIDENT.proc.pid
+    pid = inspector._LOCAL.resident.proc.pid
     second, again = measure(place(artifacts, tmp_path), options)
     assert (one_shot.status, first.status, second.status) == ("ok", "ok", "ok"), second.stderr
     assert fresh["model"]["params"] == 12_730
     assert kept == fresh and again == fresh  # forked per request: nothing carries over
-    assert inspector._RESIDENT.proc.pid == pid  # one TensorFlow import served both
+    assert inspector._LOCAL.resident.proc.pid == pid  # one TensorFlow import served both
     assert 0 < second.peak_rss_mb < 4096
 
 
@@ -76,12 +78,12 @@ def test_resident_restarted_after_it_died(artifacts: Path, tmp_path: Path,
                                           resident: None) -> None:
     options = ExecOptions(resident_inspector=True)
     assert measure(place(artifacts, tmp_path), options)[0].status == "ok"
-    dead = inspector._RESIDENT.proc
+    dead = inspector._LOCAL.resident.proc
     os.killpg(dead.pid, 9)
     dead.wait()
     run, facts = measure(place(artifacts, tmp_path), options)
     assert run.status == "ok" and facts["model"]["params"] == 12_730
-    assert inspector._RESIDENT.proc.pid != dead.pid
+    assert inspector._LOCAL.resident.proc.pid != dead.pid
 
 
 def test_resident_that_hangs_is_stopped(artifacts: Path, tmp_path: Path,
@@ -91,7 +93,7 @@ def test_resident_that_hangs_is_stopped(artifacts: Path, tmp_path: Path,
     run, facts = measure(place(artifacts, tmp_path), options)
     assert (run.status, facts) == ("timeout", {})
     assert "did not finish in 0.5 s" in run.reason
-    assert inspector._RESIDENT.proc is None  # killed with its sandbox; the next job restarts
+    assert inspector._LOCAL.resident.proc is None  # killed with its sandbox; the next job restarts
 
 
 def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, resident: None) -> None:
@@ -110,3 +112,21 @@ def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, resident:
     os.mkfifo(job / "pipe")  # opening it would wait for a writer: copying must refuse it
     run, facts = measure(job, options)
     assert run.status == "error" and "could not be copied" in run.reason and facts == {}
+
+
+def test_threads_of_a_dask_worker_get_a_resident_each(artifacts: Path, tmp_path: Path) -> None:
+    options = ExecOptions(resident_inspector=True)
+    both = threading.Barrier(2)
+
+    def task(scratch: Path) -> tuple[str, int, int]:
+        both.wait()  # two tasks at once, as in a worker with --nthreads 2
+        run, facts = measure(place(artifacts, scratch), options)
+        resident = inspector._LOCAL.resident
+        pid = resident.proc.pid
+        resident.close()
+        return run.status, facts["model"]["params"], pid
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(task, [tmp_path / "a", tmp_path / "b"]))
+    assert [r[:2] for r in results] == [("ok", 12_730)] * 2
+    assert results[0][2] != results[1][2]

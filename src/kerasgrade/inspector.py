@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,20 +129,20 @@ class Resident:
         self._slot.close()
 
 
-_RESIDENT: Resident | None = None
+_LOCAL = threading.local()  # a Dask worker runs tasks in threads: one resident per thread
 
 
 def _resident(options: Any, scratch: Path, env: dict[str, str],
               shown: Sequence[Path]) -> Resident:
-    """This worker's resident, replaced when a job comes with another sandbox (a Dask worker
+    """This thread's resident, replaced when a job comes with another sandbox (a Dask worker
     can serve several courses)."""
-    global _RESIDENT
-    if _RESIDENT is not None and _RESIDENT.key != _key(options, shown):
-        _RESIDENT.close()
-        _RESIDENT = None
-    if _RESIDENT is None:
-        _RESIDENT = Resident(options, scratch, env, shown)
-    return _RESIDENT
+    current: Resident | None = getattr(_LOCAL, "resident", None)
+    if current is not None and current.key != _key(options, shown):
+        current.close()
+        current = None
+    if current is None:
+        current = _LOCAL.resident = Resident(options, scratch, env, shown)
+    return current
 
 
 def _key(options: Any, shown: Sequence[Path]) -> tuple[Any, ...]:
