@@ -73,7 +73,8 @@ SLOT_DIR = Path(tempfile.gettempdir()) / "kerasgrade-slots"
 # Front ends and reporters: editing them does not change a grade, so it does not make
 # stored results stale.
 NOT_GRADING = frozenset({"batch.py", "gradebook.py", "feedback.py", "cli.py", "course.py",
-                         "pytest_plugin.py", "nbgrader_bridge.py", "student.py"})
+                         "pytest_plugin.py", "nbgrader_bridge.py", "nbgrader_feedback.py",
+                         "student.py"})
 PR_SET_PDEATHSIG = 1
 
 
