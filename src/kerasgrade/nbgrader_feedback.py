@@ -5,7 +5,8 @@ output (nbgrader_bridge.FACTS_MIME). This preprocessor, which nbgrader_config.py
 GenerateFeedback's, takes them out of the notebook, runs the checks on them (the functions
 that scored the cells) and puts the report feedback.py draws, plots and all, in a cell of its
 own at the top. Only the graded cells' outputs are read: a student's own cell could print
-anything. Scores stay nbgrader's: this only reads the notebook the gradebook was filled from.
+anything. The gradebook is never written: the report's points are the checks', the page
+header's (nbgrader's) the gradebook's.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class KerasgradeReport(Preprocessor):
             self.log.warning("The report's %g points differ from the gradebook's %g (graded by "
                              "hand, or a late penalty): the page's header has the gradebook's.",
                              result.score, graded["score"])
+        # A code cell for its HTML output; nbconvert's templates skip a transient source.
         report = new_code_cell(metadata={"transient": {"remove_source": True}}, outputs=[
             new_output("display_data", data={"text/html": fragment(result)})])
         nb.cells.insert(0, report)
