@@ -8,7 +8,10 @@ without editing this file.
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
+
+from nbgrader.converters import GenerateFeedback
 
 c = get_config()  # noqa: F821  (traitlets provides get_config when it loads this file)
 
@@ -31,8 +34,18 @@ c.Execute.startup_timeout = int(os.environ.get("KERASGRADE_KERNEL_STARTUP_TIMEOU
 # so a grader's own value wins). The hidden test cells themselves never write to stderr.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# The notebooks import kerasgrade; from a plain clone (not pip-installed) use src/.
+# The notebooks import kerasgrade, and so does nbgrader here; from a plain clone (not
+# pip-installed) use src/.
 if importlib.util.find_spec("kerasgrade") is None:
+    sys.path.insert(0, str(ROOT / "src"))
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p
     )
+
+# generate_feedback: nbgrader's preprocessors, then the kerasgrade report (checks, layer
+# table, plots) at the top of each student's page, from the facts the hidden cells measured.
+from kerasgrade.nbgrader_feedback import KerasgradeReport  # noqa: E402  (after the path)
+
+c.GenerateFeedback.preprocessors = [
+    *GenerateFeedback.class_traits()["preprocessors"].default(), KerasgradeReport,
+]

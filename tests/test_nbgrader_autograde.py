@@ -21,9 +21,17 @@ from kerasgrade.demo import MISTAKES, answered, untouched
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def nbgrader(course: Path, *args: str) -> None:
+    """Run an nbgrader command in the course folder, as a teacher does."""
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+
 def autograde(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.NotebookNode]
               ) -> dict[str, dict[str, float]]:
-    """Run nbgrader generate_assignment + autograde; return {student: {grade_id: score}}."""
+    """Run nbgrader generate_assignment + autograde in tmp/course; return
+    {student: {grade_id: score}}."""
     course = tmp / "course"
     shutil.copytree(ROOT / "source" / assignment_id, course / "source" / assignment_id)
     shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
@@ -31,17 +39,17 @@ def autograde(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.Not
         folder = course / "submitted" / student / assignment_id
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{assignment_id}.ipynb")
+    nbgrader(course, "generate_assignment", assignment_id, "--force")
+    nbgrader(course, "autograde", assignment_id, "--force", "--create")
+    return gradebook_scores(course, assignment_id, list(submissions))
 
-    def nbgrader(*args: str) -> None:
-        proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course,
-                              capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
 
-    nbgrader("generate_assignment", assignment_id, "--force")
-    nbgrader("autograde", assignment_id, "--force", "--create")
+def gradebook_scores(course: Path, assignment_id: str, students: list[str]
+                     ) -> dict[str, dict[str, float]]:
+    """{student: {grade_id: score}} as the course's gradebook holds them."""
     out: dict[str, dict[str, float]] = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for student in submissions:
+        for student in students:
             nb = gb.find_submission_notebook(assignment_id, assignment_id, student)
             out[student] = {g.name: g.score for g in nb.grades}
     return out

@@ -67,7 +67,8 @@ WORKER_MEMORY = 1536 * 2**20
 # Front ends and reporters: editing them does not change a grade, so it does not make
 # stored results stale.
 NOT_GRADING = frozenset({"batch.py", "gradebook.py", "feedback.py", "cli.py", "course.py",
-                         "pytest_plugin.py", "nbgrader_bridge.py", "student.py", "demo.py"})
+                         "pytest_plugin.py", "nbgrader_bridge.py", "nbgrader_feedback.py",
+                         "student.py", "demo.py"})
 PR_SET_PDEATHSIG = 1
 
 

@@ -44,6 +44,24 @@ def write_page(result: SubmissionResult, path: Path) -> Path:
 
 
 def render(result: SubmissionResult) -> str:
+    """The whole page."""
+    title, report = _report(result)
+    return Template(_template("feedback.html")).substitute(
+        title=_esc(f"Feedback: {title}"), style=_template("feedback.css"), body=report)
+
+
+def fragment(result: SubmissionResult) -> str:
+    """The report alone, with its style, for a place inside another page (nbgrader's
+    feedback): its CSS is scoped to the report's element."""
+    return f"<style>\n{_template('feedback.css')}</style>\n{_report(result)[1]}"
+
+
+def _template(name: str) -> str:
+    return resources.files("kerasgrade").joinpath(f"templates/{name}").read_text()
+
+
+def _report(result: SubmissionResult) -> tuple[str, str]:
+    """(title, the report's element)."""
     spec = assignments.ASSIGNMENTS.get(result.assignment)
     parts = [_header(result, spec), _checks(result), _cell_errors(result.facts)]
     if spec is not None and spec.layers:  # 01 prepares data: there is no network to draw
@@ -57,10 +75,8 @@ def render(result: SubmissionResult) -> str:
         if spec.id == assignments.FASHION_CLASSIFIER:
             parts.append(_probabilities(result.facts, names, spec))
     title = spec.title if spec else result.assignment or "Submission"
-    template = resources.files("kerasgrade").joinpath("templates/feedback.html").read_text()
-    return Template(template).substitute(
-        title=_esc(f"Feedback: {title}"), body="\n".join(p for p in parts if p)
-    )
+    body = "\n".join(p for p in parts if p)
+    return title, f'<div class="kerasgrade-report">\n{body}\n</div>'
 
 
 def class_names(spec: Assignment) -> tuple[str, ...]:

@@ -83,6 +83,16 @@ def failed_result(assignment_id: str, student: str, notebook: str, reason: str,
     return SubmissionResult(assignment_id, student, notebook, "error", reason, checks_)
 
 
+def result_from_facts(assignment_id: str, student: str, notebook: str, facts: dict[str, Any],
+                      timings: dict[str, float] | None = None) -> SubmissionResult:
+    """The checks run on measured facts: how every front end turns facts into a grade."""
+    results = checks.run_checks(assignment_id, facts)
+    status = "graded" if facts.get("model") or facts.get("arrays") else "error"
+    reason = facts.get("execution", {}).get("reason", "") if status == "error" else ""
+    return SubmissionResult(assignment_id, student, notebook, status, reason, results,
+                            facts.get("data_source", ""), timings or {}, facts)
+
+
 def grade_notebook(
     path: Path,
     assignment_id: str | None = None,
@@ -121,13 +131,8 @@ def grade_notebook(
         ran = execute(sub.nb, aid, work, options)
         facts = ran.facts
         facts["sanitize_notes"] = sub.notes
-        results = checks.run_checks(aid, facts)
-        execution = facts.get("execution", {})
-        status = "graded" if facts.get("model") or facts.get("arrays") else "error"
-        reason = execution.get("reason", "") if status == "error" else ""
         timings = dict(ran.timings, total=time.monotonic() - started)
-        return SubmissionResult(aid, student, str(path), status, reason, results,
-                                facts.get("data_source", ""), timings, facts)
+        return result_from_facts(aid, student, str(path), facts, timings)
     finally:
         if own_dir:
             shutil.rmtree(work, ignore_errors=True)

@@ -4,6 +4,11 @@
 in a clean subprocess (the same inspector the batch grader uses) and runs the same
 check function as `pytest autograder/`, so the two front ends cannot disagree.
 It never writes to stderr: nbgrader would mark the cell wrong for it.
+
+A failed check ends the cell with its teaching message alone, no traceback (CheckFailed;
+nbgrader scores a cell that ends in an error 0). The first hidden cell also leaves the
+measured facts in its output, under FACTS_MIME, for `nbgrader generate_feedback` (see
+nbgrader_feedback).
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from typing import Any
 
 from kerasgrade import assignments, checks
 from kerasgrade.execute import ARRAYS, SUMMARIES
+from kerasgrade.results import CheckFailed
+
+# No renderer knows this type, so nbconvert and Jupyter show the text/plain next to it.
+FACTS_MIME = "application/vnd.kerasgrade.facts+json"
 
 _FACTS: dict[tuple[str, int, str], dict[str, Any]] = {}
 
@@ -69,7 +78,21 @@ def measure(assignment_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
             facts = {"execution": {"reason": f"the grader could not measure the model: {tail[0]}"}}
     facts.setdefault("execution", {})
     _FACTS[key] = facts
+    _leave_in_output(assignment_id, facts)
     return facts
+
+
+def _leave_in_output(assignment_id: str, facts: dict[str, Any]) -> None:
+    """Put the facts in the running cell's output, where generate_feedback finds them."""
+    from IPython import get_ipython
+    from IPython.display import display
+
+    if get_ipython() is None:  # not in a kernel: there is no cell output
+        return
+    # As JSON text: a diverged network's NaN is a fact, and Jupyter messages carry no NaN.
+    display({FACTS_MIME: {"assignment": assignment_id, "facts": json.dumps(facts)},
+             "text/plain": "kerasgrade measured this submission: nbgrader generate_feedback "
+                           "shows the report."}, raw=True)
 
 
 def run_check(assignment_id: str, check_name: str, namespace: dict[str, Any]) -> None:
@@ -79,4 +102,4 @@ def run_check(assignment_id: str, check_name: str, namespace: dict[str, Any]) ->
     if result.passed:
         print(f"✔ {result.title or result.name}: {result.message}")
         return
-    raise AssertionError(result.text())
+    raise CheckFailed(f"✘ {result.title or result.name}: {result.text()}")

@@ -10,6 +10,18 @@ from typing import Any, Literal
 Status = Literal["graded", "error"]
 
 
+class CheckFailed(AssertionError):
+    """A check that did not pass, as a notebook shows it: the message, no traceback.
+
+    IPython displays the lines _render_traceback_ returns in place of the traceback, whose
+    frames (kerasgrade's) would only bury the message. The cell still ends in an error, which
+    is how nbgrader scores a test cell 0.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return str(self).splitlines()
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """Outcome of one check: what was expected, what was found, what to change."""

@@ -1,10 +1,11 @@
 """Step checks a student runs in the notebook, in the read-only cell after each TODO cell.
 
 `check_step(assignment_id, step, globals())` prints a ✔ line when the step is right and
-raises an AssertionError saying what it expected, what it found and what to change when it
-is not. The checks are quick (they never train) and only help: grades come from the hidden
-checks, which measure again in a clean process. Expected layers, epochs, losses and
-accuracy bars are read from `kerasgrade.assignments`, the one source of truth for both.
+raises an AssertionError (results.CheckFailed, shown without a traceback) saying what it
+expected, what it found and what to change when it is not. The checks are quick (they
+never train) and only help: grades come from the hidden checks, which measure again in a
+clean process. Expected layers, epochs, losses and accuracy bars are read from
+`kerasgrade.assignments`, the one source of truth for both.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from kerasgrade import assignments
 from kerasgrade.assignments import FASHION_CLASS_NAMES, Assignment, LayerSpec
+from kerasgrade.results import CheckFailed
 
 Namespace = dict[str, Any]
 
@@ -42,8 +44,7 @@ def check_step(assignment_id: str, step: str, namespace: Namespace) -> None:
     """Check one step of an assignment against the student's variables (their globals())."""
     message = _problem(assignment_id, step, namespace)
     if message is not None:
-        # Not right yet. IPython shows these lines above the message: it is at the bottom.
-        raise AssertionError(message)
+        raise CheckFailed(message)
 
 
 def _problem(assignment_id: str, step: str, namespace: Namespace) -> str | None:
