@@ -61,8 +61,9 @@ from kerasgrade.results import SubmissionResult
 STATE_DIR = Path(".kerasgrade") / "results"
 GRADES_CSV = "grades.csv"
 CSV_FIELDS = ("student", "assignment", "score", "max_score", "status", "reason")
-# A worker's kernel peaks near 0.7 GB and its clean inspection process near 0.7 GB, one
-# after the other; the default pool never plans more workers than memory holds.
+# A worker's kernel peaks near 0.7 GB beside its resident inspector (TensorFlow imported, a
+# forked child per measurement): 1.1-1.4 GB measured per worker. The default pool never plans
+# more workers than memory holds.
 WORKER_MEMORY = 1536 * 2**20
 # Front ends and reporters: editing them does not change a grade, so it does not make
 # stored results stale.
