@@ -110,7 +110,7 @@ class Submission:
 def grade_job(job: Job) -> dict[str, Any]:
     """Grade one submission where this runs (pool process or Dask worker); write nothing."""
     started = time.monotonic()
-    with _claim_slot() as slot, tempfile.TemporaryDirectory(prefix="kerasgrade-job-") as tmp:
+    with claim_slot() as slot, tempfile.TemporaryDirectory(prefix="kerasgrade-job-") as tmp:
         work = Path(tmp)
         notebook = work / job.filename
         notebook.write_bytes(job.notebook)
@@ -137,7 +137,7 @@ def grade_job(job: Job) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _claim_slot() -> Iterator[int]:
+def claim_slot() -> Iterator[int]:
     """The lowest free sandbox slot on this host, held (flock) until the block ends."""
     SLOT_DIR.mkdir(exist_ok=True)
     while True:
