@@ -8,6 +8,7 @@ without editing this file.
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821  (traitlets provides get_config when it loads this file)
@@ -36,3 +37,22 @@ if importlib.util.find_spec("kerasgrade") is None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p
     )
+
+# KERASGRADE_NBGRADER_SANDBOX=1: every notebook runs in the bubblewrap sandbox, in the
+# kerasgrade-sandboxed kernel (`kerasgrade kernel install` first). See README, Security model.
+SANDBOXED = os.environ.get("KERASGRADE_NBGRADER_SANDBOX") or "0"
+if SANDBOXED not in ("0", "1"):  # a misspelt "yes" must not mean unsandboxed
+    raise SystemExit(f"KERASGRADE_NBGRADER_SANDBOX must be 1 or 0, not {SANDBOXED!r}")
+if SANDBOXED == "1":
+    try:
+        if importlib.util.find_spec("kerasgrade") is None:
+            sys.path.insert(0, str(ROOT / "src"))
+        from kerasgrade.sandboxed_kernel import configure
+
+        configure(c, ROOT)
+    except Exception as exc:
+        # traitlets would log an exception and go on without this file, that is unsandboxed.
+        raise SystemExit(
+            f"KERASGRADE_NBGRADER_SANDBOX=1, but nbgrader cannot run notebooks sandboxed: {exc} "
+            "(without that variable, nbgrader runs them unsandboxed: only for code you trust)"
+        ) from exc
