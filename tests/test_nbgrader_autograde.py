@@ -21,9 +21,9 @@ from kerasgrade.demo import MISTAKES, answered, untouched
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def autograde(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.NotebookNode]
-              ) -> dict[str, dict[str, float]]:
-    """Run nbgrader generate_assignment + autograde; return {student: {grade_id: score}}."""
+def make_course(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.NotebookNode]
+                ) -> Path:
+    """tmp/course with the repository's source/ and nbgrader_config.py, and the submissions."""
     course = tmp / "course"
     shutil.copytree(ROOT / "source" / assignment_id, course / "source" / assignment_id)
     shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
@@ -31,14 +31,23 @@ def autograde(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.Not
         folder = course / "submitted" / student / assignment_id
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{assignment_id}.ipynb")
+    return course
 
-    def nbgrader(*args: str) -> None:
-        proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course,
-                              capture_output=True, text=True)
+
+def nbgrader(course: Path, *args: str, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course,
+                          capture_output=True, text=True, env=env)
+
+
+def autograde(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.NotebookNode],
+              env: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
+    """Run nbgrader generate_assignment + autograde; return {student: {grade_id: score}}."""
+    course = make_course(tmp, assignment_id, submissions)
+    for args in (("generate_assignment", assignment_id, "--force"),
+                 ("autograde", assignment_id, "--force", "--create")):
+        proc = nbgrader(course, *args, env=env)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-
-    nbgrader("generate_assignment", assignment_id, "--force")
-    nbgrader("autograde", assignment_id, "--force", "--create")
     out: dict[str, dict[str, float]] = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in submissions:
