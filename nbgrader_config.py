@@ -49,3 +49,20 @@ from kerasgrade.nbgrader_feedback import KerasgradeReport  # noqa: E402  (after 
 c.GenerateFeedback.preprocessors = [
     *GenerateFeedback.class_traits()["preprocessors"].default(), KerasgradeReport,
 ]
+
+# KERASGRADE_NBGRADER_SANDBOX=1: every notebook runs in the bubblewrap sandbox, in the
+# kerasgrade-sandboxed kernel (`kerasgrade kernel install` first). See README, Security model.
+SANDBOXED = os.environ.get("KERASGRADE_NBGRADER_SANDBOX") or "0"
+if SANDBOXED not in ("0", "1"):  # a misspelt "yes" must not mean unsandboxed
+    raise SystemExit(f"KERASGRADE_NBGRADER_SANDBOX must be 1 or 0, not {SANDBOXED!r}")
+if SANDBOXED == "1":
+    try:
+        from kerasgrade.sandboxed_kernel import configure
+
+        configure(c, ROOT)
+    except Exception as exc:
+        # traitlets would log an exception and go on without this file, that is unsandboxed.
+        raise SystemExit(
+            f"KERASGRADE_NBGRADER_SANDBOX=1, but nbgrader cannot run notebooks sandboxed: {exc} "
+            "(without that variable, nbgrader runs them unsandboxed: only for code you trust)"
+        ) from exc

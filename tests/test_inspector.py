@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kerasgrade import assignments, inspector, sandbox
-from kerasgrade.execute import ExecOptions, _env
+from kerasgrade.execute import ExecOptions, sandbox_env, shown_paths
 from kerasgrade.export import export_namespace
 
 AID = assignments.CONNECTED_NETWORKS
@@ -53,8 +53,8 @@ def place(artifacts: Path, scratch: Path) -> Path:
 
 def measure(job: Path, options: ExecOptions) -> tuple[sandbox.SandboxRun, dict]:
     scratch = job.parent
-    env = _env(scratch, options)
-    shown = tuple(Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR") if k in env)
+    env = sandbox_env(scratch, options)
+    shown = shown_paths(env)
     run = inspector.measure(job, AID, scratch, env, shown, options)
     facts_file = job / "facts.json"
     return run, json.loads(facts_file.read_text()) if facts_file.exists() else {}

@@ -21,17 +21,9 @@ from kerasgrade.demo import MISTAKES, answered, untouched
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def nbgrader(course: Path, *args: str) -> None:
-    """Run an nbgrader command in the course folder, as a teacher does."""
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-
-
-def autograde(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.NotebookNode]
-              ) -> dict[str, dict[str, float]]:
-    """Run nbgrader generate_assignment + autograde in tmp/course; return
-    {student: {grade_id: score}}."""
+def make_course(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.NotebookNode]
+                ) -> Path:
+    """tmp/course with the repository's source/ and nbgrader_config.py, and the submissions."""
     course = tmp / "course"
     shutil.copytree(ROOT / "source" / assignment_id, course / "source" / assignment_id)
     shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
@@ -39,8 +31,25 @@ def autograde(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.Not
         folder = course / "submitted" / student / assignment_id
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{assignment_id}.ipynb")
-    nbgrader(course, "generate_assignment", assignment_id, "--force")
-    nbgrader(course, "autograde", assignment_id, "--force", "--create")
+    return course
+
+
+def nbgrader(course: Path, *args: str, env: dict[str, str] | None = None,
+             check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run an nbgrader command in the course folder, as a teacher does (check: it succeeds)."""
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course,
+                          capture_output=True, text=True, env=env)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc
+
+
+def autograde(tmp: Path, assignment_id: str, submissions: dict[str, nbformat.NotebookNode],
+              env: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
+    """Run nbgrader generate_assignment + autograde; return {student: {grade_id: score}}."""
+    course = make_course(tmp, assignment_id, submissions)
+    nbgrader(course, "generate_assignment", assignment_id, "--force", env=env)
+    nbgrader(course, "autograde", assignment_id, "--force", "--create", env=env)
     return gradebook_scores(course, assignment_id, list(submissions))
 
 

@@ -58,6 +58,14 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kernel(args: argparse.Namespace) -> int:
+    from kerasgrade import sandboxed_kernel
+
+    print(f"installed the {sandboxed_kernel.KERNEL_NAME} kernel in "
+          f"{sandboxed_kernel.install(args.user, args.prefix)}")
+    return 0
+
+
 def _grade(args: argparse.Namespace) -> int:
     from kerasgrade import batch
 
@@ -102,6 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--force", action="store_true", help="regrade unchanged submissions")
     g.add_argument("--no-sandbox", action="store_true")
     g.set_defaults(func=_grade)
+
+    n = sub.add_parser("kernel", help="the sandboxed Jupyter kernel for nbgrader autograde")
+    nsub = n.add_subparsers(dest="action", required=True)
+    install = nsub.add_parser("install", help="install its kernelspec (default: in this Python's "
+                              "environment, sys.prefix)")
+    where = install.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="in your Jupyter data folder")
+    where.add_argument("--prefix", help="in PREFIX/share/jupyter/kernels")
+    install.set_defaults(func=_kernel)
 
     args = p.parse_args(argv)
     return int(args.func(args))

@@ -74,7 +74,8 @@ def instrument(nb: Any, assignment_id: str, options: ExecOptions) -> Any:
     return nb
 
 
-def _env(scratch: Path, options: ExecOptions) -> dict[str, str]:
+def sandbox_env(scratch: Path, options: ExecOptions) -> dict[str, str]:
+    """The whole environment of a sandboxed student process: none of the grader's own."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -98,6 +99,12 @@ def _env(scratch: Path, options: ExecOptions) -> dict[str, str]:
     if options.data_dir:
         env["KERASGRADE_DATA_DIR"] = str(options.data_dir)
     return env
+
+
+def shown_paths(env: dict[str, str]) -> tuple[Path, ...]:
+    """The package and the data folder, which the sandbox must show read-only even where they
+    sit under its private /tmp (a clone in /tmp, a data folder there) or a hidden folder."""
+    return tuple(Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR") if k in env)
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -163,10 +170,8 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
     scratch.mkdir(parents=True)
     instrumented = instrument(nb, assignment_id, options)
     nbformat.write(instrumented, scratch / "submission.ipynb")
-    env = _env(scratch, options)
-    # The package and the data must stay visible even where they sit under the sandbox's
-    # private /tmp (a clone in /tmp, a data folder there).
-    shown = tuple(Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR") if k in env)
+    env = sandbox_env(scratch, options)
+    shown = shown_paths(env)
     run_argv = [sys.executable, "-m", "kerasgrade.runner", "submission.ipynb", "executed.ipynb",
                 "run.json", "--cell-timeout", str(options.cell_timeout)]
     kernel = sandboxing.run(run_argv, scratch=scratch, hide=options.hide, env=env,
