@@ -17,13 +17,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import psutil
 import pytest
-from nbfactory import variant, write
+from nbfactory import write
 from nbgrader.api import Gradebook
 
 from kerasgrade import gradebook
 from kerasgrade.assignments import CONNECTED_NETWORKS
+from kerasgrade.demo import MISTAKES, answered
 from kerasgrade.results import CheckResult, SubmissionResult
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +39,7 @@ def make_course(root: Path, students: tuple[str, ...] = ("alice", "bob", "carol"
     release = root / "assignments" / AID
     release.mkdir(parents=True)
     shutil.copy(REPO / "assignments" / AID / f"{AID}.ipynb", release)
-    notebooks = {"alice": variant(), "bob": variant({"Dense(16,": "Dense(32,"})}
+    notebooks = {"alice": answered(REPO, AID), "bob": answered(REPO, AID, MISTAKES[AID]["dense32"])}
     for student in students:
         path = root / "submitted" / student / AID / f"{AID}.ipynb"
         if student in notebooks:
@@ -231,3 +233,32 @@ def test_gradebook_keeps_manual_scores_and_refuses_other_cells(tmp_path: Path) -
         book.gb.db.commit()
         with pytest.raises(gradebook.GradebookMismatch, match="epochs=5"):
             book.ensure_assignment(AID, release)
+
+
+def test_formgrader_shows_each_graded_notebook(
+        course: tuple[Path, subprocess.CompletedProcess]) -> None:
+    """The executed notebook lies where nbgrader's formgrader looks, without the grader's
+    cells, with the student's outputs, and its grade cells are the gradebook's."""
+    from nbconvert import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+
+    root, _ = course
+    exporter = HTMLExporter(template_name="formgrade",
+                            extra_template_basedirs=[handlers.template_path])
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for student in ("alice", "bob"):
+            nb = nbformat.read(root / "autograded" / student / AID / f"{AID}.ipynb", 4)
+            assert not [c for c in nb.cells if "kerasgrade" in c.metadata]
+            fit = next(c for c in nb.cells if c.cell_type == "code" and ".fit(" in c.source)
+            assert "Epoch 10/10" in "".join(o.get("text", "") for o in fit.outputs)
+            cells = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                     if c.metadata.get("nbgrader", {}).get("grade")}
+            recorded = {g.name for g in gb.find_submission_notebook(AID, AID, student).grades}
+            assert cells and cells <= recorded
+            html, _ = exporter.from_notebook_node(nb, resources={
+                "assignment_id": AID, "notebook_id": AID, "submission_id": student,
+                "index": 0, "total": 1, "base_url": "", "student": student, "last_name": None,
+                "first_name": None, "notebook_path": "autograded"})
+            assert "Epoch 10/10" in html
+    # carol's file was refused before it ran: there is no notebook to show
+    assert not (root / "autograded" / "carol" / AID / f"{AID}.ipynb").exists()

@@ -5,6 +5,7 @@ Reads nbgrader's layout, ROOT/submitted/<student>/<assignment>/*.ipynb, and writ
                                                         fingerprints that make it reusable
   ROOT/feedback/<student>/<assignment>/results.json     Gradescope
   ROOT/feedback/<student>/<assignment>/feedback.html
+  ROOT/autograded/<student>/<assignment>/<notebook>.ipynb  the executed notebook (formgrader)
   ROOT/grades.csv                                       the class, every assignment
   nbgrader's gradebook                                  for `nbgrader export` and formgrader
 
@@ -117,10 +118,14 @@ def grade_job(job: Job) -> dict[str, Any]:
         threads = job.options.threads or max(1, _cores() // job.host_share.get(_dask_host(), 1))
         options = dataclasses.replace(job.options, slot=slot, threads=threads,
                                       resident_inspector=True)
-        result = grade_notebook(notebook, job.assignment, job.student, options, root=work)
+        executed = work / "executed.ipynb"
+        result = grade_notebook(notebook, job.assignment, job.student, options, root=work,
+                                executed_to=executed)
+        executed_text = executed.read_text() if executed.exists() else None
     result.notebook = job.source
     return {
         "result": result.to_dict(with_facts=True),
+        "executed": executed_text,
         "worker": {
             "host": socket.gethostname(),
             "pid": os.getpid(),
@@ -226,10 +231,19 @@ class Publisher:
         except (OSError, json.JSONDecodeError):
             return None
 
-    def publish(self, sub: Submission, result: SubmissionResult, state: dict[str, Any]) -> None:
+    def publish(self, sub: Submission, result: SubmissionResult, state: dict[str, Any],
+                executed: str | None = None) -> None:
         out = self.root / "feedback" / result.student / self.assignment_id
         result.write_gradescope(out / "results.json")
         feedback.write_page(result, out / "feedback.html")
+        # Where nbgrader's formgrader looks for the graded notebook of a submission.
+        graded = (self.root / "autograded" / result.student / self.assignment_id
+                  / f"{self.notebook_id}.ipynb")
+        if executed is not None:
+            graded.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(graded, executed)
+        else:  # no run (a refused file): an older run's notebook would contradict the grade
+            graded.unlink(missing_ok=True)
         self.sync(sub, result)
         _write_atomic(self.state_path(result.student), json.dumps(state))
 
@@ -423,15 +437,17 @@ class Batch:
             payload = future.result()
             result = SubmissionResult.from_dict(payload["result"])
             digest = hashlib.sha256(job.notebook).hexdigest()
-            self._finish(sub, result, self._state(result, digest, payload["worker"]))
+            self._finish(sub, result, self._state(result, digest, payload["worker"]),
+                         payload.get("executed"))
         except Exception as exc:  # the grader's own failure: reported, retried on the next run
             self.grader_failures += 1
             where = traceback.format_exception_only(exc)[-1].strip()
             self.console.print(f"{job.student}: the grader failed: {where}", style="red",
                                markup=False)
 
-    def _finish(self, sub: Submission, result: SubmissionResult, state: dict[str, Any]) -> None:
-        self.publisher.publish(sub, result, state)
+    def _finish(self, sub: Submission, result: SubmissionResult, state: dict[str, Any],
+                executed: str | None = None) -> None:
+        self.publisher.publish(sub, result, state, executed)
         if result.status == "graded":
             self.graded += 1
         else:

@@ -139,7 +139,7 @@ def _run_report(path: Path) -> dict[str, Any]:
 @dataclass
 class Execution:
     facts: dict[str, Any]
-    executed: Path | None
+    executed: Any  # the student's notebook with its outputs, grader cells removed; or None
     timings: dict[str, float]
 
 
@@ -179,6 +179,7 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
                             enabled=options.sandbox)
     # Only a runner that finished wrote run.json; otherwise any file there is the student's.
     run = _run_report(scratch / "run.json") if kernel.status == "ok" else {}
+    executed = _executed(scratch / "executed.ipynb") if run else None
     if not run:
         run = {"status": "error" if kernel.status == "ok" else kernel.status,
                "reason": "the notebook's run left no readable report" if kernel.status == "ok"
@@ -200,5 +201,17 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
             run["reason"] = run.get("reason") or (
                 f"the grader could not measure the model: {inspection.reason} {last}".strip())
     facts["execution"] = {k: v for k, v in run.items() if k != "cell_seconds"}
-    executed = scratch / "executed.ipynb"
-    return Execution(facts, executed if executed.exists() else None, timings)
+    return Execution(facts, executed, timings)
+
+
+def _executed(path: Path) -> Any:
+    """The runner's executed notebook without the grader's cells, or None if it is not a
+    readable notebook (read as plain JSON, like every file the sandbox leaves)."""
+    raw = read_json(path)
+    try:
+        nb = nbformat.from_dict(raw)
+        nbformat.validate(nb)
+    except (nbformat.ValidationError, AttributeError, TypeError, KeyError):
+        return None
+    nb.cells = [cell for cell in nb.cells if GRADER_CELL not in cell.get("metadata", {})]
+    return nb

@@ -100,7 +100,10 @@ def grade_notebook(
     options: ExecOptions | None = None,
     workdir: Path | None = None,
     root: Path | None = None,
+    executed_to: Path | None = None,
 ) -> SubmissionResult:
+    """executed_to: where to write the executed notebook (the formgrader shows it), when the
+    run left one."""
     root = root or course_root()
     options = replace(options or ExecOptions())  # a copy: the caller's options stay as given
     if not options.hide:
@@ -129,6 +132,8 @@ def grade_notebook(
         if release is not None and sanitize.is_nbgrader_notebook(sub.nb):
             sub = sanitize.restore(sub, release)
         ran = execute(sub.nb, aid, work, options)
+        if executed_to is not None and ran.executed is not None:
+            nbformat.write(ran.executed, executed_to)
         facts = ran.facts
         facts["sanitize_notes"] = sub.notes
         timings = dict(ran.timings, total=time.monotonic() - started)
