@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +20,10 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
+from lab_server import free_port, jupyterlab
 from nbfactory import write
 from nbgrader.api import Gradebook
+from test_feedback import chromium
 
 from kerasgrade import gradebook
 from kerasgrade.assignments import CONNECTED_NETWORKS
@@ -150,18 +152,12 @@ def test_resume_after_killed_run(tmp_path: Path) -> None:
     assert gradebook_scores(root) == {"alice": 14.0, "bob": 11.0}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def dask_cluster(tmp_path: Path) -> Iterator[str]:
     """A real scheduler and two single-threaded worker processes on the loopback."""
     from distributed import Client
 
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     dask = shutil.which("dask") or pytest.fail("the dask command is not installed")
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
                                address.rsplit(":", 1)[1], "--no-dashboard"],
@@ -262,3 +258,38 @@ def test_formgrader_shows_each_graded_notebook(
             assert "Epoch 10/10" in html
     # carol's file was refused before it ran: there is no notebook to show
     assert not (root / "autograded" / "carol" / AID / f"{AID}.ipynb").exists()
+
+
+@pytest.mark.browser
+def test_formgrader_page_lists_and_shows_the_grades(
+        course: tuple[Path, subprocess.CompletedProcess], tmp_path: Path) -> None:
+    """The instructor's view, live: nbgrader's formgrader in JupyterLab, in Chromium, lists the
+    batch's scores and opens a graded notebook with its cells' scores filled in."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    root, _ = course
+    with jupyterlab(root, tmp_path) as server, \
+            chromium(viewport={"width": 1280, "height": 900}) as browser:
+        page = browser.new_page()
+        # The formgrader's own requests carry no token: the header logs in every one of them.
+        page.set_extra_http_headers({"Authorization": f"token {server.token}"})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{server.url}/formgrader/gradebook/{AID}/{AID}")
+        rows = page.locator("tbody tr", has=page.locator("td.score"))
+        expect(rows).to_have_count(2, timeout=STARTUP_SECONDS * 1000)  # carol: nothing to show
+        scores = sorted(rows.locator("td.score").all_text_contents())
+        assert scores == ["11 / 14", "14 / 14"], scores
+
+        rows.filter(has_text="11 / 14").locator("td.name a").first.click()
+        page.wait_for_url("**/formgrader/submissions/**")
+        expect(page.get_by_text("Epoch 10/10").first).to_be_attached()
+        # Each graded cell's input shows its automatic score as the placeholder (the value
+        # is left for a manual score).
+        inputs = page.locator("input.score")
+        expect(inputs.first).to_have_attribute("placeholder", re.compile(r"\d"), timeout=30_000)
+        auto = {i.get_attribute("id"): float(i.get_attribute("placeholder") or "nan")
+                for i in inputs.all()}
+        assert sum(auto.values()) == EXPECTED["bob"], auto
+        assert auto["architecture"] == 0, auto  # the Dense(32) mistake
+        # nbgrader's formgrade page loads MathJax from a CDN this offline machine cannot reach.
+        assert [e for e in errors if e != "MathJax is not defined"] == [], errors

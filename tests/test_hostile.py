@@ -444,10 +444,8 @@ def _write(case: Case, ctx: Context, name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as error:
-        pytest.skip(str(error))
+    if reason := sandbox.unavailable_reason():
+        pytest.skip(reason)
     server = socket.create_server(("127.0.0.1", 0))
     server.setblocking(False)
     ctx = Context(

@@ -42,15 +42,8 @@ exit 1
 """
 
 
-def _sandbox_problem() -> str:
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as error:
-        return str(error)
-    return ""
-
-
-requires_sandbox = pytest.mark.skipif(bool(_sandbox_problem()), reason=_sandbox_problem())
+requires_sandbox = pytest.mark.skipif(bool(sandbox.unavailable_reason()),
+                                      reason=sandbox.unavailable_reason())
 
 
 def open_folder(name: str, mode: int = 0o755) -> Path:
@@ -137,7 +130,7 @@ def printed_outcomes(course: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def graded(sandbox_env: dict[str, str]) -> Iterator[Graded]:
-    if problem := _sandbox_problem():
+    if problem := sandbox.unavailable_reason():
         pytest.skip(problem)
     base, open_dir = open_folder("nbsandbox"), open_folder("open", 0o777)
     (open_dir / "victim").write_text("victim")

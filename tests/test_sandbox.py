@@ -25,15 +25,8 @@ TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent
 
 
-def _sandbox_problem() -> str:
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as error:
-        return str(error)
-    return ""
-
-
-requires_sandbox = pytest.mark.skipif(bool(_sandbox_problem()), reason=_sandbox_problem())
+requires_sandbox = pytest.mark.skipif(bool(sandbox.unavailable_reason()),
+                                      reason=sandbox.unavailable_reason())
 both_modes = pytest.mark.parametrize(
     "enabled",
     [

@@ -328,11 +328,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise GraderFailure(f"unknown assignment {aid!r}; known: {known}")
     if not (root / "submitted").is_dir():
         raise GraderFailure(f"{root / 'submitted'} does not exist: is {root} the course folder?")
-    if not args.no_sandbox:
-        try:
-            sandbox.check_available()
-        except sandbox.SandboxUnavailable as exc:
-            raise GraderFailure(str(exc)) from None
+    if not args.no_sandbox and (reason := sandbox.unavailable_reason()):
+        raise GraderFailure(reason)
     release_path = root / "assignments" / aid / f"{aid}.ipynb"
     release = release_path.read_bytes() if release_path.exists() else None
     version = grader_version(release)

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypedDict, Unpack
 
 import psutil
 
@@ -85,70 +85,74 @@ class SandboxRun:
     stderr: str
 
 
+def unavailable_reason() -> str:
+    """Why the sandbox cannot be used on this machine, as a message for the user; "" if it can."""
+    problem = _probe()
+    if not problem:
+        return ""
+    return (
+        f"The bubblewrap sandbox does not work on this machine: {problem}. Install bubblewrap "
+        "and util-linux (prlimit, setpriv) and allow user namespaces, or pass --no-sandbox "
+        "to run student notebooks without isolation (only for code you trust)."
+    )
+
+
 def check_available() -> None:
     """Raise SandboxUnavailable unless a trial sandboxed run works here (checked once)."""
-    problem = _probe()
-    if problem:
-        raise SandboxUnavailable(
-            f"The bubblewrap sandbox does not work on this machine: {problem}. Install bubblewrap "
-            "and util-linux (prlimit, setpriv) and allow user namespaces, or pass --no-sandbox "
-            "to run student notebooks without isolation (only for code you trust)."
-        )
+    if reason := unavailable_reason():
+        raise SandboxUnavailable(reason)
 
 
-def run(
-    argv: Sequence[str],
-    *,
-    scratch: Path,
-    hide: Sequence[Path] = (),
-    readonly_binds: Sequence[Path] = (),
-    env: Mapping[str, str] | None = None,
-    limits: Limits = Limits(),
-    slot: int = 0,
-    enabled: bool = True,
-) -> SandboxRun:
-    """Run argv with scratch as cwd and HOME, under the limits; sandboxed unless enabled=False.
+class Placement(TypedDict, total=False):
+    """Where and how `run` and `spawn` place a program, besides its scratch folder.
 
     hide: directories become empty and read-only, files unreadable (missing paths are skipped).
     readonly_binds: paths shown read-only even under a hidden directory or one the sandbox uid
     may not enter; the running interpreter's installation is added when that uid could not reach
     it. env: added to a minimal environment (PATH, LANG, HOME); the grader's is not passed on.
-    enabled=False (--no-sandbox): same limits and watchdog, no namespaces, current user.
+    limits: Limits() unless given. slot: the uid offset (see SLOTS). enabled=False
+    (--no-sandbox): same limits and watchdog, no namespaces, current user.
     """
-    scratch = Path(scratch).resolve()
-    command = _command(argv, scratch, hide, readonly_binds, limits, slot, enabled)
-    return _supervise(command, scratch, _child_env(scratch, env), limits, enabled)
+
+    hide: Sequence[Path]
+    readonly_binds: Sequence[Path]
+    env: Mapping[str, str] | None
+    limits: Limits
+    slot: int
+    enabled: bool
 
 
-def spawn(
-    argv: Sequence[str],
-    *,
-    scratch: Path,
-    hide: Sequence[Path] = (),
-    readonly_binds: Sequence[Path] = (),
-    env: Mapping[str, str] | None = None,
-    limits: Limits = Limits(),
-    slot: int = 0,
-    enabled: bool = True,
-) -> subprocess.Popen[bytes]:
+def run(argv: Sequence[str], *, scratch: Path, **placement: Unpack[Placement]) -> SandboxRun:
+    """Run argv with scratch as cwd and HOME, under the limits; sandboxed unless enabled=False."""
+    command, scratch, env, limits, enabled = _prepare(argv, scratch, placement)
+    return _supervise(command, scratch, env, limits, enabled)
+
+
+def spawn(argv: Sequence[str], *, scratch: Path,
+          **placement: Unpack[Placement]) -> subprocess.Popen[bytes]:
     """Start a long-lived helper as `run` would (same sandbox and rlimits, no watchdog), with
     pipes to its stdin and stdout; the caller bounds each exchange and kills its process group."""
+    command, scratch, env, limits, _ = _prepare(argv, scratch, placement)
+    return subprocess.Popen(_prlimit(limits) + command, cwd=scratch, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _prepare(argv: Sequence[str], scratch: Path, placement: Placement
+             ) -> tuple[list[str], Path, dict[str, str], Limits, bool]:
+    """The command line, resolved scratch, environment, limits and mode for run / spawn."""
     scratch = Path(scratch).resolve()
-    command = _command(argv, scratch, hide, readonly_binds, limits, slot, enabled)
-    return subprocess.Popen(_prlimit(limits) + command, cwd=scratch,
-                            env=_child_env(scratch, env), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-
-
-def _command(argv: Sequence[str], scratch: Path, hide: Sequence[Path],
-             readonly_binds: Sequence[Path], limits: Limits, slot: int,
-             enabled: bool) -> list[str]:
     scratch.mkdir(parents=True, exist_ok=True)
+    limits = placement.get("limits", Limits())
+    enabled = placement.get("enabled", True)
+    env = _child_env(scratch, placement.get("env"))
     if not enabled:
-        return list(argv)
+        return list(argv), scratch, env, limits, enabled
     check_available()
-    return _bwrap_command(argv, scratch, hide, readonly_binds, limits, slot)
+    command = _bwrap_command(argv, scratch, placement.get("hide", ()),
+                             placement.get("readonly_binds", ()), limits,
+                             placement.get("slot", 0))
+    return command, scratch, env, limits, enabled
 
 
 @contextlib.contextmanager
