@@ -157,7 +157,13 @@ def _prepare(argv: Sequence[str], scratch: Path, placement: Placement
 
 @contextlib.contextmanager
 def claim_slot() -> Iterator[int]:
-    """The lowest free sandbox slot on this host, held (flock) until the block ends."""
+    """The lowest free sandbox slot on this host, held (flock) until the block ends.
+
+    Without root every sandbox runs as the current user and a slot chooses no uid: 0, no lock
+    (the lock files of a root grader on this host would not even open)."""
+    if os.geteuid() != 0:
+        yield 0
+        return
     SLOT_DIR.mkdir(exist_ok=True)
     while True:
         for slot in SLOTS:

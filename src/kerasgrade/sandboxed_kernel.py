@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
 import json
 import os
 import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,15 +112,6 @@ def _scratch(folder: Path, sockets: Path) -> Path:
     return scratch
 
 
-@contextlib.contextmanager
-def _slot() -> Iterator[int]:
-    if os.geteuid() != 0:
-        yield 0  # the sandbox runs as the current user: slots choose no uid
-        return
-    with sandbox.claim_slot() as slot:  # a uid no concurrent grading shares
-        yield slot
-
-
 def launch(connection_file: Path, kernel_args: list[str]) -> sandbox.SandboxRun:
     """Run ipykernel in the sandbox, connected through the client's ipc paths, until it exits."""
     info = json.loads(connection_file.read_text())
@@ -153,7 +142,7 @@ def launch(connection_file: Path, kernel_args: list[str]) -> sandbox.SandboxRun:
         # The whole course: private_paths would leave stand-ins that show what exists there.
         hide = [course, *(p for p in private_paths(course) if not p.is_relative_to(course))]
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(kernel_file), *kernel_args]
-        with _slot() as slot:
+        with sandbox.claim_slot() as slot:  # a uid no concurrent grading shares
             return sandbox.run(argv, scratch=scratch, hide=hide, readonly_binds=shown, env=env,
                                slot=slot)
     finally:
