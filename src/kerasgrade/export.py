@@ -17,7 +17,11 @@ import numpy as np
 MODEL_FILE = "model.keras"
 SAVED_DIR = "saved"
 MAX_SAVED_BYTES = 50 * 1024 * 1024  # a 12,730- or 266,610-parameter model is a few MB
-ARRAY_LIMIT = 80_000  # rows kept of exported arrays (all of MNIST fits)
+# Labels and probabilities (a few MB) go whole; prepared images (188 MB of float32 for
+# full MNIST) would pass the sandbox's file-size limit, so of those only a summary and a
+# sample of rows spread over the array leave the kernel.
+WHOLE_ARRAY_BYTES = 16 * 1024 * 1024
+SAMPLE_ROWS = 256
 
 
 def _plain(value: Any) -> Any:
@@ -80,6 +84,20 @@ def _array_summary(value: Any) -> dict[str, Any] | None:
     return {"shape": list(value.shape), "dtype": str(value.dtype)}
 
 
+def _array_export(value: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """What of one array goes to the grader: the whole array when small, else a sample of rows,
+    with its shape, dtype and range and the indices of the rows kept."""
+    a = np.asarray(value)  # a plain ndarray: a subclass's own min() or shape do not answer
+    summary: dict[str, Any] = {"shape": list(a.shape), "dtype": str(a.dtype)}
+    if a.size:
+        summary["min"], summary["max"] = float(np.min(a)), float(np.max(a))
+    if a.nbytes <= WHOLE_ARRAY_BYTES or a.ndim == 0:
+        return a, summary
+    rows = np.unique(np.linspace(0, len(a) - 1, SAMPLE_ROWS).astype(np.int64))
+    summary["rows"] = rows.tolist()
+    return a[rows], summary
+
+
 def export_namespace(
     namespace: dict[str, Any],
     out_dir: str | Path,
@@ -110,14 +128,15 @@ def export_namespace(
         v: s for v in variables if (s := _array_summary(namespace.get(v))) is not None
     }
 
-    kept = {}
+    kept: dict[str, np.ndarray] = {}
+    summaries: dict[str, dict[str, Any]] = {}
     for a in arrays:
         value = namespace.get(a)
         if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-            kept[a] = np.asarray(value[:ARRAY_LIMIT])
+            kept[a], summaries[a] = _array_export(value)
     if kept:
         np.savez(out / "arrays.npz", **kept)
-    report["arrays"] = sorted(kept)
+    report["arrays"] = summaries
 
     saved = []
     for path in sorted(Path(workdir).iterdir()):

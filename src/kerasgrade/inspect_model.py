@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import traceback
 import warnings
@@ -26,21 +25,15 @@ CONFUSION_SAMPLE = 10_000
 LOG_FILE = "inspect.log"  # resident mode: where a child's stderr goes
 
 
-def snake(name: str) -> str:
-    """'CategoricalCrossentropy' -> 'categorical_crossentropy'; strings pass through."""
-    # Acronyms stay whole: SGD -> sgd, not s_g_d.
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
-
-
 def _describe(obj: Any) -> tuple[str | None, dict[str, Any]]:
     if obj is None:
         return None, {}
     if isinstance(obj, str):
-        return snake(obj), {}
+        return assignments.keras_name(obj), {}
     if isinstance(obj, dict):
         name = obj.get("class_name") or obj.get("config", {}).get("name")
         cfg = obj.get("config") if isinstance(obj.get("config"), dict) else {}
-        return (snake(name) if isinstance(name, str) else None), cfg
+        return (assignments.keras_name(name) if isinstance(name, str) else None), cfg
     return None, {}
 
 
@@ -168,27 +161,55 @@ def saved_file_facts(artifacts: Path, model: Any | None) -> list[dict[str, Any]]
     return out
 
 
-def array_facts(artifacts: Path, data: Any) -> dict[str, Any]:
-    """Facts about the prepared arrays of 01 (and y_proba of 03), from arrays.npz."""
+def _claimed(summary: Any, sample: np.ndarray) -> tuple[list[int], np.ndarray | None]:
+    """The whole array's shape and the sample's row indices, as export.json states them, when
+    they agree with the sample; else the sample is taken as the whole array."""
+    if not isinstance(summary, dict):
+        return list(sample.shape), None
+    shape, rows = summary.get("shape"), summary.get("rows")
+    if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)
+            and isinstance(rows, list) and all(type(r) is int for r in rows)):
+        return list(sample.shape), None
+    index = np.asarray(rows, dtype=np.int64)
+    if (len(index) != len(sample) or not shape or tuple(shape[1:]) != sample.shape[1:]
+            or (len(index) and (index.min() < 0 or index.max() >= shape[0]))):
+        return list(sample.shape), None
+    return shape, index
+
+
+def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
+    """Facts about the prepared arrays of 01 (and y_proba of 03), from arrays.npz.
+
+    Large arrays come as a sample of rows with the whole array's shape and range (see
+    kerasgrade.export): the rows present are compared, and the range is widened by them.
+    """
     path = artifacts / "arrays.npz"
     if not path.exists():
         return {}
+    summaries = summaries if isinstance(summaries, dict) else {}
     out: dict[str, Any] = {}
     with np.load(path, allow_pickle=False) as npz:
         for name in npz.files:
             a = npz[name]
-            fact: dict[str, Any] = {"shape": list(a.shape), "dtype": str(a.dtype)}
+            summary = summaries.get(name)
+            shape, rows = _claimed(summary, a) if a.ndim else (list(a.shape), None)
+            fact: dict[str, Any] = {"shape": shape, "dtype": str(a.dtype)}
             if a.size:
-                fact["min"] = float(a.min())
-                fact["max"] = float(a.max())
+                low, high = float(a.min()), float(a.max())
+                if rows is not None:
+                    low = min(low, float(summary.get("min", low)))
+                    high = max(high, float(summary.get("max", high)))
+                fact["min"], fact["max"] = low, high
+            if rows is None:
+                rows = np.arange(len(a)) if a.ndim else np.zeros(0, dtype=np.int64)
             if a.ndim == 2 and a.shape[1] == 10:
                 fact["rows_sum_to_one"] = bool(np.allclose(a.sum(axis=1), 1.0, atol=1e-3))
                 fact["row_sums_first"] = a[:3].sum(axis=1).round(6).tolist()
                 fact["one_hot"] = bool(np.isin(a, (0, 1)).all()) and fact["rows_sum_to_one"]
                 original = data.y_train if name.startswith("train") else data.y_test
-                n = min(len(a), len(original))
                 fact["agrees_with_labels"] = bool(
-                    len(a) == len(original) and np.array_equal(np.argmax(a[:n], 1), original[:n])
+                    shape[0] == len(original)
+                    and np.array_equal(np.argmax(a, 1), original[rows])
                 )
                 fact["expected_rows"] = int(len(original))
             elif name.endswith("labels"):
@@ -211,7 +232,7 @@ def inspect(artifacts: Path, assignment_id: str) -> dict[str, Any]:
     facts["data_source"] = data.source
     facts["data_origin"] = data.origin
     facts["data_sizes"] = {"train": int(len(data.x_train)), "test": int(len(data.x_test))}
-    facts["arrays"] = array_facts(artifacts, data)
+    facts["arrays"] = array_facts(artifacts, data, (facts["export"] or {}).get("arrays"))
 
     model = None
     model_path = artifacts / MODEL_FILE

@@ -11,7 +11,6 @@ clean process. Expected layers, epochs, losses and accuracy bars are read from
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -296,11 +295,6 @@ def _architecture(ns: Namespace, spec: Assignment) -> str:
 # Compile, fit, save (02 and 03)
 
 
-def _snake(name: str) -> str:
-    """'CategoricalCrossentropy' -> 'categorical_crossentropy', 'SGD' -> 'sgd'."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-
-
 def _config_name(item: Any) -> tuple[str | None, dict[str, Any]]:
     """Name and config of a loss/optimizer/metric as get_compile_config() writes it.
 
@@ -308,13 +302,13 @@ def _config_name(item: Any) -> tuple[str | None, dict[str, Any]]:
     (adam_2).
     """
     if isinstance(item, str):
-        return _snake(item), {}
+        return assignments.keras_name(item), {}
     if isinstance(item, dict):
         cfg = item.get("config")
         if isinstance(cfg, str):  # a plain function, e.g. keras.losses.categorical_crossentropy
-            return _snake(cfg), {}
+            return assignments.keras_name(cfg), {}
         if isinstance(item.get("class_name"), str):
-            return _snake(item["class_name"]), cfg if isinstance(cfg, dict) else {}
+            return assignments.keras_name(item["class_name"]), cfg if isinstance(cfg, dict) else {}
     return None, {}
 
 
