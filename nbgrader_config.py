@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from nbgrader.converters import GenerateFeedback
+from nbgrader.converters import Autograde, GenerateFeedback
 
 c = get_config()  # noqa: F821  (traitlets provides get_config when it loads this file)
 
@@ -44,10 +44,16 @@ if importlib.util.find_spec("kerasgrade") is None:
 
 # generate_feedback: nbgrader's preprocessors, then the kerasgrade report (checks, layer
 # table, plots) at the top of each student's page, from the facts the hidden cells measured.
-from kerasgrade.nbgrader_feedback import KerasgradeReport  # noqa: E402  (after the path)
+from kerasgrade.inert import InertOutputs  # noqa: E402  (after the path)
+from kerasgrade.nbgrader_feedback import KerasgradeReport  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [
-    *GenerateFeedback.class_traits()["preprocessors"].default(), KerasgradeReport,
+    *GenerateFeedback.class_traits()["preprocessors"].default(), InertOutputs, KerasgradeReport,
+]
+# What a student's code output (HTML, Javascript, SVG...) or markdown holds must not run as
+# script where the formgrader or the feedback shows it: autograded/ keeps only text and images.
+c.Autograde.autograde_preprocessors = [
+    *Autograde.class_traits()["autograde_preprocessors"].default(), InertOutputs,
 ]
 
 # KERASGRADE_NBGRADER_SANDBOX=1: every notebook runs in the bubblewrap sandbox, in the

@@ -16,7 +16,7 @@ from typing import Any
 
 import nbformat
 
-from kerasgrade import assignments, checks, sanitize
+from kerasgrade import assignments, checks, inert, sanitize
 from kerasgrade.execute import ExecOptions, execute
 from kerasgrade.results import CheckResult, SubmissionResult
 
@@ -133,6 +133,8 @@ def grade_notebook(
             sub = sanitize.restore(sub, release)
         ran = execute(sub.nb, aid, work, options)
         if executed_to is not None and ran.executed is not None:
+            # The formgrader renders this file: nothing the student's code output may run there.
+            inert.make_inert(ran.executed)
             nbformat.write(ran.executed, executed_to)
         facts = ran.facts
         facts["sanitize_notes"] = sub.notes

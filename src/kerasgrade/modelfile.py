@@ -1,7 +1,8 @@
 """Load a student's saved model without running student code.
 
 The model's config is read as data first and refused unless every layer is a plain
-built-in Keras layer; only then does Keras load it, in safe mode, with no custom objects.
+built-in Keras layer and every module it names is Keras's own; only then does Keras load
+it, in safe mode, with no custom objects.
 """
 
 from __future__ import annotations
@@ -86,6 +87,22 @@ def _layer_classes(node: Any) -> list[str]:
     return found
 
 
+def _foreign_modules(node: Any) -> list[str]:
+    """Every `module` in a serialized Keras config, however deeply nested, that is not Keras's
+    own: safe mode imports the module a config names before it checks the class."""
+    found = []
+    if isinstance(node, dict):
+        module = node.get("module", "keras")
+        if not (isinstance(module, str) and (module == "keras" or module.startswith("keras."))):
+            found.append(repr(module))
+        for v in node.values():
+            found.extend(_foreign_modules(v))
+    elif isinstance(node, list):
+        for v in node:
+            found.extend(_foreign_modules(v))
+    return found
+
+
 def vet(path: Path) -> None:
     """Raise UnsafeModel unless the file is a plain model of built-in layers."""
     size = path.stat().st_size
@@ -105,6 +122,11 @@ def vet(path: Path) -> None:
             f"{path.name} contains a Lambda layer or a lambda function (code inside a model "
             "file); the grader does not run it. Use built-in layers such as Flatten and Dense, "
             "and activations by name, such as activation='relu'."
+        )
+    if foreign := sorted(set(_foreign_modules(config))):
+        raise UnsafeModel(
+            f"{path.name} refers to code outside Keras (module {', '.join(foreign)}); the grader "
+            "loads only Keras's own layers, activations, losses and optimizers."
         )
     if bad:
         raise UnsafeModel(
