@@ -5,7 +5,7 @@ from pathlib import Path
 import nbformat
 
 from kerasgrade import demo
-from kerasgrade.assignments import CONNECTED_NETWORKS
+from kerasgrade.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,3 +23,11 @@ def test_build_class_writes_release_and_one_mistake_per_variant(tmp_path: Path) 
     assert "Dense(32," in code[1] and "Dense(16," not in code[1]
     assert "model.add(Dense(10))" in code[2]
     assert code[5] == code[0]
+
+
+def test_every_mistake_names_the_checks_it_fails() -> None:
+    assert {a: set(m) for a, m in demo.MISTAKES.items()} == {
+        a: set(m) for a, m in demo.EXPECTED_FAILURES.items()}
+    for aid, mistakes in demo.EXPECTED_FAILURES.items():
+        names = {c.name for c in ASSIGNMENTS[aid].checks}
+        assert all(set(failed) <= names for failed in mistakes.values()), aid

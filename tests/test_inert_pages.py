@@ -57,7 +57,10 @@ HOSTILE_CELLS = [
     new_code_cell(f"display(Javascript({script('javascript')!r}))"),
     new_code_cell(f"display(SVG({SVG_SOURCE!r}))"),
     new_code_cell(f"display({{'text/markdown': {img('markdown-output')!r}}}, raw=True)"),
-    new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1, 4, 9])\nplt.show()"),
+    # As a PNG: kerasgrade's kernels draw with Agg, where plt.show() displays nothing.
+    new_code_cell("import io\nimport matplotlib.pyplot as plt\nfrom IPython.display import Image\n"
+                  "fig = plt.figure()\nplt.plot([0, 1, 4, 9])\npng = io.BytesIO()\n"
+                  "fig.savefig(png, format='png')\ndisplay(Image(png.getvalue()))"),
     new_markdown_cell(f"My notes <script>{script('markdown-script')}</script> {img('markdown')}"
                       f" [read more](javascript:{script('markdown-link')})"),
     new_code_cell(f"raise ValueError({img('error')!r})"),
