@@ -44,6 +44,7 @@ PRIVATE = (ROOT / "autograder" / "test_hidden_checks.py", ROOT / "autograder" / 
 SLOT = 800
 MIB = 1024 * 1024
 NO_MODEL = "no Keras model was found"
+AUTOGRADED = "autograded.ipynb"  # the executed notebook, as the formgrader would show it
 
 
 @dataclass
@@ -236,11 +237,41 @@ while True:
 
 BIG_OUTPUT = "for _ in range(400):\n    print('x' * 50_000)"  # 20 MB
 
+# Script in every place a notebook can carry it; each would set the title of the page that
+# shows the graded notebook (tests/test_inert_pages.py opens such pages in Chromium).
+HOSTILE_OUTPUTS = """\
+from IPython.display import HTML, Javascript, display
+display(HTML('<img src=x onerror="document.title=1">'))
+display(Javascript('document.title=2'))
+display({'image/png': '" onerror="document.title=3', 'text/html': '<script>4</script>'}, raw=True)
+raise ValueError('<script>document.title=5</script>')"""
+HOSTILE_MARKDOWN = "<script>document.title=6</script> [more](javascript:document.title=7)"
+
+# Keras's safe mode imports the module a config names before it looks at the class: a
+# module outside Keras, nested in a layer's initializer, is refused before Keras reads it.
+FOREIGN_MODULE = """\
+import json, zipfile
+with zipfile.ZipFile('my_model.keras') as z:
+    files = {n: z.read(n) for n in z.namelist()}
+config = json.loads(files['config.json'])
+config['config']['layers'][-1]['config']['kernel_initializer'] = {
+    'module': 'os', 'class_name': 'system', 'config': {}, 'registered_name': None}
+files['config.json'] = json.dumps(config).encode()
+with zipfile.ZipFile('my_model.keras', 'w') as z:
+    for name, content in files.items():
+        z.writestr(name, content)"""
+
 LAMBDA_LAYER = ("model.add(Flatten())",
                 "model.add(keras.layers.Lambda(lambda x: x * 1.0))\nmodel.add(Flatten())")
 LAMBDA_ACTIVATION = ("Dense(10, activation='softmax')",
                      "Dense(10, activation=lambda x: keras.activations.softmax(x))")
 SUBCLASS = ("model = Sequential()", "class MyModel(Sequential):\n    pass\nmodel = MyModel()")
+
+
+def hostile_page(ctx: Context) -> Any:
+    nb = notebook([IMPORTS, HOSTILE_OUTPUTS])
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN))
+    return nb
 
 
 def model_cells(*replacement: str) -> Callable[[Context], Any]:
@@ -358,6 +389,13 @@ baseline = Sequential([keras.Input(shape=input_shape), Flatten(), Dense(10)])"""
                               {"saved_model": "my_model.h5 contains a Lambda layer"}),
     "custom_model_class": Case(model_cells(*SUBCLASS), "graded", 0,
                                {"architecture": "custom model class 'MyModel'"}),
+    "foreign_module_in_saved_model": Case(
+        # Untrained, so epochs, accuracy and evaluation fail too (7 of 14 points lost).
+        cells(IMPORTS, PREPARE, MODEL, COMPILE, SAVE, FOREIGN_MODULE), "graded", FULL - 7,
+        {"saved_model": "my_model.keras refers to code outside Keras (module 'os')"}),
+    # Script for the pages that show the graded notebook.
+    "script_in_outputs_and_markdown": Case(hostile_page, "graded", 0,
+                                           {"architecture": NO_MODEL}),
     "monkeypatched_save": Case(cells(IMPORTS, PREPARE, MODEL, COMPILE, MONKEYPATCH_SAVE, SAVE),
                                "graded", 0, {"architecture": "is not a Keras 3 model file"}),
     "forged_facts": Case(cells(IMPORTS, FORGE_FACTS), "error", 0,
@@ -425,7 +463,8 @@ def grade_all(cases: dict[str, Case], ctx: Context) -> Batch:
         out.results[name] = grade_notebook(
             path, case.assignment, student=name, workdir=ctx.base / name / "work",
             options=ExecOptions(slot=SLOT, **case.options),
-            root=ctx.course if case.in_course else None)
+            root=ctx.course if case.in_course else None,
+            executed_to=ctx.base / name / "work" / AUTOGRADED)
         out.submitted_unchanged[name] = path.read_bytes() == before
         out.private_unchanged[name] = _digest(PRIVATE) == private
         out.leftover_processes[name] = _sandbox_processes()
@@ -541,3 +580,17 @@ def test_big_output_trimmed(batch: Batch) -> None:
 def test_sys_exit_is_an_error_in_its_cell(batch: Batch) -> None:
     errors = batch.results["sys_exit_after_training"].facts["execution"]["errors"]
     assert [e["ename"] for e in errors] == ["SystemExit"]
+
+
+def test_autograded_notebook_keeps_no_script(batch: Batch) -> None:
+    nb = nbformat.read(batch.scratch("script_in_outputs_and_markdown").parent / AUTOGRADED, 4)
+    outputs = next(c.outputs for c in nb.cells if c.source == HOSTILE_OUTPUTS)
+    kinds = [sorted(o.get("data", {})) or o.output_type for o in outputs]
+    # HTML and Javascript gone (their text/plain stays), the forged PNG and its HTML replaced
+    # by a line of text, the error's message kept as text (pages escape it).
+    assert kinds == [["text/plain"]] * 3 + ["error"], kinds
+    assert outputs[2].data["text/plain"].startswith("[output of type image/png, text/html not ")
+    assert "<script>document.title=5</script>" in outputs[3].evalue
+    markdown = next(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert markdown == ("&lt;script>document.title=6&lt;/script> "
+                        "[more](java\u200bscript:document.title=7)")
