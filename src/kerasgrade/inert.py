@@ -19,6 +19,7 @@ from typing import Any
 from nbconvert.exporters.exporter import ResourcesDict
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
+from traitlets import Bool
 
 from kerasgrade.nbgrader_bridge import FACTS_MIME
 
@@ -91,6 +92,8 @@ def make_inert(nb: NotebookNode) -> int:
 
 class InertOutputs(Preprocessor):
     """nbgrader's autograde and generate_feedback: make every notebook inert (see above)."""
+
+    enabled = Bool(True, help="Make student outputs and markdown inert").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict
                    ) -> tuple[NotebookNode, ResourcesDict]:
