@@ -196,9 +196,10 @@ def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
             fact: dict[str, Any] = {"shape": shape, "dtype": str(a.dtype)}
             if a.size:
                 low, high = float(a.min()), float(a.max())
-                if rows is not None:
-                    low = min(low, float(summary.get("min", low)))
-                    high = max(high, float(summary.get("max", high)))
+                if rows is not None:  # a range that is not a number is no range
+                    claimed = [summary.get(k) for k in ("min", "max")]
+                    if all(type(v) in (int, float) for v in claimed):
+                        low, high = min(low, claimed[0]), max(high, claimed[1])
                 fact["min"], fact["max"] = low, high
             if rows is None:
                 rows = np.arange(len(a)) if a.ndim else np.zeros(0, dtype=np.int64)
