@@ -21,6 +21,7 @@ grading fails closed, as `kerasgrade grade` does.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -37,12 +38,19 @@ from kerasgrade import assignments, data, sandbox
 from kerasgrade.batch import pick_notebook
 from kerasgrade.execute import ExecOptions
 from kerasgrade.grade import failed_result, grade_notebook, private_paths
+from kerasgrade.sandbox import MIB, Limits
 
 AUTOGRADER = Path("/autograder")
 CONFIG = "kerasgrade-gradescope.json"
 # Where each data set lives in a data folder (kerasgrade.data's layout).
 DATA_ENTRIES = {data.MNIST: ("mnist.npz", "mnist"), data.FASHION_MNIST: ("fashion-mnist",)}
 TEMPLATES = {"setup.sh": "gradescope-setup.sh", "run_autograder": "gradescope-run_autograder"}
+# The grader process beside the student's kernel (nbformat, nbgrader, the runner's client).
+GRADER_HEADROOM_MB = 512
+# Grading 02 on full MNIST peaked at 1.4 GB (PSS of the whole tree, measured 2026-11-29).
+NEEDED_MB = 1536
+CGROUP_MEMORY = (Path("/sys/fs/cgroup/memory.max"),
+                 Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
 
 
 class BuildError(RuntimeError):
@@ -76,11 +84,11 @@ def build(root: Path, assignment_id: str, output: Path, data_dir: Path | None = 
             target.write_bytes((resources.files("kerasgrade") / "templates" / template)
                                .read_bytes())
             target.chmod(0o755)
+        source = _stage_data(spec.dataset, data_dir, stage / "data", Path(tmp) / "fetched",
+                             allow_sample)
         _build_wheel(stage)
         (stage / "assignments" / assignment_id).mkdir(parents=True)
         shutil.copyfile(release, stage / "assignments" / assignment_id / release.name)
-        source = _stage_data(spec.dataset, data_dir, stage / "data", Path(tmp) / "fetched",
-                             allow_sample)
         config = {"assignment": assignment_id, "allow_sample": allow_sample,
                   "kerasgrade": kerasgrade.__version__, "data_source": source}
         (stage / CONFIG).write_text(json.dumps(config, indent=2))
@@ -90,13 +98,9 @@ def build(root: Path, assignment_id: str, output: Path, data_dir: Path | None = 
             for path in sorted(stage.rglob("*")):
                 if path.is_file():
                     name = path.relative_to(stage).as_posix()
-                    info = zipfile.ZipInfo.from_file(path, name)
                     # compressed data sets gain nothing from deflate
-                    kind = zipfile.ZIP_STORED if path.suffix in (".gz", ".npz") \
-                        else zipfile.ZIP_DEFLATED
-                    with path.open("rb") as src, zf.open(info, "w") as dst:
-                        info.compress_type = kind
-                        shutil.copyfileobj(src, dst)
+                    kind = zipfile.ZIP_STORED if path.suffix in (".gz", ".npz") else None
+                    zf.write(path, name, compress_type=kind)
                     members.append(name)
     return Built(output, source, tuple(members))
 
@@ -178,8 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     if not config["allow_sample"]:
         # A missing data set must be an error, never a grade on other data.
         os.environ["KERASGRADE_NO_SAMPLE"] = "1"
+    data_dir = source / "data"  # absent when built with --allow-sample and no data
     options = ExecOptions(
-        sandbox=sandboxed, data_dir=source / "data",
+        sandbox=sandboxed, data_dir=data_dir if data_dir.is_dir() else None, limits=_limits(),
         # The student's code sees neither the autograder's files nor where results go.
         hide=private_paths(source, (source, results.parent)))
 
@@ -193,6 +198,33 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{aid}: {result.score:g}/{result.max_score:g} {result.status}"
           f"{': ' + result.reason if result.reason else ''}")
     return 0
+
+
+def _limits() -> Limits:
+    """The sandbox's limits, its memory below the container's: were the container's own limit
+    hit first, its OOM killer would end the grader too, and the student would get no score and
+    no reason."""
+    limits = Limits()
+    container = container_memory_mb()
+    if container is None:
+        return limits
+    memory = min(limits.memory_mb, container - GRADER_HEADROOM_MB)
+    if memory < NEEDED_MB:
+        print(f"warning: the container has {container} MB of memory; grading needs "
+              f"{NEEDED_MB + GRADER_HEADROOM_MB} MB: raise it in Gradescope's autograder settings")
+    return dataclasses.replace(limits, memory_mb=memory)
+
+
+def container_memory_mb() -> int | None:
+    """This container's memory limit (cgroup v2, else v1) in MB, or None when unlimited."""
+    for path in CGROUP_MEMORY:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:  # v1 writes "unlimited" as a huge number
+            return int(text) // MIB
+    return None
 
 
 if __name__ == "__main__":
