@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     sandboxed = True
     if reason := sandbox.unavailable_reason():
         if not args.container_isolation:
-            print(reason, file=sys.stderr)
+            print(f"{reason}\nHere, --container-isolation instead grades without bubblewrap, "
+                  "the container being the isolation.", file=sys.stderr)
             return 2  # no results.json: Gradescope reports a failed autograder, not a score
         sandboxed = False
         print(f"isolation: the container (bubblewrap cannot start here: {reason})")
