@@ -33,8 +33,21 @@ fi
 [[ -x "$venv/bin/python" ]] || "$python" -m venv --system-site-packages "$venv"
 wheel=("$here"/kerasgrade-*.whl)
 pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
-"${pip[@]}" "${wheel[0]}"                            # dependencies, when missing
 "${pip[@]}" --no-deps --force-reinstall "${wheel[0]}"  # this very build of kerasgrade
+# Its dependencies, unless all are there already (pip's resolver alone takes seconds).
+"$venv/bin/python" - <<'PY' || "${pip[@]}" "${wheel[0]}"
+import sys
+from importlib.metadata import PackageNotFoundError, requires, version
+from packaging.requirements import Requirement
+for req in map(Requirement, requires("kerasgrade") or ()):
+    if req.marker and not req.marker.evaluate({"extra": ""}):
+        continue
+    try:
+        if not req.specifier.contains(version(req.name), prereleases=True):
+            sys.exit(1)
+    except PackageNotFoundError:
+        sys.exit(1)
+PY
 # Found, not imported: importing TensorFlow alone takes seconds.
 "$venv/bin/python" -c 'import importlib.util as u
 assert all(map(u.find_spec, ("kerasgrade.gradescope", "tensorflow", "keras", "nbgrader")))' \
