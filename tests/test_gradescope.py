@@ -57,6 +57,8 @@ def autograder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, f
     refused = _cli("gradescope", AID, "--root", str(ROOT), "-o", str(tmp / "x.zip"),
                    "--data", str(empty), cwd=tmp)
     assert refused.returncode == 2 and "kerasgrade data fetch" in refused.stderr
+    unknown = _cli("gradescope", "04-x", "--root", str(ROOT), "-o", str(tmp / "x.zip"), cwd=tmp)
+    assert unknown.returncode == 2 and "unknown assignment '04-x'" in unknown.stderr
     assert not (tmp / "x.zip").exists()
 
     zip_path = tmp / "autograder.zip"

@@ -73,7 +73,7 @@ def _gradescope(args: argparse.Namespace) -> int:
         built = gradescope.build(args.root.resolve(), args.assignment, args.output, args.data,
                                  args.allow_sample)
     except (gradescope.BuildError, KeyError) as exc:
-        print(f"kerasgrade gradescope: {str(exc).strip(chr(39))}", file=sys.stderr)
+        print(f"kerasgrade gradescope: {exc.args[0]}", file=sys.stderr)
         return 2
     size = built.path.stat().st_size / 2**20
     print(f"wrote {built.path} ({size:.1f} MB, data: {built.data_source}): "
