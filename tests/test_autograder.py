@@ -132,7 +132,10 @@ def test_pytest_autograder_one_submission(tmp_path: Path) -> None:
     assert report["score"] == FULL - 3 and report["max_score"] == FULL
     arch = next(t for t in report["tests"] if t["name"].startswith("Layers"))
     assert arch["score"] == 0 and "Dense(16)" in arch["output"]
-    assert {t["visibility"] for t in report["tests"]} == {"visible"}
+    # Each check's visibility is the assignment's: the measured accuracy after the due date.
+    checks = ASSIGNMENTS[CONNECTED_NETWORKS].checks
+    assert [t["visibility"] for t in report["tests"]] == [c.visibility for c in checks]
+    assert {c.name for c in checks if c.visibility == "after_due_date"} == {"test_accuracy"}
 
 
 

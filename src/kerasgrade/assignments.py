@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 PREPARING_DATA = "01-preparing-data"
 CONNECTED_NETWORKS = "02-connected-networks"
@@ -34,11 +35,25 @@ class LayerSpec:
     activation: str | None = None
 
 
+# When Gradescope shows a check to the student (its results.json "visibility").
+Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
+
+
 @dataclass(frozen=True)
 class CheckSpec:
     name: str
     points: float
     title: str
+    visibility: Visibility = "visible"
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """A measured figure for Gradescope's leaderboard: facts["evaluation"][key]."""
+
+    name: str
+    key: str
+    order: Literal["asc", "desc"] = "desc"
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class Assignment:
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     # Names the grader exports from the student's namespace besides the model.
     variables: tuple[str, ...] = ()
+    leaderboard: tuple[Leaderboard, ...] = ()
 
     def check(self, name: str) -> CheckSpec:
         for c in self.checks:
@@ -111,7 +127,9 @@ ASSIGNMENTS: dict[str, Assignment] = {
             CheckSpec("architecture", 3, "Layers, output shapes and 12,730 parameters"),
             CheckSpec("activations", 2, "relu hidden layer, softmax output"),
             CheckSpec("compile_settings", 2, "Loss, optimizer and metric"),
-            CheckSpec("test_accuracy", 3, "Test accuracy measured by the grader"),
+            # Shown after the due date, so that nobody tunes against the grader's test set.
+            CheckSpec("test_accuracy", 3, "Test accuracy measured by the grader",
+                      "after_due_date"),
             CheckSpec("test_evaluation", 1, "test_loss and test_acc from evaluate()"),
             CheckSpec("saved_model", 2, "Model saved to a file that loads"),
         ),
@@ -131,6 +149,7 @@ ASSIGNMENTS: dict[str, Assignment] = {
             ),
         },
         variables=("epochs", "test_loss", "test_acc", "input_shape"),
+        leaderboard=(Leaderboard("Test accuracy", "test_accuracy"),),
     ),
     FASHION_CLASSIFIER: Assignment(
         id=FASHION_CLASSIFIER,
@@ -159,6 +178,7 @@ ASSIGNMENTS: dict[str, Assignment] = {
             ),
         },
         variables=("epochs", "y_proba", "class_names"),
+        leaderboard=(Leaderboard("Validation accuracy", "validation_accuracy"),),
     ),
 }
 

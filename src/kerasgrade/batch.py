@@ -172,19 +172,23 @@ def discover(root: Path, assignment_id: str) -> list[Submission]:
     for student_dir in sorted(p for p in submitted.iterdir()
                               if p.is_dir() and not p.name.startswith(".")):
         folder = student_dir / assignment_id
-        if not folder.is_dir():
-            continue
-        notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
-        named = folder / f"{assignment_id}.ipynb"
-        if named in notebooks:
-            found.append(Submission(student_dir.name, folder, named))
-        elif len(notebooks) == 1:
-            found.append(Submission(student_dir.name, folder, notebooks[0]))
-        else:
-            problem = (f"{len(notebooks)} notebooks were submitted and none is named "
-                       f"{named.name}" if notebooks else "no notebook was submitted")
-            found.append(Submission(student_dir.name, folder, None, problem))
+        if folder.is_dir():
+            path, problem = pick_notebook(folder, assignment_id)
+            found.append(Submission(student_dir.name, folder, path, problem))
     return found
+
+
+def pick_notebook(folder: Path, assignment_id: str) -> tuple[Path | None, str]:
+    """The notebook named after the assignment, else the only notebook in folder; or None and
+    why not."""
+    notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
+    named = folder / f"{assignment_id}.ipynb"
+    if named in notebooks:
+        return named, ""
+    if len(notebooks) == 1:
+        return notebooks[0], ""
+    return None, (f"{len(notebooks)} notebooks were submitted and none is named {named.name}"
+                  if notebooks else "no notebook was submitted")
 
 
 def grader_version(release: bytes | None) -> str:

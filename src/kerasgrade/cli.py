@@ -66,6 +66,21 @@ def _kernel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gradescope(args: argparse.Namespace) -> int:
+    from kerasgrade import gradescope
+
+    try:
+        built = gradescope.build(args.root.resolve(), args.assignment, args.output, args.data,
+                                 args.allow_sample)
+    except (gradescope.BuildError, KeyError) as exc:
+        print(f"kerasgrade gradescope: {exc.args[0]}", file=sys.stderr)
+        return 2
+    size = built.path.stat().st_size / 2**20
+    print(f"wrote {built.path} ({size:.1f} MB, data: {built.data_source}): "
+          f"{', '.join(built.members)}")
+    return 0
+
+
 def _grade(args: argparse.Namespace) -> int:
     from kerasgrade import batch
 
@@ -112,6 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--force", action="store_true", help="regrade unchanged submissions")
     g.add_argument("--no-sandbox", action="store_true")
     g.set_defaults(func=_grade)
+
+    s = sub.add_parser("gradescope", help="build a Gradescope autograder zip for an assignment")
+    s.add_argument("assignment")
+    s.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"))
+    s.add_argument("--root", type=Path, default=Path("."), help="course folder")
+    s.add_argument("--data", type=Path,
+                   help="data folder from `kerasgrade data fetch` (default: fetch now)")
+    s.add_argument("--allow-sample", action="store_true",
+                   help="without full MNIST, grade on the 5,000-digit sample (for trials)")
+    s.set_defaults(func=_gradescope)
 
     n = sub.add_parser("kernel", help="the sandboxed Jupyter kernel for nbgrader autograde")
     nsub = n.add_subparsers(dest="action", required=True)

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kerasgrade import assignments
+
 Status = Literal["graded", "error"]
 
 
@@ -90,7 +92,10 @@ class SubmissionResult:
         return cls(**d)
 
     def to_gradescope(self) -> dict[str, Any]:
-        """Gradescope's results.json: score, max_score and one entry per test."""
+        """Gradescope's results.json: score, max_score, one entry per test with the visibility
+        the assignment gives its check, and the measured figures for the leaderboard."""
+        spec = assignments.ASSIGNMENTS.get(self.assignment)
+        visibility = {c.name: c.visibility for c in spec.checks} if spec else {}
         out: dict[str, Any] = {
             "score": self.score,
             "max_score": self.max_score,
@@ -101,7 +106,7 @@ class SubmissionResult:
                     "score": c.points,
                     "max_score": c.max_points,
                     "output": c.text(),
-                    "visibility": "visible",
+                    "visibility": visibility.get(c.name, "visible"),
                     "status": "passed" if c.passed else "failed",
                 }
                 for c in self.checks
@@ -111,6 +116,12 @@ class SubmissionResult:
             out["output"] = f"Grading error: {self.reason}"
         elif self.data_source:
             out["output"] = f"Graded on data source: {self.data_source}"
+        evaluation = self.facts.get("evaluation") or {}
+        board = [{"name": b.name, "value": round(value, 4), "order": b.order}
+                 for b in (spec.leaderboard if spec else ())
+                 if isinstance(value := evaluation.get(b.key), float)]
+        if board and self.status == "graded":
+            out["leaderboard"] = board
         return out
 
     def write_gradescope(self, path: Path) -> None:
