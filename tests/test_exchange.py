@@ -6,6 +6,9 @@ feedback with an nbgrader of its own: Debian's python3 in a venv that user can r
 Python lives under /root, which it cannot enter). The page the student ends with must open
 with the kerasgrade report and carry the gradebook's score, whether `kerasgrade grade` or
 `nbgrader autograde` graded it.
+
+The work is late (the due date is long past) and the course has a late penalty plugin of its
+own, defined in nbgrader_config.py: both graders must take the same 3 points off.
 """
 
 from __future__ import annotations
@@ -31,6 +34,19 @@ from kerasgrade.demo import answered
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 COURSE_ID = "kerasgrade"  # nbgrader_config.py's
 SOLVED = 14.0
+PENALTY = 3.0
+DUE = "2026-01-01 00:00:00 UTC"
+LATE_PLUGIN = """
+from nbgrader.plugins import LateSubmissionPlugin
+
+
+class ThreeOff(LateSubmissionPlugin):
+    def late_submission_penalty(self, student_id, score, total_seconds_late):
+        return 3.0
+
+
+c.AssignLatePenalties.plugin_class = ThreeOff
+"""
 
 
 @dataclass(frozen=True)
@@ -94,12 +110,13 @@ def test_release_submit_grade_feedback_round_trip(grader: str, student: Student,
     exchange.chmod(0o777 | 0o1000)  # as nbgrader's docs set it up: everyone, sticky
     course = make_course(tmp_path, AID, {})
     with (course / "nbgrader_config.py").open("a") as f:
-        f.write(f"\nc.Exchange.root = {str(exchange)!r}\n")
+        f.write(f"\nc.Exchange.root = {str(exchange)!r}\n{LATE_PLUGIN}")
     (student.home / "nbgrader_config.py").write_text(
         f"c = get_config()  # noqa: F821\nc.Exchange.root = {str(exchange)!r}\n"
         f"c.CourseDirectory.course_id = {COURSE_ID!r}\n")
 
     nbgrader(course, "generate_assignment", AID)
+    nbgrader(course, "db", "assignment", "add", AID, f"--duedate={DUE}")
     nbgrader(course, "release_assignment", AID)
     student.run("fetch_assignment", AID)
     work = student.home / AID / f"{AID}.ipynb"
@@ -128,11 +145,15 @@ def test_release_submit_grade_feedback_round_trip(grader: str, student: Student,
     assert pages[0].stat().st_uid == student.uid
     html = pages[0].read_text(encoding="utf-8")
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        score = gb.find_submission(AID, student.name).score
-    assert score == SOLVED
+        submission = gb.find_submission(AID, student.name)
+        raw, penalty = submission.score, submission.late_submission_penalty
+    assert (raw, penalty) == (SOLVED, PENALTY)
+    score = raw - penalty
     text = Page(html).text
     assert f"(Score: {score:.1f} / 14.0)" in text  # nbgrader's header: the gradebook's
+    assert f"Late submission penalty (Score: -{PENALTY:.1f})" in text
     # the page opens with the kerasgrade report, and it agrees
     assert html.index('<div class="kerasgrade-report">') < html.index("02 · A densely")
     assert f"{score:g} / 14 points" in text
+    assert f"late penalty {PENALTY:g} of {SOLVED:g} points" in text
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
-from test_batch import AID, REPO, grade
+from test_batch import AID, REPO, grade, make_course
 from test_feedback import Page
 from test_nbgrader_autograde import nbgrader
 
@@ -150,3 +150,15 @@ def test_an_extension_makes_it_on_time(course: Path) -> None:
                                                                                        "0.0")
     assert results(course, "smithbob")["score"] == 14
     assert "late" not in results(course, "smithbob")["output"]
+
+
+def test_a_late_plugin_that_cannot_load_stops_the_batch_first(tmp_path: Path) -> None:
+    root = make_course(tmp_path, ("alice",))
+    (root / "nbgrader_config.py").write_text((REPO / "nbgrader_config.py").read_text()
+                                              + 'c.AssignLatePenalties.plugin_class = '
+                                                '"mycourse.NoSuchPlugin"\n')
+    proc = grade(root)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "the late penalty plugin in nbgrader_config.py cannot be loaded" in proc.stdout
+    assert "mycourse.NoSuchPlugin" in proc.stdout
+    assert not (root / "reports").exists() and not (root / "autograded").exists()

@@ -405,6 +405,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     settings = gradebook.course_settings(root, args.db)
     with gradebook.GradebookWriter(settings) as book:
         try:
+            book.check_late_plugin()
             notebook_id = book.ensure_assignment(aid, release_path)
         except gradebook.GradebookMismatch as exc:
             raise GraderFailure(str(exc)) from None

@@ -42,7 +42,8 @@ NBGRADER_CONFIG = "nbgrader_config.py"
 
 
 class GradebookMismatch(RuntimeError):
-    """The gradebook's grade cells are not the grader's checks: scores would land wrong."""
+    """The gradebook (its grade cells) or the course's nbgrader settings (its late penalty
+    plugin) do not fit the grader: scores would land wrong."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,16 @@ class GradebookWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.gb.close()
+
+    def check_late_plugin(self) -> None:
+        """Load the course's late penalty plugin now: a misspelt one must stop the batch before
+        anything is graded, not fail on the first late submission."""
+        try:
+            AssignLatePenalties(config=self.settings.config).init_plugin()
+        except Exception as exc:  # an instructor's own class can fail in any way
+            raise GradebookMismatch(
+                f"the late penalty plugin in {NBGRADER_CONFIG} cannot be loaded: "
+                f"{type(exc).__name__}: {exc}") from None
 
     def ensure_assignment(self, assignment_id: str, release: Path) -> str:
         """Register the assignment from its released notebook if needed; return the notebook id.
