@@ -111,18 +111,21 @@ def test_release_submit_grade_feedback_round_trip(grader: str, student: Student,
     course = make_course(tmp_path, AID, {})
     with (course / "nbgrader_config.py").open("a") as f:
         f.write(f"\nc.Exchange.root = {str(exchange)!r}\n{LATE_PLUGIN}")
-    (student.home / "nbgrader_config.py").write_text(
+    desk = student.home / grader  # the student's folder for this course
+    desk.mkdir()
+    os.chown(desk, student.uid, student.gid)
+    (desk / "nbgrader_config.py").write_text(
         f"c = get_config()  # noqa: F821\nc.Exchange.root = {str(exchange)!r}\n"
         f"c.CourseDirectory.course_id = {COURSE_ID!r}\n")
 
     nbgrader(course, "generate_assignment", AID)
     nbgrader(course, "db", "assignment", "add", AID, f"--duedate={DUE}")
     nbgrader(course, "release_assignment", AID)
-    student.run("fetch_assignment", AID)
-    work = student.home / AID / f"{AID}.ipynb"
+    student.run("fetch_assignment", AID, cwd=desk)
+    work = desk / AID / f"{AID}.ipynb"
     nbformat.write(answered(REPO, AID), work)  # the student's answers, in the student's file
     os.chown(work, student.uid, student.gid)
-    student.run("submit", AID)
+    student.run("submit", AID, cwd=desk)
     nbgrader(course, "collect", AID)
     submitted = course / "submitted" / student.name / AID
     assert (submitted / "timestamp.txt").is_file()
@@ -138,9 +141,9 @@ def test_release_submit_grade_feedback_round_trip(grader: str, student: Student,
         assert (autograded / name).read_text() == (submitted / name).read_text()
     nbgrader(course, "generate_feedback", AID)
     nbgrader(course, "release_feedback", AID)
-    student.run("fetch_feedback", AID)
+    student.run("fetch_feedback", AID, cwd=desk)
 
-    pages = list((student.home / AID / "feedback").glob(f"*/{AID}.html"))
+    pages = list((desk / AID / "feedback").glob(f"*/{AID}.html"))
     assert len(pages) == 1, pages
     assert pages[0].stat().st_uid == student.uid
     html = pages[0].read_text(encoding="utf-8")

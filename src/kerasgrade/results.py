@@ -142,7 +142,7 @@ class SubmissionResult:
 
 
 def _duration(seconds: float) -> str:
-    """"2 days 3 hours", "5 minutes": coarse enough to read, exact enough to check."""
+    """Coarse enough to read, exact enough to check: "2 days 3 hours", "5 minutes"."""
     parts = []
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         count, seconds = divmod(seconds, size)
