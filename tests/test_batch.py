@@ -76,13 +76,15 @@ def test_batch_writes_every_report(course: tuple[Path, subprocess.CompletedProce
     root, proc = course
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "graded 2, failed 1, skipped 0, grader failures 0" in proc.stdout
-    with (root / "grades.csv").open() as f:
+    with (root / "kerasgrade-grades.csv").open() as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert {s: float(r["score"]) for s, r in rows.items()} == EXPECTED
     assert rows["carol"]["status"] == "error"
+    assert {r["late_penalty"] for r in rows.values()} == {"0"}  # no due date
+    assert not (root / "feedback").exists()  # nbgrader's generate_feedback writes there
     assert "not valid notebook JSON" in rows["carol"]["reason"]
     for student, score in EXPECTED.items():
-        folder = root / "feedback" / student / AID
+        folder = root / "reports" / student / AID
         gradescope = json.loads((folder / "results.json").read_text())
         assert gradescope["score"] == score and gradescope["max_score"] == 14
         assert (folder / "feedback.html").stat().st_size > 0
@@ -90,7 +92,7 @@ def test_batch_writes_every_report(course: tuple[Path, subprocess.CompletedProce
         assert stored["result"]["score"] == score and len(stored["notebook_sha256"]) == 64
     bob = json.loads(state(root, "bob").read_text())
     assert bob["worker"]["threads"] == 1 and bob["worker"]["slot"] >= 1
-    arch = next(t for t in json.loads((root / "feedback/bob" / AID / "results.json").read_text())
+    arch = next(t for t in json.loads((root / "reports/bob" / AID / "results.json").read_text())
                 ["tests"] if t["name"].startswith("Layers"))
     assert arch["score"] == 0 and "25,450" in arch["output"]
 

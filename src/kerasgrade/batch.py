@@ -3,11 +3,15 @@
 Reads nbgrader's layout, ROOT/submitted/<student>/<assignment>/*.ipynb, and writes
   ROOT/.kerasgrade/results/<assignment>/<student>.json  the result, facts included, with the
                                                         fingerprints that make it reusable
-  ROOT/feedback/<student>/<assignment>/results.json     Gradescope
-  ROOT/feedback/<student>/<assignment>/feedback.html
-  ROOT/autograded/<student>/<assignment>/<notebook>.ipynb  the executed notebook (formgrader)
-  ROOT/grades.csv                                       the class, every assignment
-  nbgrader's gradebook                                  for `nbgrader export` and formgrader
+  ROOT/reports/<student>/<assignment>/results.json      Gradescope
+  ROOT/reports/<student>/<assignment>/feedback.html
+  ROOT/autograded/<student>/<assignment>/               as `nbgrader autograde` leaves it: the
+                                                        executed notebook (formgrader,
+                                                        generate_feedback), timestamp.txt
+  ROOT/kerasgrade-grades.csv                            the class, every assignment
+  nbgrader's gradebook                                  scores and late penalties, for
+                                                        `nbgrader export` and formgrader
+nbgrader's feedback/ is left to `nbgrader generate_feedback`.
 
 Each submission goes through `grade_notebook`, the path `pytest autograder/` takes. Workers
 (local processes, or Dask workers with --scheduler) run `grade_job` and only return results;
@@ -29,6 +33,7 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
 import signal
 import socket
 import tempfile
@@ -42,7 +47,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import psutil
+from nbformat.v4 import new_output
+from nbgrader import utils as nbgrader_utils
+from nbgrader.utils import find_all_files
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -54,14 +63,15 @@ from rich.progress import (
 )
 
 import kerasgrade
-from kerasgrade import assignments, feedback, gradebook, sandbox
+from kerasgrade import assignments, feedback, gradebook, sandbox, sanitize
 from kerasgrade.execute import ExecOptions
-from kerasgrade.grade import failed_result, grade_notebook, private_paths
+from kerasgrade.grade import GRADES_CSV, REPORTS, failed_result, grade_notebook, private_paths
+from kerasgrade.nbgrader_bridge import check_line, facts_bundle
 from kerasgrade.results import SubmissionResult
 
 STATE_DIR = Path(".kerasgrade") / "results"
-GRADES_CSV = "grades.csv"
-CSV_FIELDS = ("student", "assignment", "score", "max_score", "status", "reason")
+CSV_FIELDS = ("student", "assignment", "score", "max_score", "late_penalty", "status", "reason")
+TIMESTAMP = "timestamp.txt"
 # A worker's kernel peaks near 0.7 GB on the MNIST sample and 1.3 GB on full MNIST, beside its
 # resident inspector (TensorFlow imported, a forked child per measurement): 1.1-1.4 GB and
 # 1.9-2.0 GB measured per worker. The default pool never plans more workers than memory holds.
@@ -70,7 +80,7 @@ WORKER_MEMORY = 2048 * 2**20
 # stored results stale.
 NOT_GRADING = frozenset({"batch.py", "gradebook.py", "feedback.py", "cli.py", "course.py",
                          "pytest_plugin.py", "nbgrader_bridge.py", "nbgrader_feedback.py",
-                         "student.py", "demo.py"})
+                         "student.py", "demo.py", "lms.py"})
 PR_SET_PDEATHSIG = 1
 
 
@@ -237,24 +247,55 @@ class Publisher:
 
     def publish(self, sub: Submission, result: SubmissionResult, state: dict[str, Any],
                 executed: str | None = None) -> None:
-        out = self.root / "feedback" / result.student / self.assignment_id
-        result.write_gradescope(out / "results.json")
-        feedback.write_page(result, out / "feedback.html")
-        # Where nbgrader's formgrader looks for the graded notebook of a submission.
-        graded = (self.root / "autograded" / result.student / self.assignment_id
-                  / f"{self.notebook_id}.ipynb")
+        # Where nbgrader's formgrader and generate_feedback look for the graded notebook.
+        folder = self.root / "autograded" / result.student / self.assignment_id
+        graded = folder / f"{self.notebook_id}.ipynb"
         if executed is not None:
-            graded.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(graded, executed)
+            _write_atomic(graded, autograded_notebook(executed, result))
         else:  # no run (a refused file): an older run's notebook would contradict the grade
             graded.unlink(missing_ok=True)
         self.sync(sub, result)
+        self._reports(sub, result, state)
+
+    def refresh(self, sub: Submission, state: dict[str, Any]) -> None:
+        """An unchanged submission: the class-wide stores again (a new or reset gradebook is
+        filled again), its reports again when its lateness changed (an extension, a due date)."""
+        result = SubmissionResult.from_dict(state["result"])
+        before = (result.late_penalty, result.seconds_late)
+        self.sync(sub, result)
+        if (result.late_penalty, result.seconds_late) != before:
+            self._reports(sub, result, state)
+
+    def _reports(self, sub: Submission, result: SubmissionResult, state: dict[str, Any]) -> None:
+        """kerasgrade's own pages, nbgrader's timestamp.txt, then the resume state."""
+        out = self.root / REPORTS / result.student / self.assignment_id
+        result.write_gradescope(out / "results.json")
+        feedback.write_page(result, out / "feedback.html")
+        graded = self.root / "autograded" / result.student / self.assignment_id
+        if graded.is_dir():
+            self._carry_over(sub.folder, graded)
+        state["result"] = result.to_dict(with_facts=True)
         _write_atomic(self.state_path(result.student), json.dumps(state))
 
+    def _carry_over(self, submitted: Path, graded: Path) -> None:
+        """What `nbgrader autograde` copies from submitted/ besides the notebooks, by nbgrader's
+        own rule: timestamp.txt and submission_secret.txt, which generate_feedback and
+        release_feedback need, and the student's other files. Links are passed over."""
+        (graded / TIMESTAMP).unlink(missing_ok=True)  # a stale one would date the work wrong
+        for name in find_all_files(str(submitted), self.book.settings.ignore() + ["*.ipynb"]):
+            path = Path(name)
+            if path.is_file() and not path.is_symlink():
+                target = graded / path.relative_to(submitted)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+
     def sync(self, sub: Submission, result: SubmissionResult) -> None:
-        """The class-wide stores: gradebook and grades.csv (also for skipped submissions, so a
-        new or reset gradebook is filled again)."""
+        """The class-wide stores: the gradebook, whose late penalty the result takes, and the
+        class CSV."""
         self.book.record(result, self.notebook_id, gradebook.read_timestamp(sub.folder))
+        late = self.book.assign_late_penalty(self.assignment_id, self.notebook_id,
+                                             result.student)
+        result.late_penalty, result.seconds_late = late.penalty, late.seconds_late
         self.rows[(self.assignment_id, result.student)] = _row(result)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, CSV_FIELDS, lineterminator="\n")
@@ -271,7 +312,29 @@ class Publisher:
 def _row(result: SubmissionResult) -> dict[str, Any]:
     return {"student": result.student, "assignment": result.assignment,
             "score": f"{result.score:g}", "max_score": f"{result.max_score:g}",
-            "status": result.status, "reason": result.reason}
+            "late_penalty": f"{result.late_penalty:g}", "status": result.status,
+            "reason": result.reason}
+
+
+def autograded_notebook(executed: str, result: SubmissionResult) -> str:
+    """The executed notebook with what `nbgrader autograde` leaves in its graded cells: each
+    check's verdict, and in the first the facts generate_feedback's report is drawn from."""
+    nb = nbformat.reads(executed, as_version=4)
+    checks = {c.name: c for c in result.checks}
+    first = True
+    for cell in nb.cells:
+        check = checks.get(sanitize.grade_id(cell) or "")
+        if cell.cell_type != "code" or not nbgrader_utils.is_grade(cell) or check is None:
+            continue
+        line = check_line(check)
+        cell.outputs = ([new_output("display_data", data=facts_bundle(result.assignment,
+                                                                      result.facts))]
+                        if first and result.facts else [])
+        cell.outputs.append(
+            new_output("stream", name="stdout", text=line + "\n") if check.passed else
+            new_output("error", ename="CheckFailed", evalue=line, traceback=line.splitlines()))
+        first = False
+    return nbformat.writes(nb)
 
 
 def _run_local(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Any]]:
@@ -346,6 +409,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     settings = gradebook.course_settings(root, args.db)
     with gradebook.GradebookWriter(settings) as book:
         try:
+            book.check_late_plugin()
             notebook_id = book.ensure_assignment(aid, release_path)
         except gradebook.GradebookMismatch as exc:
             raise GraderFailure(str(exc)) from None
@@ -396,7 +460,7 @@ class Batch:
             stored = self.publisher.stored(sub.student)
             if (not force and stored and stored.get("notebook_sha256") == digest
                     and stored.get("grader") == self.version):
-                self.publisher.sync(sub, SubmissionResult.from_dict(stored["result"]))
+                self.publisher.refresh(sub, stored)
                 self.skipped += 1
                 continue
             jobs.append(Job(sub.student, self.assignment_id,

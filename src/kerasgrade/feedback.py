@@ -131,6 +131,8 @@ def _header(result: SubmissionResult, spec: Assignment | None) -> str:
         f'<p class="meta">{" · ".join(meta)}</p>',
         f'<p class="score">{_points(result.score)} / {_points(result.max_score)} points</p>',
     ]
+    if note := result.late_note():
+        lines.append(f'<p class="late">{_esc(note)}</p>')
     if result.status == "error":
         lines.append(f'<p class="reason"><strong>The notebook could not be graded:</strong> '
                      f"{_esc(result.reason or 'no reason was recorded')}</p>")

@@ -20,8 +20,10 @@ from kerasgrade import assignments, checks, inert, sanitize
 from kerasgrade.execute import ExecOptions, execute
 from kerasgrade.results import CheckResult, SubmissionResult
 
+REPORTS = "reports"  # kerasgrade's own per-student pages, beside nbgrader's feedback/
+GRADES_CSV = "kerasgrade-grades.csv"  # not nbgrader export's default grades.csv
 COURSE_DIRS = ("autograder", "source", "solutions", "submitted", "autograded", "feedback",
-               "gradebook.db", ".kerasgrade")
+               REPORTS, GRADES_CSV, "grades.csv", "downloaded", "gradebook.db", ".kerasgrade")
 
 
 def course_root() -> Path:

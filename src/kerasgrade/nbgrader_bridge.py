@@ -26,7 +26,7 @@ from typing import Any
 
 from kerasgrade import assignments, checks
 from kerasgrade.execute import ARRAYS, SUMMARIES
-from kerasgrade.results import CheckFailed
+from kerasgrade.results import CheckFailed, CheckResult
 
 # No renderer knows this type, so nbconvert and Jupyter show the text/plain next to it.
 FACTS_MIME = "application/vnd.kerasgrade.facts+json"
@@ -89,10 +89,22 @@ def _leave_in_output(assignment_id: str, facts: dict[str, Any]) -> None:
 
     if get_ipython() is None:  # not in a kernel: there is no cell output
         return
+    display(facts_bundle(assignment_id, facts), raw=True)
+
+
+def facts_bundle(assignment_id: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """The output data that carries the facts (also written by `kerasgrade grade`)."""
     # As JSON text: a diverged network's NaN is a fact, and Jupyter messages carry no NaN.
-    display({FACTS_MIME: {"assignment": assignment_id, "facts": json.dumps(facts)},
-             "text/plain": "kerasgrade measured this submission: nbgrader generate_feedback "
-                           "shows the report."}, raw=True)
+    return {FACTS_MIME: {"assignment": assignment_id, "facts": json.dumps(facts)},
+            "text/plain": "kerasgrade measured this submission: nbgrader generate_feedback "
+                          "shows the report."}
+
+
+def check_line(result: CheckResult) -> str:
+    """What a graded cell shows for its check: printed when it passed, raised when not."""
+    if result.passed:
+        return f"✔ {result.title or result.name}: {result.message}"
+    return f"✘ {result.title or result.name}: {result.text()}"
 
 
 def run_check(assignment_id: str, check_name: str, namespace: dict[str, Any]) -> None:
@@ -100,6 +112,6 @@ def run_check(assignment_id: str, check_name: str, namespace: dict[str, Any]) ->
         facts = measure(assignment_id, namespace)
         result = checks.run_one(assignment_id, check_name, facts)
     if result.passed:
-        print(f"✔ {result.title or result.name}: {result.message}")
+        print(check_line(result))
         return
-    raise CheckFailed(f"✘ {result.title or result.name}: {result.text()}")
+    raise CheckFailed(check_line(result))

@@ -5,8 +5,8 @@ output (nbgrader_bridge.FACTS_MIME). This preprocessor, which nbgrader_config.py
 GenerateFeedback's, takes them out of the notebook, runs the checks on them (the functions
 that scored the cells) and puts the report feedback.py draws, plots and all, in a cell of its
 own at the top. Only the graded cells' outputs are read: a student's own cell could print
-anything. The gradebook is never written: the report's points are the checks', the page
-header's (nbgrader's) the gradebook's.
+anything. The gradebook is only read: the report's points are the checks' less the gradebook's
+late penalty, the page header's (nbgrader's) the gradebook's.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
 from nbgrader import utils
+from nbgrader.api import Gradebook, MissingEntry
 from traitlets import Bool
 
 from kerasgrade.grade import result_from_facts
@@ -43,15 +44,30 @@ class KerasgradeReport(Preprocessor):
         graded = resources.get("nbgrader", {})
         result = result_from_facts(payload["assignment"], graded.get("student", ""),
                                    graded.get("notebook", ""), json.loads(payload["facts"]))
+        # GetGrades, before this, read the penalty from the gradebook.
+        result.late_penalty = float(graded.get("late_penalty") or 0.0)
+        result.seconds_late = _seconds_late(graded)
         if "score" in graded and abs(graded["score"] - result.score) > 1e-6:
             self.log.warning("The report's %g points differ from the gradebook's %g (graded by "
-                             "hand, or a late penalty): the page's header has the gradebook's.",
+                             "hand): the page's header has the gradebook's.",
                              result.score, graded["score"])
         # A code cell for its HTML output; nbconvert's templates skip a transient source.
         report = new_code_cell(metadata={"transient": {"remove_source": True}}, outputs=[
             new_output("display_data", data={"text/html": fragment(result)})])
         nb.cells.insert(0, report)
         return nb, resources
+
+
+def _seconds_late(graded: dict[str, Any]) -> float:
+    """How late the submission is, as the gradebook computes it (due date, extension)."""
+    if not {"db_url", "assignment", "student"} <= graded.keys():
+        return 0.0
+    with Gradebook(graded["db_url"]) as gb:
+        try:
+            return float(gb.find_submission(graded["assignment"],
+                                            graded["student"]).total_seconds_late)
+        except MissingEntry:
+            return 0.0
 
 
 def _take_facts(nb: NotebookNode) -> dict[str, Any] | None:

@@ -66,10 +66,27 @@ class SubmissionResult:
     data_source: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
+    # Set from nbgrader's gradebook (due date, extension, timestamp.txt) and its
+    # LateSubmissionPlugin: the points taken off the checks' sum.
+    late_penalty: float = 0.0
+    seconds_late: float = 0.0
+
+    @property
+    def raw_score(self) -> float:
+        return round(sum(c.points for c in self.checks), 4)
 
     @property
     def score(self) -> float:
-        return round(sum(c.points for c in self.checks), 4)
+        return round(max(0.0, self.raw_score - self.late_penalty), 4)
+
+    def late_note(self) -> str:
+        """One sentence on lateness for the student, or "" for work on time."""
+        if self.seconds_late <= 0:
+            return ""
+        late = f"Submitted {_duration(self.seconds_late)} after the due date"
+        if not self.late_penalty:
+            return f"{late}: no late penalty."
+        return f"{late}: late penalty {self.late_penalty:g} of {self.raw_score:g} points."
 
     @property
     def max_score(self) -> float:
@@ -80,14 +97,15 @@ class SubmissionResult:
         if not with_facts:
             d.pop("facts")
         d["score"] = self.score
+        d["raw_score"] = self.raw_score
         d["max_score"] = self.max_score
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SubmissionResult:
         d = dict(d)
-        d.pop("score", None)
-        d.pop("max_score", None)
+        for derived in ("score", "raw_score", "max_score"):
+            d.pop(derived, None)
         d["checks"] = [CheckResult(**c) for c in d.get("checks", [])]
         return cls(**d)
 
@@ -112,10 +130,15 @@ class SubmissionResult:
                 for c in self.checks
             ],
         }
+        lines = []
         if self.status == "error":
-            out["output"] = f"Grading error: {self.reason}"
+            lines.append(f"Grading error: {self.reason}")
         elif self.data_source:
-            out["output"] = f"Graded on data source: {self.data_source}"
+            lines.append(f"Graded on data source: {self.data_source}")
+        if note := self.late_note():
+            lines.append(note)
+        if lines:
+            out["output"] = "\n".join(lines)
         evaluation = self.facts.get("evaluation") or {}
         board = [{"name": b.name, "value": round(value, 4), "order": b.order}
                  for b in (spec.leaderboard if spec else ())
@@ -127,3 +150,13 @@ class SubmissionResult:
     def write_gradescope(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_gradescope(), indent=2))
+
+
+def _duration(seconds: float) -> str:
+    """Coarse enough to read, exact enough to check: "2 days 3 hours", "5 minutes"."""
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count:.0f} {unit}{'s' if count != 1 else ''}")
+    return " ".join(parts[:2]) or f"{seconds:.0f} seconds"
