@@ -20,7 +20,8 @@ import nbformat
 import kerasgrade
 from kerasgrade import assignments, inspector, kernel_setup
 from kerasgrade import sandbox as sandboxing
-from kerasgrade.runner import GRADER_CELL
+from kerasgrade.results import GraderFault
+from kerasgrade.runner import GRADER_CELL, READY, STARTED
 
 ARTIFACTS = "artifacts"
 # Arrays exported for checks beyond the model (01's prepared data, 03's probabilities).
@@ -179,6 +180,7 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
                             enabled=options.sandbox)
     # Only a runner that finished wrote run.json; otherwise any file there is the student's.
     run = _run_report(scratch / "run.json") if kernel.status == "ok" else {}
+    _raise_grader_fault(kernel, run)
     executed = _executed(scratch / "executed.ipynb") if run else None
     if not run:
         run = {"status": "error" if kernel.status == "ok" else kernel.status,
@@ -195,13 +197,32 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
         inspection = inspector.measure(artifacts, assignment_id, scratch, env, shown, options)
         timings["checks"] = inspection.seconds
         facts = read_json(artifacts / "facts.json")
-        if not facts:
-            # The last line of a traceback says what went wrong; the rest is the grader's code.
-            last = next((line for line in reversed(inspection.stderr.splitlines()) if line), "")
-            run["reason"] = run.get("reason") or (
-                f"the grader could not measure the model: {inspection.reason} {last}".strip())
+        if inspection.status == "refused":
+            run["reason"] = f"the notebook left files the grader will not read: {inspection.reason}"
+        elif inspection.status != "ok" or not facts:
+            # It ran no student code and reads the artifacts as data: its failure is ours.
+            raise GraderFault(f"the measuring process failed ({inspection.reason}): "
+                              f"{_last_line(inspection.stderr)}", "inspector")
     facts["execution"] = {k: v for k, v in run.items() if k != "cell_seconds"}
     return Execution(facts, executed, timings)
+
+
+def _raise_grader_fault(kernel: sandboxing.SandboxRun, run: dict[str, Any]) -> None:
+    """A run that failed before the student's first cell is the grader's failure, not the
+    student's: the runner's first lines on stdout, written before any student code could
+    run, say how far it got."""
+    head = kernel.stdout_head.splitlines()
+    if head[:1] != [STARTED]:
+        raise GraderFault(f"the sandbox did not start the grader's runner ({kernel.reason}): "
+                          f"{_last_line(kernel.stderr)}", "sandbox")
+    if READY not in head:  # so no student code ran, and run.json is the runner's own
+        why = run.get("reason") or f"{kernel.reason}: {_last_line(kernel.stderr)}"
+        raise GraderFault(f"the kernel could not be set up: {why}", "kernel")
+
+
+def _last_line(text: str) -> str:
+    """The last line of a traceback says what went wrong; the rest is the grader's code."""
+    return next((line for line in reversed(text.splitlines()) if line.strip()), "")[:500]
 
 
 def _executed(path: Path) -> Any:

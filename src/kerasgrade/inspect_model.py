@@ -198,13 +198,20 @@ def array_facts(artifacts: Path, data: Any) -> dict[str, Any]:
     return out
 
 
+def _export_record(path: Path) -> dict[str, Any] | None:
+    """What the export cell wrote, or None: the student's code could have replaced it (with
+    broken JSON, a link, a FIFO), which must not crash the measurement."""
+    from kerasgrade.execute import read_json  # not at the top: execute imports this module
+
+    return read_json(path) or None
+
+
 def inspect(artifacts: Path, assignment_id: str) -> dict[str, Any]:
     from kerasgrade import data as datasets
 
     spec = assignments.get(assignment_id)
     facts: dict[str, Any] = {"assignment": assignment_id}
-    export_file = artifacts / "export.json"
-    facts["export"] = json.loads(export_file.read_text()) if export_file.exists() else None
+    facts["export"] = _export_record(artifacts / "export.json")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = datasets.load(spec.dataset)

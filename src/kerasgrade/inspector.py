@@ -75,7 +75,8 @@ class Resident:
                 # Links stay links: resolved inside the sandbox, never by the grader.
                 shutil.copytree(artifacts, job, symlinks=True)
             except (shutil.Error, OSError) as exc:
-                return _outcome(None, "error", f"its files could not be copied ({exc})",
+                # The student's code made these files (a FIFO, an unreadable file): theirs.
+                return _outcome(None, "refused", f"its files could not be copied ({exc})",
                                 started)
             if self.options.sandbox and os.geteuid() == 0:
                 sandbox.hand_over(job, sandbox.SANDBOX_UID + self.slot,
