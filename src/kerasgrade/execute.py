@@ -11,15 +11,16 @@ import os
 import shutil
 import stat
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 import kerasgrade
-from kerasgrade import assignments, inspector, kernel_setup
+from kerasgrade import assignments, data, inspector, kernel_setup
 from kerasgrade import sandbox as sandboxing
+from kerasgrade.inspect_model import NO_DATA
 from kerasgrade.results import GraderFault
 from kerasgrade.runner import GRADER_CELL, READY, STARTED
 
@@ -43,11 +44,26 @@ class ExecOptions:
     seed: int = 0
     threads: int | None = None
     slot: int = 0
-    cell_timeout: float = 600
-    limits: sandboxing.Limits = field(default_factory=sandboxing.Limits)
+    # None: the assignment's own limits (assignments.time_limits), as in every front end
+    cell_timeout: float | None = None
+    limits: sandboxing.Limits | None = None
     hide: tuple[Path, ...] = ()
     data_dir: Path | None = None
     resident_inspector: bool = False  # batch workers: see kerasgrade.inspector
+
+
+def time_limits(assignment_id: str, data_dir: Path | None = None) -> assignments.TimeLimits:
+    """The assignment's time limits for the data a run gets here: what every front end uses."""
+    source = data.local_source(assignments.get(assignment_id).dataset, data_dir)
+    return assignments.time_limits(assignment_id, source)
+
+
+def with_limits(options: ExecOptions, assignment_id: str) -> ExecOptions:
+    """The options with the assignment's time limits wherever none were given."""
+    limits = time_limits(assignment_id, options.data_dir)
+    return replace(options,
+                   cell_timeout=options.cell_timeout or limits.cell,
+                   limits=options.limits or sandboxing.Limits(wall_seconds=limits.notebook))
 
 
 def export_source(assignment_id: str, artifacts: str) -> str:
@@ -105,7 +121,10 @@ def sandbox_env(scratch: Path, options: ExecOptions) -> dict[str, str]:
 def shown_paths(env: dict[str, str]) -> tuple[Path, ...]:
     """The package and the data folder, which the sandbox must show read-only even where they
     sit under its private /tmp (a clone in /tmp, a data folder there) or a hidden folder."""
-    return tuple(Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR") if k in env)
+    # A missing one is skipped (bwrap would refuse to start): loading the data then fails
+    # with the loaders' own message.
+    return tuple(Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR")
+                 if k in env and Path(env[k]).exists())
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -165,6 +184,7 @@ def _phase_times(nb: Any, run: dict[str, Any]) -> dict[str, float]:
 
 def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) -> Execution:
     """Execute an already sanitized notebook; return the measured facts."""
+    options = with_limits(options, assignment_id)
     scratch = workdir / "scratch"
     if scratch.exists():
         shutil.rmtree(scratch)
@@ -201,6 +221,9 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
             run["reason"] = f"the notebook left files the grader will not read: {inspection.reason}"
         elif inspection.status != "ok" or not facts:
             # It ran no student code and reads the artifacts as data: its failure is ours.
+            if inspection.returncode == NO_DATA:
+                raise GraderFault(f"the grader's data is not available in the sandbox: "
+                                  f"{_last_line(inspection.stderr)}", "data")
             raise GraderFault(f"the measuring process failed ({inspection.reason}): "
                               f"{_last_line(inspection.stderr)}", "inspector")
     facts["execution"] = {k: v for k, v in run.items() if k != "cell_seconds"}
@@ -222,7 +245,7 @@ def _raise_grader_fault(kernel: sandboxing.SandboxRun, run: dict[str, Any]) -> N
 
 def _last_line(text: str) -> str:
     """The last line of a traceback says what went wrong; the rest is the grader's code."""
-    return next((line for line in reversed(text.splitlines()) if line.strip()), "")[:500]
+    return next((line for line in reversed(text.splitlines()) if line.strip()), "")[:1000]
 
 
 def _executed(path: Path) -> Any:

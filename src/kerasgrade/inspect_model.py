@@ -24,6 +24,7 @@ from kerasgrade.export import MODEL_FILE, SAVED_DIR
 
 CONFUSION_SAMPLE = 10_000
 LOG_FILE = "inspect.log"  # resident mode: where a child's stderr goes
+NO_DATA = 3  # exit code: the grader's data could not be loaded here (an environment fault)
 
 
 def snake(name: str) -> str:
@@ -285,7 +286,13 @@ def main(argv: list[str] | None = None) -> int:
         return serve()
     artifacts, assignment_id = Path(args[0]), args[1]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    facts = inspect(artifacts, assignment_id)
+    from kerasgrade.data import DataUnavailable
+
+    try:
+        facts = inspect(artifacts, assignment_id)
+    except DataUnavailable as exc:  # one line: the grader reports the last line of stderr
+        print(" ".join(str(exc).split()), file=sys.stderr, flush=True)
+        return NO_DATA
     (artifacts / "facts.json").write_text(json.dumps(facts))
     return 0
 

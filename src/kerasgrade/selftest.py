@@ -21,14 +21,15 @@ import nbformat
 from kerasgrade import assignments
 from kerasgrade.execute import ExecOptions, execute
 from kerasgrade.results import GraderFault
+from kerasgrade.sandbox import Limits
 
 FIXES = {
     "sandbox": "the sandbox must be able to run {python} with kerasgrade importable: install "
                "kerasgrade into that environment, and check that bubblewrap works here",
     "kernel": "install TensorFlow, Keras and ipykernel into the environment of {python}, and "
               "make sure `import tensorflow` works there",
-    "data": "run `kerasgrade data fetch --dest DIR` and set KERASGRADE_DATA_DIR=DIR (or unset "
-            "KERASGRADE_NO_SAMPLE to allow the bundled MNIST sample)",
+    "data": "give the grader its data where the sandbox can read it: `kerasgrade data fetch "
+            "--dest DIR`, then set KERASGRADE_DATA_DIR=DIR",
     "inspector": "this is a fault of the grader's measuring process "
                  "(kerasgrade.inspect_model); run it by hand to see its traceback",
 }
@@ -48,7 +49,7 @@ def check(assignment_ids: Iterable[str], options: ExecOptions) -> None:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"import keras\n{loads}")])
     # Short limits: a healthy machine needs seconds; a hung one must not stall the batch.
     options = replace(options, cell_timeout=120,
-                      limits=replace(options.limits, wall_seconds=300))
+                      limits=replace(options.limits or Limits(), wall_seconds=300))
     with tempfile.TemporaryDirectory(prefix="kerasgrade-selftest-") as tmp:
         try:
             ran = execute(nb, ids[0], Path(tmp), options)
