@@ -336,9 +336,15 @@ class _Pool:
         while pending or self.running:
             while pending and self.idle:
                 process, conn = self.idle.pop()
+                try:
+                    conn.send(pending[0])
+                except OSError:  # it died while idle: a new one takes the job
+                    process.join()
+                    conn.close()
+                    self._start()
+                    continue
                 job = pending.popleft()
                 attempts[job.student] += 1
-                conn.send(job)
                 self.running[conn] = (process, job)
             ready = wait([*self.running, *(p.sentinel for p, _ in self.running.values())])
             for conn, (process, job) in list(self.running.items()):
