@@ -25,8 +25,6 @@ c.CourseDirectory.release_directory = "assignments"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                             "*.keras", "*.h5"]
 
-# Training takes minutes; nbgrader's default of 30 s per cell would cut it off.
-c.Execute.timeout = int(os.environ.get("KERASGRADE_CELL_TIMEOUT", "1800"))
 c.Execute.startup_timeout = int(os.environ.get("KERASGRADE_KERNEL_STARTUP_TIMEOUT", "120"))
 
 # Kernels that nbgrader starts inherit this process's environment. nbgrader gives a test
@@ -41,6 +39,23 @@ if importlib.util.find_spec("kerasgrade") is None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p
     )
+
+# The cell limit of `kerasgrade grade` and `pytest autograder/` (from the reference solution's
+# measured time, kerasgrade.assignments.time_limits): for the assignment named on nbgrader's
+# command line, else the largest (nbgrader's default of 30 s would cut training off).
+from kerasgrade.assignments import ASSIGNMENTS  # noqa: E402  (after the path)
+from kerasgrade.course import is_test_cell  # noqa: E402
+from kerasgrade.execute import time_limits  # noqa: E402
+
+_named = [a for a in ASSIGNMENTS if any(a in arg for arg in sys.argv[1:])]
+_limits = [time_limits(a) for a in _named or ASSIGNMENTS]
+c.Execute.timeout = int(os.environ.get("KERASGRADE_CELL_TIMEOUT") or
+                        max(limit.cell for limit in _limits))
+# A test cell is the grader's own check, measuring the model in a subprocess: like the
+# grader's cells in `kerasgrade grade`, it is bounded by the notebook's limit, not a cell's.
+_test_cell_timeout = int(max(limit.notebook for limit in _limits))
+c.Execute.timeout_func = lambda cell: (_test_cell_timeout if is_test_cell(cell)
+                                       else c.Execute.timeout)
 
 # generate_feedback: nbgrader's preprocessors, then the kerasgrade report (checks, layer
 # table, plots) at the top of each student's page, from the facts the hidden cells measured.

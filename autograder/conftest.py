@@ -3,6 +3,7 @@
 from kerasgrade.pytest_plugin import (  # noqa: F401  pytest finds hooks by name here
     graded,
     pytest_addoption,
+    pytest_collection_finish,
     pytest_configure,
     pytest_generate_tests,
     pytest_sessionfinish,

@@ -29,7 +29,7 @@ from nbfactory import COMPILE, CONNECTED, IMPORTS, MODEL, PREPARE, SAVE, noteboo
 from kerasgrade import sandbox
 from kerasgrade.assignments import CONNECTED_NETWORKS
 from kerasgrade.demo import answered, untouched
-from kerasgrade.execute import ExecOptions
+from kerasgrade.execute import ExecOptions, time_limits
 from kerasgrade.grade import grade_notebook
 from kerasgrade.results import SubmissionResult
 from kerasgrade.sandbox import Limits
@@ -37,6 +37,11 @@ from kerasgrade.sandbox import Limits
 ROOT = Path(__file__).resolve().parents[1]
 AID = CONNECTED_NETWORKS
 FULL = 14.0
+LIMITS = time_limits(AID)  # from the reference solution's measured time, on the data served
+# A short wall clock for notebooks that never end. It must outlast the kernel's start and
+# TensorFlow's import on a busy machine: a run stopped before its setup cell finished is the
+# grader's failure, not the student's, and is never scored.
+SHORT_WALL = 75
 # Files of the course a student's code must neither read nor change.
 PRIVATE = (ROOT / "autograder" / "test_hidden_checks.py", ROOT / "autograder" / "conftest.py",
            ROOT / "source" / AID / f"{AID}.ipynb")
@@ -322,25 +327,36 @@ baseline = Sequential([keras.Input(shape=input_shape), Flatten(), Dense(10)])"""
                          {"architecture": "cell 2 (`while True:`) ran longer than 3 s and was "
                           "stopped", "epochs": "trained for 0 epochs"},
                          options={"cell_timeout": 3}),
+    # The assignment's own limit, measured from its reference solution: no option given.
+    "endless_loop_own_limit": Case(
+        cells(IMPORTS, "while True:\n    pass", "epochs = 10"), "graded", 0,
+        {"architecture": f"cell 2 (`while True:`) ran longer than {LIMITS.cell:g} s and was "
+         "stopped", "epochs": "trained for 0 epochs"}),
     "endless_loop_deaf_to_interrupt": Case(
         cells(IMPORTS, DEAF_LOOP), "error", 0,
-        {"reason": "stopped after 20 s (the notebook's time limit)"},
-        options={"cell_timeout": 3, "limits": Limits(wall_seconds=20)}),
+        {"reason": f"stopped after {SHORT_WALL:g} s (the notebook's time limit)"},
+        options={"cell_timeout": 3, "limits": Limits(wall_seconds=SHORT_WALL)}),
     "memory_bomb": Case(cells(IMPORTS, MEMORY_BOMB), "error", 0,
                         {"reason": "used more than 2560 MB of memory"},
                         # The wall clock only bounds the test, should the watchdog miss it.
                         options={"limits": Limits(memory_mb=2560, wall_seconds=60)}),
     "fork_bomb": Case(cells(IMPORTS, FORK_BOMB), "error", 0,
-                      {"reason": "stopped after 20 s (the notebook's time limit)"},
+                      {"reason": f"stopped after {SHORT_WALL:g} s (the notebook's time limit)"},
                       # Fewer processes than the default 512: the bomb needs only to hit the
                       # ceiling, and sharing the machine's cores with 500 of them slows all.
-                      options={"limits": Limits(wall_seconds=20, max_processes=128)}),
+                      options={"limits": Limits(wall_seconds=SHORT_WALL, max_processes=128)}),
     "sys_exit_after_training": Case(lambda ctx: variant(extra={7: "import sys\nsys.exit(1)"}),
                                     "graded", FULL, {}),
     "os_exit": Case(cells(IMPORTS, PREPARE, MODEL, "import os; os._exit(0)"), "error", 0,
                     {"reason": "the kernel died while running cell 4 (`import os; os._exit(0)`)"}),
     "kill_own_kernel": Case(cells(IMPORTS, "import os; os.kill(os.getpid(), 9)"), "error", 0,
                             {"reason": "the kernel died while running cell 2"}),
+    # Pushing the runner's first lines out of the output kept, then killing it, must not pass
+    # for a grader failure (which would never be scored): the head of stdout is kept too.
+    "flood_stdout_kill_runner": Case(
+        cells(IMPORTS, "import os\nos.write(1, b'kerasgrade-runner: started\\n' * 200_000)\n"
+              "os.kill(os.getppid(), 9)"),
+        "error", 0, {"reason": "was killed by signal SIGKILL"}),
     "kill_runner_forge_report": Case(
         cells(IMPORTS, "import os\nopen('run.json', 'w').write('{')\nos.kill(os.getppid(), 9)"),
         "error", 0, {"reason": "was killed by signal SIGKILL"}),
@@ -398,8 +414,10 @@ baseline = Sequential([keras.Input(shape=input_shape), Flatten(), Dense(10)])"""
                                            {"architecture": NO_MODEL}),
     "monkeypatched_save": Case(cells(IMPORTS, PREPARE, MODEL, COMPILE, MONKEYPATCH_SAVE, SAVE),
                                "graded", 0, {"architecture": "is not a Keras 3 model file"}),
-    "forged_facts": Case(cells(IMPORTS, FORGE_FACTS), "error", 0,
-                         {"reason": "the grader could not measure the model"}),
+    # A broken export.json counts as no export: the measuring process must not crash on it
+    # (its crash would be the grader's failure, never scored).
+    "forged_facts": Case(cells(IMPORTS, FORGE_FACTS), "graded", 0,
+                         {"architecture": "no model was produced: run every cell"}),
 }
 
 
@@ -575,6 +593,12 @@ def test_big_output_trimmed(batch: Batch) -> None:
     executed = batch.scratch("big_output") / "executed.ipynb"
     assert executed.stat().st_size < 1 * MIB
     assert "characters cut by the grader" in executed.read_text()
+
+
+def test_endless_loop_costs_its_limit_not_minutes(batch: Batch) -> None:
+    """Issue 12: an endless loop in 02 is graded in well under 3 minutes (it took 616 s)."""
+    seconds = batch.results["endless_loop_own_limit"].timings["total"]
+    assert LIMITS.cell <= seconds < 180, seconds
 
 
 def test_sys_exit_is_an_error_in_its_cell(batch: Batch) -> None:

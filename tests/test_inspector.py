@@ -111,7 +111,7 @@ def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, resident:
     job = place(artifacts, tmp_path)
     os.mkfifo(job / "pipe")  # opening it would wait for a writer: copying must refuse it
     run, facts = measure(job, options)
-    assert run.status == "error" and "could not be copied" in run.reason and facts == {}
+    assert run.status == "refused" and "could not be copied" in run.reason and facts == {}
 
 
 def test_threads_of_a_dask_worker_get_a_resident_each(artifacts: Path, tmp_path: Path) -> None:

@@ -40,10 +40,12 @@ import tempfile
 import time
 import traceback
 import urllib.parse
+from collections import Counter, deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +65,7 @@ from rich.progress import (
 )
 
 import kerasgrade
-from kerasgrade import assignments, feedback, gradebook, sandbox, sanitize
+from kerasgrade import assignments, feedback, gradebook, sandbox, sanitize, selftest
 from kerasgrade.execute import ExecOptions
 from kerasgrade.grade import GRADES_CSV, REPORTS, failed_result, grade_notebook, private_paths
 from kerasgrade.nbgrader_bridge import check_line, facts_bundle
@@ -82,6 +84,9 @@ NOT_GRADING = frozenset({"batch.py", "gradebook.py", "feedback.py", "cli.py", "c
                          "pytest_plugin.py", "nbgrader_bridge.py", "nbgrader_feedback.py",
                          "student.py", "demo.py", "lms.py"})
 PR_SET_PDEATHSIG = 1
+# Tries per submission when the grader fails on it (a worker died, the sandbox did not
+# start): a second failure is reported, and a later run tries again.
+ATTEMPTS = 2
 
 
 class GraderFailure(RuntimeError):
@@ -337,20 +342,131 @@ def autograded_notebook(executed: str, result: SubmissionResult) -> str:
     return nbformat.writes(nb)
 
 
-def _run_local(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Any]]:
-    """(job, finished future) pairs from a pool of spawned processes, one kernel each."""
-    # spawn: forking this process would copy its threads (rich's refresher) and database
-    # connection into every worker.
-    with ProcessPoolExecutor(min(workers, len(jobs)), multiprocessing.get_context("spawn"),
-                             initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(grade_job, job): job for job in jobs}
+@dataclass
+class Outcome:
+    """A finished local job, read like a future: result() returns the payload or raises."""
+
+    payload: dict[str, Any] | None
+    failure: str = ""
+    retrying: bool = False  # failed, and sent to another worker: not yet the job's outcome
+
+    def result(self) -> dict[str, Any]:
+        if self.payload is None:
+            raise WorkerFailure(self.failure)
+        return self.payload
+
+
+class WorkerFailure(RuntimeError):
+    """A job's worker died or the grader failed inside it: never the student's score."""
+
+
+def _worker(conn: Connection, parent: int) -> None:
+    """A pool process: grade the jobs it is sent until it gets None (or its parent dies)."""
+    _die_with_parent(parent)
+    while (job := conn.recv()) is not None:
         try:
-            for future in as_completed(futures):
-                yield futures[future], future
-        except BaseException:  # interrupted: start nothing new; running jobs end with us
-            for future in futures:
-                future.cancel()
-            raise
+            outcome = Outcome(grade_job(job))
+        except Exception as exc:  # the grader's own failure, reported by the parent
+            outcome = Outcome(None, traceback.format_exception_only(exc)[-1].strip())
+        conn.send(outcome)
+
+
+class _Pool:
+    """Worker processes that each grade one job at a time. Unlike ProcessPoolExecutor, which
+    breaks every pending future when one of its processes dies, a dead worker (the OOM
+    killer, kill -9) costs only the job it held: that job is retried and a new worker
+    replaces it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        # spawn: forking this process would copy its threads (rich's refresher) and database
+        # connection into every worker.
+        self.context = multiprocessing.get_context("spawn")
+        self.idle: list[tuple[BaseProcess, Connection]] = []
+        self.running: dict[Connection, tuple[BaseProcess, Job]] = {}
+
+    def _start(self) -> None:
+        mine, theirs = self.context.Pipe()
+        process = self.context.Process(target=_worker, args=(theirs, os.getpid()),
+                                       name="kerasgrade-worker", daemon=True)
+        process.start()
+        theirs.close()
+        self.idle.append((process, mine))
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]:
+        """(job, outcome) pairs as they finish; a failed job is retried up to ATTEMPTS times,
+        then its last failure is the outcome."""
+        pending = deque(jobs)
+        attempts: Counter[str] = Counter()
+        for _ in range(min(self.size, len(jobs))):
+            self._start()
+        while pending or self.running:
+            while pending and self.idle:
+                process, conn = self.idle.pop()
+                try:
+                    conn.send(pending[0])
+                except OSError:  # it died while idle: a new one takes the job
+                    process.join()
+                    conn.close()
+                    self._start()
+                    continue
+                job = pending.popleft()
+                attempts[job.student] += 1
+                self.running[conn] = (process, job)
+            ready = wait([*self.running, *(p.sentinel for p, _ in self.running.values())])
+            for conn, (process, job) in list(self.running.items()):
+                outcome = self._receive(conn, process, ready)
+                if outcome is None:  # still grading
+                    continue
+                del self.running[conn]
+                if outcome.payload is None and attempts[job.student] < ATTEMPTS:
+                    yield job, Outcome(None, outcome.failure, retrying=True)
+                    pending.appendleft(job)
+                else:
+                    yield job, outcome
+
+    def _receive(self, conn: Connection, process: BaseProcess,
+                 ready: list[Any]) -> Outcome | None:
+        """The worker's outcome if it has one, a failure if it died (then it is replaced)."""
+        if conn in ready:
+            try:
+                outcome: Outcome = conn.recv()
+                self.idle.append((process, conn))
+                return outcome
+            except (EOFError, OSError):
+                pass  # it died mid-answer
+        elif process.sentinel not in ready:
+            return None
+        process.join()
+        conn.close()
+        self._start()
+        return Outcome(None, f"its worker process (pid {process.pid}) died, exit code "
+                       f"{process.exitcode}")
+
+    def close(self) -> None:
+        """Idle workers end by themselves (their resident inspectors clean up); running ones,
+        on an interrupt, are killed with their sandboxes."""
+        for _, conn in self.idle:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        for process, _ in self.running.values():
+            process.kill()
+        workers = [*self.idle, *((p, c) for c, (p, _) in self.running.items())]
+        for process, conn in workers:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            conn.close()
+
+
+def _run_local(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Any]]:
+    """(job, outcome) pairs from a pool of spawned processes, one kernel each."""
+    pool = _Pool(workers)
+    try:
+        yield from pool.run(jobs)
+    finally:
+        pool.close()
 
 
 def _run_dask(jobs: list[Job], address: str) -> Iterator[tuple[Job, Any]]:
@@ -364,6 +480,7 @@ def _run_dask(jobs: list[Job], address: str) -> Iterator[tuple[Job, Any]]:
             share[info["host"]] = share.get(info["host"], 0) + info["nthreads"]
         futures = {
             client.submit(grade_job, dataclasses.replace(job, host_share=share), pure=False,
+                          retries=ATTEMPTS - 1,
                           key=f"kerasgrade-{job.assignment}-{job.student}-{os.urandom(4).hex()}"):
             job
             for job in jobs
@@ -405,6 +522,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     # The scheduler's hosts pick their own thread counts (see grade_job).
     options = ExecOptions(sandbox=not args.no_sandbox, hide=private_paths(root),
                           threads=None if args.scheduler else threads)
+    try:  # before the gradebook opens: a grader that cannot run records nothing
+        with sandbox.claim_slot() as slot:
+            selftest.check([aid], dataclasses.replace(options, slot=slot, threads=threads))
+    except selftest.SelfTestFailed as exc:
+        raise GraderFailure(str(exc)) from None
 
     settings = gradebook.course_settings(root, args.db)
     with gradebook.GradebookWriter(settings) as book:
@@ -485,7 +607,14 @@ class Batch:
         with Progress(*columns, console=self.console) as progress:
             task = progress.add_task(self.assignment_id, total=len(jobs), done=0, failed=0,
                                      remaining=len(jobs))
-            for finished, (job, future) in enumerate(outcomes, 1):
+            finished = 0
+            for job, future in outcomes:
+                if isinstance(future, Outcome) and future.retrying:
+                    self.console.print(f"{job.student}: the grader failed (not the "
+                                       f"submission): {future.failure}; retrying",
+                                       style="yellow", markup=False)
+                    continue
+                finished += 1
                 self._outcome(job, future)
                 progress.update(task, completed=finished, done=self.graded - graded,
                                 failed=self.failed - failed + self.grader_failures,
@@ -507,7 +636,8 @@ class Batch:
         except Exception as exc:  # the grader's own failure: reported, retried on the next run
             self.grader_failures += 1
             where = traceback.format_exception_only(exc)[-1].strip()
-            self.console.print(f"{job.student}: the grader failed: {where}", style="red",
+            self.console.print(f"{job.student}: the grader failed (not the submission; nothing "
+                               f"recorded, the next run retries): {where}", style="red",
                                markup=False)
 
     def _finish(self, sub: Submission, result: SubmissionResult, state: dict[str, Any],

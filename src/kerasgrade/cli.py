@@ -33,9 +33,15 @@ def _check(args: argparse.Namespace) -> int:
     """Grade one notebook and print the result (what a student or TA runs by hand)."""
     from kerasgrade.execute import ExecOptions
     from kerasgrade.grade import grade_notebook
+    from kerasgrade.results import GraderFault
 
-    res = grade_notebook(args.notebook, args.assignment, options=ExecOptions(
-        sandbox=not args.no_sandbox))
+    try:
+        res = grade_notebook(args.notebook, args.assignment, options=ExecOptions(
+            sandbox=not args.no_sandbox))
+    except GraderFault as fault:  # the grader's failure, not a score for the notebook
+        print(f"kerasgrade check: the grader failed, the notebook was not graded: {fault}",
+              file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(res.to_dict(), indent=2))
     else:

@@ -12,6 +12,7 @@ finished notebook.
 
     python -m kerasgrade.course build [ROOT]   regenerate assignments/ and solutions/
     python -m kerasgrade.course check [ROOT]   list what differs from source/ (exit 1 if any)
+    python -m kerasgrade.course time ID [ROOT] execute one solution to record its times only
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +61,8 @@ def build(root: Path) -> None:
         release = root / "assignments" / aid
         shutil.rmtree(release, ignore_errors=True)  # so files removed from source go too
         generate_assignment(root, aid, root / "assignments")
-        started = time.monotonic()
-        write_solution(root, aid, root / "solutions")
-        print(f"{aid}: solution executed in {time.monotonic() - started:.0f} s", flush=True)
+        cell, notebook = write_solution(root, aid, root / "solutions")
+        print(record_reference_time(aid, cell, notebook), flush=True)
 
 
 def generate_assignment(root: Path, assignment_id: str, release_dir: Path) -> None:
@@ -90,13 +91,14 @@ def solution_notebook(master: NotebookNode) -> NotebookNode:
     return nb
 
 
-def write_solution(root: Path, assignment_id: str, solutions_dir: Path) -> Path:
+def write_solution(root: Path, assignment_id: str, solutions_dir: Path) -> tuple[float, float]:
+    """Execute the solution into solutions_dir; its slowest cell's and whole run's seconds."""
     master = nbformat.read(notebook_path(root / "source", assignment_id), as_version=4)
-    nb = execute(solution_notebook(master))
+    nb, cell, notebook = execute(solution_notebook(master))
     out = notebook_path(solutions_dir, assignment_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
-    return out
+    return cell, notebook
 
 
 def kernel_env() -> dict[str, str]:
@@ -108,19 +110,60 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
-def execute(nb: NotebookNode, timeout: int = CELL_TIMEOUT) -> NotebookNode:
-    """Run a notebook top to bottom in a fresh kernel, in a scratch folder.
+def execute(nb: NotebookNode, timeout: int = CELL_TIMEOUT) -> tuple[NotebookNode, float, float]:
+    """Run a notebook top to bottom in a fresh kernel, in a scratch folder; also return its
+    slowest cell's (test cells aside) and its whole run's seconds (kernel start included).
 
     The scratch folder takes the files a notebook writes (saved models), so they never land
     next to the committed notebooks. A failing cell stops execution with an error.
     """
+    started: dict[int, float] = {}
+    slowest = 0.0
+
+    def cell_started(cell: Any, cell_index: int) -> None:
+        started[cell_index] = time.monotonic()
+
+    def cell_done(cell: Any, cell_index: int, execute_reply: Any) -> None:
+        nonlocal slowest
+        if not is_test_cell(cell):  # the grader's checks: they count in the whole run only
+            slowest = max(slowest, time.monotonic() - started[cell_index])
+
     with tempfile.TemporaryDirectory(prefix="kerasgrade-solution-") as workdir:
         client = NotebookClient(
             nb, timeout=timeout, kernel_name="python3", record_timing=False,
             resources={"metadata": {"path": workdir}},
+            on_cell_execute=cell_started, on_cell_executed=cell_done,
         )
+        begin = time.monotonic()
         client.execute(env=kernel_env())
-    return nb
+    return nb, slowest, time.monotonic() - begin
+
+
+def is_test_cell(cell: Any) -> bool:
+    """An nbgrader test cell: the grader's check (it measures the model in a subprocess)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def record_reference_time(assignment_id: str, cell: float, notebook: float) -> str:
+    """Record a reference run's times under the data source this machine serves (the
+    kernel that ran it had the same environment): the basis of the time limits."""
+    from kerasgrade import data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source = data.load(assignments.get(assignment_id).dataset).source
+    assignments.record_time(assignment_id, source, cell, notebook)
+    limits = assignments.time_limits(assignment_id)
+    return (f"{assignment_id} on {source}: slowest cell {cell:.1f} s, whole run {notebook:.1f} "
+            f"s; limits now {limits.cell:g} s per cell, {limits.notebook:g} s per notebook")
+
+
+def time_reference(root: Path, assignment_id: str) -> str:
+    """Execute the reference solution only to record its times (nothing else is written)."""
+    master = nbformat.read(notebook_path(root / "source", assignment_id), as_version=4)
+    _, cell, notebook = execute(solution_notebook(master))
+    return record_reference_time(assignment_id, cell, notebook)
 
 
 # ---------------------------------------------------------------------------------------
@@ -215,6 +258,9 @@ def check_up_to_date(root: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["time"] and len(args) in (2, 3):
+        print(time_reference(Path(args[2] if len(args) > 2 else "."), args[1]))
+        return 0
     if not args or args[0] not in ("build", "check") or len(args) > 2:
         print(__doc__.split("\n\n")[-1], file=sys.stderr)
         return 2

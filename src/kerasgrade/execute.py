@@ -11,16 +11,18 @@ import os
 import shutil
 import stat
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 import kerasgrade
-from kerasgrade import assignments, inspector, kernel_setup
+from kerasgrade import assignments, data, inspector, kernel_setup
 from kerasgrade import sandbox as sandboxing
-from kerasgrade.runner import GRADER_CELL
+from kerasgrade.inspect_model import NO_DATA
+from kerasgrade.results import GraderFault
+from kerasgrade.runner import GRADER_CELL, READY, STARTED
 
 ARTIFACTS = "artifacts"
 # Arrays exported for checks beyond the model (01's prepared data, 03's probabilities).
@@ -42,11 +44,26 @@ class ExecOptions:
     seed: int = 0
     threads: int | None = None
     slot: int = 0
-    cell_timeout: float = 600
-    limits: sandboxing.Limits = field(default_factory=sandboxing.Limits)
+    # None: the assignment's own limits (assignments.time_limits), as in every front end
+    cell_timeout: float | None = None
+    limits: sandboxing.Limits | None = None
     hide: tuple[Path, ...] = ()
     data_dir: Path | None = None
     resident_inspector: bool = False  # batch workers: see kerasgrade.inspector
+
+
+def time_limits(assignment_id: str, data_dir: Path | None = None) -> assignments.TimeLimits:
+    """The assignment's time limits for the data a run gets here: what every front end uses."""
+    source = data.local_source(assignments.get(assignment_id).dataset, data_dir)
+    return assignments.time_limits(assignment_id, source)
+
+
+def with_limits(options: ExecOptions, assignment_id: str) -> ExecOptions:
+    """The options with the assignment's time limits wherever none were given."""
+    limits = time_limits(assignment_id, options.data_dir)
+    return replace(options,
+                   cell_timeout=options.cell_timeout or limits.cell,
+                   limits=options.limits or sandboxing.Limits(wall_seconds=limits.notebook))
 
 
 def export_source(assignment_id: str, artifacts: str) -> str:
@@ -104,7 +121,10 @@ def sandbox_env(scratch: Path, options: ExecOptions) -> dict[str, str]:
 def shown_paths(env: dict[str, str]) -> tuple[Path, ...]:
     """The package and the data folder, which the sandbox must show read-only even where they
     sit under its private /tmp (a clone in /tmp, a data folder there) or a hidden folder."""
-    return tuple(Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR") if k in env)
+    # A missing one is skipped (bwrap would refuse to start): loading the data then fails
+    # with the loaders' own message.
+    return tuple(Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR")
+                 if k in env and Path(env[k]).exists())
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -164,6 +184,7 @@ def _phase_times(nb: Any, run: dict[str, Any]) -> dict[str, float]:
 
 def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) -> Execution:
     """Execute an already sanitized notebook; return the measured facts."""
+    options = with_limits(options, assignment_id)
     scratch = workdir / "scratch"
     if scratch.exists():
         shutil.rmtree(scratch)
@@ -179,6 +200,7 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
                             enabled=options.sandbox)
     # Only a runner that finished wrote run.json; otherwise any file there is the student's.
     run = _run_report(scratch / "run.json") if kernel.status == "ok" else {}
+    _raise_grader_fault(kernel, run)
     executed = _executed(scratch / "executed.ipynb") if run else None
     if not run:
         run = {"status": "error" if kernel.status == "ok" else kernel.status,
@@ -195,13 +217,35 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
         inspection = inspector.measure(artifacts, assignment_id, scratch, env, shown, options)
         timings["checks"] = inspection.seconds
         facts = read_json(artifacts / "facts.json")
-        if not facts:
-            # The last line of a traceback says what went wrong; the rest is the grader's code.
-            last = next((line for line in reversed(inspection.stderr.splitlines()) if line), "")
-            run["reason"] = run.get("reason") or (
-                f"the grader could not measure the model: {inspection.reason} {last}".strip())
+        if inspection.status == "refused":
+            run["reason"] = f"the notebook left files the grader will not read: {inspection.reason}"
+        elif inspection.status != "ok" or not facts:
+            # It ran no student code and reads the artifacts as data: its failure is ours.
+            if inspection.returncode == NO_DATA:
+                raise GraderFault(f"the grader's data is not available in the sandbox: "
+                                  f"{_last_line(inspection.stderr)}", "data")
+            raise GraderFault(f"the measuring process failed ({inspection.reason}): "
+                              f"{_last_line(inspection.stderr)}", "inspector")
     facts["execution"] = {k: v for k, v in run.items() if k != "cell_seconds"}
     return Execution(facts, executed, timings)
+
+
+def _raise_grader_fault(kernel: sandboxing.SandboxRun, run: dict[str, Any]) -> None:
+    """A run that failed before the student's first cell is the grader's failure, not the
+    student's: the runner's first lines on stdout, written before any student code could
+    run, say how far it got."""
+    head = kernel.stdout_head.splitlines()
+    if head[:1] != [STARTED]:
+        raise GraderFault(f"the sandbox did not start the grader's runner ({kernel.reason}): "
+                          f"{_last_line(kernel.stderr)}", "sandbox")
+    if READY not in head:  # so no student code ran, and run.json is the runner's own
+        why = run.get("reason") or f"{kernel.reason}: {_last_line(kernel.stderr)}"
+        raise GraderFault(f"the kernel could not be set up: {why}", "kernel")
+
+
+def _last_line(text: str) -> str:
+    """The last line of a traceback says what went wrong; the rest is the grader's code."""
+    return next((line for line in reversed(text.splitlines()) if line.strip()), "")[:1000]
 
 
 def _executed(path: Path) -> Any:

@@ -23,6 +23,7 @@ from kerasgrade.export import MODEL_FILE, SAVED_DIR
 
 CONFUSION_SAMPLE = 10_000
 LOG_FILE = "inspect.log"  # resident mode: where a child's stderr goes
+NO_DATA = 3  # exit code: the grader's data could not be loaded here (an environment fault)
 
 
 def _describe(obj: Any) -> tuple[str | None, dict[str, Any]]:
@@ -220,13 +221,20 @@ def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
     return out
 
 
+def _export_record(path: Path) -> dict[str, Any] | None:
+    """What the export cell wrote, or None: the student's code could have replaced it (with
+    broken JSON, a link, a FIFO), which must not crash the measurement."""
+    from kerasgrade.execute import read_json  # not at the top: execute imports this module
+
+    return read_json(path) or None
+
+
 def inspect(artifacts: Path, assignment_id: str) -> dict[str, Any]:
     from kerasgrade import data as datasets
 
     spec = assignments.get(assignment_id)
     facts: dict[str, Any] = {"assignment": assignment_id}
-    export_file = artifacts / "export.json"
-    facts["export"] = json.loads(export_file.read_text()) if export_file.exists() else None
+    facts["export"] = _export_record(artifacts / "export.json")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = datasets.load(spec.dataset)
@@ -300,7 +308,13 @@ def main(argv: list[str] | None = None) -> int:
         return serve()
     artifacts, assignment_id = Path(args[0]), args[1]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    facts = inspect(artifacts, assignment_id)
+    from kerasgrade.data import DataUnavailable
+
+    try:
+        facts = inspect(artifacts, assignment_id)
+    except DataUnavailable as exc:  # one line: the grader reports the last line of stderr
+        print(" ".join(str(exc).split()), file=sys.stderr, flush=True)
+        return NO_DATA
     (artifacts / "facts.json").write_text(json.dumps(facts))
     return 0
 

@@ -34,7 +34,11 @@ COMMAND = [sys.executable, "-m", "kerasgrade.inspect_model"]
 
 def measure(artifacts: Path, assignment_id: str, scratch: Path, env: dict[str, str],
             shown: Sequence[Path], options: Any) -> sandbox.SandboxRun:
-    """Write artifacts/facts.json; `options` is the submission's ExecOptions."""
+    """Write artifacts/facts.json; `options` is the submission's ExecOptions (its time limit,
+    the assignment's notebook limit unless given, bounds the measurement too)."""
+    from kerasgrade.execute import with_limits  # not at the top: execute imports this module
+
+    options = with_limits(options, assignment_id)
     if options.resident_inspector:
         return _resident(options, scratch, env, shown).measure(artifacts, assignment_id)
     return sandbox.run([*COMMAND, str(artifacts), assignment_id], scratch=scratch,
@@ -75,7 +79,8 @@ class Resident:
                 # Links stay links: resolved inside the sandbox, never by the grader.
                 shutil.copytree(artifacts, job, symlinks=True)
             except (shutil.Error, OSError) as exc:
-                return _outcome(None, "error", f"its files could not be copied ({exc})",
+                # The student's code made these files (a FIFO, an unreadable file): theirs.
+                return _outcome(None, "refused", f"its files could not be copied ({exc})",
                                 started)
             if self.options.sandbox and os.geteuid() == 0:
                 sandbox.hand_over(job, sandbox.SANDBOX_UID + self.slot,

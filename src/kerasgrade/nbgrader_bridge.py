@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasgrade import assignments, checks
-from kerasgrade.execute import ARRAYS, SUMMARIES
+from kerasgrade.execute import ARRAYS, SUMMARIES, time_limits
 from kerasgrade.results import CheckFailed, CheckResult
 
 # No renderer knows this type, so nbconvert and Jupyter show the text/plain next to it.
@@ -68,7 +68,8 @@ def measure(assignment_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERASGRADE_OFFLINE="1")
         proc = subprocess.run(
             [sys.executable, "-m", "kerasgrade.inspect_model", str(artifacts), assignment_id],
-            capture_output=True, text=True, env=env, timeout=900,
+            capture_output=True, text=True, env=env,
+            timeout=time_limits(assignment_id).notebook,
         )
         facts_file = artifacts / "facts.json"
         if facts_file.exists():

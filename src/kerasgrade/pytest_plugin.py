@@ -13,10 +13,16 @@ from typing import Any
 
 import pytest
 
-from kerasgrade import assignments, sanitize
+from kerasgrade import assignments, sanitize, selftest
 from kerasgrade.execute import ExecOptions
 from kerasgrade.grade import course_root, failed_result, grade_notebook, recognise
-from kerasgrade.results import SubmissionResult
+from kerasgrade.results import GraderFault, SubmissionResult
+
+# A fault of the grader's machinery is retried once, then the submission's items error out
+# (pytest's ERROR, not FAILED): it is never a student's score.
+ATTEMPTS = 2
+# pytest's own exit codes end at 5 (no tests collected).
+SELFTEST_FAILED = 6
 
 
 @dataclass(frozen=True)
@@ -88,20 +94,47 @@ class Gradebook:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.results: dict[Path, SubmissionResult] = {}
+        self.faults: dict[Path, GraderFault] = {}
 
     def result(self, sub: Submission) -> SubmissionResult:
         if sub.path not in self.results:
             if not sub.assignment:
                 res = failed_result("", sub.student, str(sub.path), sub.problem)
             else:
-                opts = ExecOptions(sandbox=not self.config.getoption("no_sandbox"))
-                res = grade_notebook(sub.path, sub.assignment, sub.student, opts)
+                res = self._grade(sub)
             self.results[sub.path] = res
         return self.results[sub.path]
+
+    def options(self) -> ExecOptions:
+        return ExecOptions(sandbox=not self.config.getoption("no_sandbox"))
+
+    def _grade(self, sub: Submission) -> SubmissionResult:
+        if sub.path in self.faults:  # every item of that submission errors, graded once
+            raise self.faults[sub.path]
+        for _ in range(ATTEMPTS):
+            try:
+                return grade_notebook(sub.path, sub.assignment, sub.student, self.options())
+            except GraderFault as fault:
+                last = fault
+        self.faults[sub.path] = GraderFault(
+            f"the grader failed on {sub.path}, not the submission ({ATTEMPTS} attempts): {last}",
+            last.stage)
+        raise self.faults[sub.path]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config._kerasgrade = Gradebook(config)  # type: ignore[attr-defined]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The self-test, once, before any submission is graded: stop if grading cannot work."""
+    book: Gradebook = session.config._kerasgrade  # type: ignore[attr-defined]
+    ids = {item.callspec.params["graded_check"][0].assignment for item in session.items
+           if "graded_check" in getattr(item, "fixturenames", ())}
+    try:
+        selftest.check(sorted(aid for aid in ids if aid), book.options())
+    except selftest.SelfTestFailed as exc:
+        pytest.exit(str(exc), returncode=SELFTEST_FAILED)
 
 
 @pytest.fixture

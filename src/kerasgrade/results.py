@@ -24,6 +24,17 @@ class CheckFailed(AssertionError):
         return str(self).splitlines()
 
 
+class GraderFault(RuntimeError):
+    """The grader's own machinery failed: never a student's score. The message names the
+    fault for the instructor; stage says where: "sandbox" (the runner did not start),
+    "kernel" (it did not start or its setup failed), "data" (the grader's data cannot be
+    loaded), "inspector" (the measuring process)."""
+
+    def __init__(self, message: str, stage: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """Outcome of one check: what was expected, what was found, what to change."""

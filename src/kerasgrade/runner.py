@@ -23,6 +23,10 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 MAX_CELL_OUTPUT = 100_000  # characters kept per cell
 GRADER_CELL = "kerasgrade"  # cell metadata key: the value names the grader's cell ("setup")
+# The runner's stdout says how far the grader got before any student code ran; nothing the
+# student's code prints later can come before these lines (the sandbox keeps stdout's head).
+STARTED = "kerasgrade-runner: started"  # the sandbox ran the interpreter with the package
+READY = "kerasgrade-runner: kernel ready"  # the kernel started and the setup cell ran cleanly
 
 
 def _trim(cell: Any) -> None:
@@ -64,6 +68,7 @@ def _describe(nb: Any, index: int) -> str:
 
 
 def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout: float) -> None:
+    print(STARTED, flush=True)
     nb = nbformat.read(src, as_version=4)
 
     def timeout(cell: Any) -> float:
@@ -98,6 +103,13 @@ def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout
                     info["cell_seconds"].append(time.monotonic() - t)
                     _trim(cell)
                 info["errors"].extend(_errors(cell, index))
+                if cell.metadata.get(GRADER_CELL) == "setup":
+                    if info["errors"]:  # no student code runs on a kernel the grader broke
+                        first = info["errors"][0]
+                        info.update(status="error", reason=f"the grader's setup cell failed: "
+                                    f"{first['ename']}: {first['evalue']}")
+                        break
+                    print(READY, flush=True)
                 # nbclient interrupts a cell over its limit: KeyboardInterrupt, then the next cell.
                 if (info["cell_seconds"][-1] >= timeout(cell) and
                         any(e["ename"] == "KeyboardInterrupt" for e in _errors(cell, index))):

@@ -54,6 +54,7 @@ _FREEZE_ROUNDS = 50  # SIGSTOP passes before killing; a tree of stopped processe
 # Reading PSS walks /proc/PID/smaps (~13 ms of CPU for a TensorFlow process), RSS is nearly free
 # and PSS <= RSS: PSS is read every _PSS_EVERY samples, and whenever RSS crosses the limit.
 _PSS_EVERY = 10
+HEAD_BYTES = 4096
 # Sandbox uids are SANDBOX_UID + slot. Slot 0 stays for one-off grading (pytest, `kerasgrade
 # check`); batch tasks claim 1.. with a lock per slot and host, so concurrent tasks, runs and
 # Dask workers on one machine never share a uid (and its process limit).
@@ -83,6 +84,9 @@ class SandboxRun:
     peak_rss_mb: float  # peak total PSS of the process tree, sampled every second
     stdout: str  # tail, at most max_output_bytes
     stderr: str
+    # The first bytes of stdout: what the program said before it ran anything else, which
+    # nothing it starts later can push out (unlike the tail).
+    stdout_head: str = ""
 
 
 def unavailable_reason() -> str:
@@ -108,8 +112,8 @@ class Placement(TypedDict, total=False):
 
     hide: directories become empty and read-only, files unreadable (missing paths are skipped).
     readonly_binds: paths shown read-only even under a hidden directory or one the sandbox uid
-    may not enter; the running interpreter's installation is added when that uid could not reach
-    it. env: added to a minimal environment (PATH, LANG, HOME); the grader's is not passed on.
+    may not enter; the running interpreter's installation is always added. env: added to a
+    minimal environment (PATH, LANG, HOME); the grader's is not passed on.
     limits: Limits() unless given. slot: the uid offset (see SLOTS). enabled=False
     (--no-sandbox): same limits and watchdog, no namespaces, current user.
     """
@@ -264,8 +268,9 @@ def _bwrap_command(
         elif path.exists():
             # bwrap binds with nodev, so opening this stand-in fails with EACCES.
             mounts.append((path, ["--ro-bind", "/dev/null", str(path)]))
-    shown = [Path(p).resolve() for p in readonly_binds]
-    shown += [p for p in _interpreter_dirs() if _blocked_ancestor(p, uid, gid)]
+    # The interpreter always shows through, wherever it lives: a venv under /tmp (the sandbox's
+    # /tmp is its own), in a hidden folder, or below a folder the sandbox uid may not enter.
+    shown = [Path(p).resolve() for p in readonly_binds] + sorted(_interpreter_dirs())
     # A directory the sandbox uid may not enter anyway (e.g. /root) becomes an empty tmpfs, so
     # what is bound below it can be reached.
     for blocked in {b for p in [scratch, *shown] if (b := _blocked_ancestor(p, uid, gid))}:
@@ -326,13 +331,15 @@ def _blocked_ancestor(path: Path, uid: int, gid: int) -> Path | None:
 
 
 class _Tail(threading.Thread):
-    """Drains a pipe, keeping only its last `limit` bytes so huge outputs cost no memory."""
+    """Drains a pipe, keeping only its first HEAD_BYTES and last `limit` bytes so huge outputs
+    cost no memory."""
 
     def __init__(self, pipe: IO[bytes], limit: int) -> None:
         super().__init__(daemon=True)
         self._pipe = pipe
         self._limit = limit
         self._buffer = bytearray()
+        self._head = bytearray()
         self._lock = threading.Lock()
         self.start()
 
@@ -340,6 +347,7 @@ class _Tail(threading.Thread):
         with self._pipe:
             while chunk := os.read(self._pipe.fileno(), 65536):
                 with self._lock:
+                    self._head += chunk[: HEAD_BYTES - len(self._head)]
                     self._buffer += chunk
                     if len(self._buffer) > 2 * self._limit:  # trimming rarely keeps it O(n)
                         del self._buffer[: len(self._buffer) - self._limit]
@@ -355,6 +363,10 @@ class _Tail(threading.Thread):
                 start += 1
             data = data[start:]
         return data.decode(errors="replace")
+
+    def head(self) -> str:
+        with self._lock:
+            return bytes(self._head).decode(errors="replace")
 
 
 def _supervise(
@@ -412,7 +424,8 @@ def _supervise(
         reason = f"used more than {limits.memory_mb} MB of memory"
     else:
         returncode, status, reason = _verdict(code, sandboxed)
-    return SandboxRun(returncode, status, reason, seconds, peak / MIB, out.text(), err.text())
+    return SandboxRun(returncode, status, reason, seconds, peak / MIB, out.text(), err.text(),
+                      out.head())
 
 
 def _verdict(code: int, sandboxed: bool) -> tuple[int, str, str]:

@@ -31,8 +31,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kerasgrade import sandbox
-from kerasgrade.execute import ExecOptions, sandbox_env, shown_paths
+from kerasgrade import assignments, sandbox
+from kerasgrade.execute import ExecOptions, sandbox_env, shown_paths, time_limits
 from kerasgrade.grade import private_paths
 
 KERNEL_NAME = "kerasgrade-sandboxed"
@@ -112,6 +112,14 @@ def _scratch(folder: Path, sockets: Path) -> Path:
     return scratch
 
 
+def kernel_limits(assignment_id: str) -> sandbox.Limits:
+    """The sandbox limits of `kerasgrade grade` for this assignment (its folder's name under
+    autograded/<student>/): the whole notebook gets the assignment's notebook limit."""
+    if assignment_id not in assignments.ASSIGNMENTS:  # nbgrader grades it, we only run it
+        return sandbox.Limits()
+    return sandbox.Limits(wall_seconds=time_limits(assignment_id).notebook)
+
+
 def launch(connection_file: Path, kernel_args: list[str]) -> sandbox.SandboxRun:
     """Run ipykernel in the sandbox, connected through the client's ipc paths, until it exits."""
     info = json.loads(connection_file.read_text())
@@ -127,7 +135,8 @@ def launch(connection_file: Path, kernel_args: list[str]) -> sandbox.SandboxRun:
     course = Path(os.environ[COURSE_ENV]).resolve()
     sandbox.check_available()
     links = [Path(f"{client_ip}-{info[port]}") for port in PORTS]
-    scratch = _scratch(_notebook_folder(course), client_ip.parent)
+    folder = _notebook_folder(course)
+    scratch = _scratch(folder, client_ip.parent)
     try:
         ipc = scratch / IPC_DIR
         ipc.mkdir()
@@ -144,7 +153,7 @@ def launch(connection_file: Path, kernel_args: list[str]) -> sandbox.SandboxRun:
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(kernel_file), *kernel_args]
         with sandbox.claim_slot() as slot:  # a uid no concurrent grading shares
             return sandbox.run(argv, scratch=scratch, hide=hide, readonly_binds=shown, env=env,
-                               slot=slot)
+                               slot=slot, limits=kernel_limits(folder.name))
     finally:
         for link in links:
             link.unlink(missing_ok=True)
