@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,36 +72,31 @@ def _holds_code(node: Any) -> bool:
     return bool(head) and head[0] in MARSHALLED_CODE
 
 
-def _layer_classes(node: Any) -> list[str]:
-    """Every class name in a serialized Keras config, however deeply nested."""
-    found = []
+def _dicts(node: Any) -> Iterator[dict[str, Any]]:
+    """Every mapping in a serialized Keras config, however deeply nested."""
     if isinstance(node, dict):
-        if "class_name" in node and isinstance(node["class_name"], str):
-            found.append(node["class_name"])
-        if "registered_name" in node and isinstance(node["registered_name"], str):
-            found.append(node["registered_name"])
-        for v in node.values():
-            found.extend(_layer_classes(v))
+        yield node
+        children: Iterable[Any] = node.values()
     elif isinstance(node, list):
-        for v in node:
-            found.extend(_layer_classes(v))
-    return found
+        children = node
+    else:
+        return
+    for child in children:
+        yield from _dicts(child)
+
+
+def _layer_classes(node: Any) -> list[str]:
+    """Every class name in a serialized Keras config."""
+    return [d[key] for d in _dicts(node) for key in ("class_name", "registered_name")
+            if isinstance(d.get(key), str)]
 
 
 def _foreign_modules(node: Any) -> list[str]:
-    """Every `module` in a serialized Keras config, however deeply nested, that is not Keras's
-    own: safe mode imports the module a config names before it checks the class."""
-    found = []
-    if isinstance(node, dict):
-        module = node.get("module", "keras")
-        if not (isinstance(module, str) and (module == "keras" or module.startswith("keras."))):
-            found.append(repr(module))
-        for v in node.values():
-            found.extend(_foreign_modules(v))
-    elif isinstance(node, list):
-        for v in node:
-            found.extend(_foreign_modules(v))
-    return found
+    """Every `module` in a serialized Keras config that is not Keras's own: safe mode imports
+    the module a config names before it checks the class."""
+    return [repr(module) for d in _dicts(node)
+            if not (isinstance(module := d.get("module", "keras"), str)
+                    and (module == "keras" or module.startswith("keras.")))]
 
 
 def vet(path: Path) -> None:
