@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import traceback
 import warnings
@@ -178,46 +179,59 @@ def _claimed(summary: Any, sample: np.ndarray) -> tuple[list[int], np.ndarray | 
     return shape, index
 
 
+def _exported_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays the student's kernel exported, or none: its code can replace the file (a
+    link, a FIFO, a broken archive, object arrays), which is the notebook's fault, not the
+    grader's, so it must not crash the measurement."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return {}
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return {}
+        try:
+            with np.load(f, allow_pickle=False) as npz:
+                return {name: npz[name] for name in npz.files}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+            return {}
+
+
 def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
     """Facts about the prepared arrays of 01 (and y_proba of 03), from arrays.npz.
 
     Large arrays come as a sample of rows with the whole array's shape and range (see
     kerasgrade.export): the rows present are compared, and the range is widened by them.
     """
-    path = artifacts / "arrays.npz"
-    if not path.exists():
-        return {}
     summaries = summaries if isinstance(summaries, dict) else {}
     out: dict[str, Any] = {}
-    with np.load(path, allow_pickle=False) as npz:
-        for name in npz.files:
-            a = npz[name]
-            summary = summaries.get(name)
-            shape, rows = _claimed(summary, a) if a.ndim else (list(a.shape), None)
-            fact: dict[str, Any] = {"shape": shape, "dtype": str(a.dtype)}
-            if a.size:
-                low, high = float(a.min()), float(a.max())
-                if rows is not None:  # a range that is not a number is no range
-                    claimed = [summary.get(k) for k in ("min", "max")]
-                    if all(type(v) in (int, float) for v in claimed):
-                        low, high = min(low, claimed[0]), max(high, claimed[1])
-                fact["min"], fact["max"] = low, high
-            if rows is None:
-                rows = np.arange(len(a)) if a.ndim else np.zeros(0, dtype=np.int64)
-            if a.ndim == 2 and a.shape[1] == 10:
-                fact["rows_sum_to_one"] = bool(np.allclose(a.sum(axis=1), 1.0, atol=1e-3))
-                fact["row_sums_first"] = a[:3].sum(axis=1).round(6).tolist()
-                fact["one_hot"] = bool(np.isin(a, (0, 1)).all()) and fact["rows_sum_to_one"]
-                original = data.y_train if name.startswith("train") else data.y_test
-                fact["agrees_with_labels"] = bool(
-                    shape[0] == len(original)
-                    and np.array_equal(np.argmax(a, 1), original[rows])
-                )
-                fact["expected_rows"] = int(len(original))
-            elif name.endswith("labels"):
-                original = data.y_train if name.startswith("train") else data.y_test
-                fact["expected_rows"] = int(len(original))
-            out[name] = fact
+    for name, a in _exported_arrays(artifacts / "arrays.npz").items():
+        summary = summaries.get(name)
+        shape, rows = _claimed(summary, a) if a.ndim else (list(a.shape), None)
+        fact: dict[str, Any] = {"shape": shape, "dtype": str(a.dtype)}
+        if a.size:
+            low, high = float(a.min()), float(a.max())
+            if rows is not None:  # a range that is not a number is no range
+                claimed = [summary.get(k) for k in ("min", "max")]
+                if all(type(v) in (int, float) for v in claimed):
+                    low, high = min(low, claimed[0]), max(high, claimed[1])
+            fact["min"], fact["max"] = low, high
+        if rows is None:
+            rows = np.arange(len(a)) if a.ndim else np.zeros(0, dtype=np.int64)
+        if a.ndim == 2 and a.shape[1] == 10:
+            fact["rows_sum_to_one"] = bool(np.allclose(a.sum(axis=1), 1.0, atol=1e-3))
+            fact["row_sums_first"] = a[:3].sum(axis=1).round(6).tolist()
+            fact["one_hot"] = bool(np.isin(a, (0, 1)).all()) and fact["rows_sum_to_one"]
+            original = data.y_train if name.startswith("train") else data.y_test
+            fact["agrees_with_labels"] = bool(
+                shape[0] == len(original)
+                and np.array_equal(np.argmax(a, 1), original[rows])
+            )
+            fact["expected_rows"] = int(len(original))
+        elif name.endswith("labels"):
+            original = data.y_train if name.startswith("train") else data.y_test
+            fact["expected_rows"] = int(len(original))
+        out[name] = fact
     return out
 
 
