@@ -75,3 +75,19 @@ def test_optimizer_and_loss_names_agree(saved: Path) -> None:
 ])
 def test_keras_name(name: str, expected: str) -> None:
     assert keras_name(name) == expected
+
+
+def test_a_subclassed_model_is_named_as_such_not_as_foreign_code(tmp_path: Path) -> None:
+    """A subclass of Sequential is saved with its own module (None): the student reads that
+    the model class is custom, which is what to change."""
+    import keras
+
+    class MyModel(keras.Sequential):
+        pass
+
+    model = MyModel([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                     keras.layers.Dense(10, activation="softmax")])
+    path = tmp_path / "my_model.keras"
+    model.save(path)
+    with pytest.raises(modelfile.UnsafeModel, match="custom model class 'MyModel'"):
+        modelfile.vet(path)

@@ -119,6 +119,13 @@ def vet(path: Path) -> None:
             "file); the grader does not run it. Use built-in layers such as Flatten and Dense, "
             "and activations by name, such as activation='relu'."
         )
+    # Before the module check: a subclass names its own module (None, or __main__), and
+    # "a custom model class" is what the student needs to read.
+    if config.get("class_name") not in ALLOWED_LAYERS:
+        raise UnsafeModel(
+            f"{path.name} is a custom model class {config.get('class_name')!r}; the grader "
+            "loads only keras.Sequential or keras.Model(inputs, outputs), not a subclass."
+        )
     if foreign := sorted(set(_foreign_modules(config))):
         raise UnsafeModel(
             f"{path.name} refers to code outside Keras (module {', '.join(foreign)}); the grader "
@@ -128,11 +135,6 @@ def vet(path: Path) -> None:
         raise UnsafeModel(
             f"{path.name} uses layers the grader does not load: {', '.join(map(str, bad))}. "
             "Use built-in Keras layers only."
-        )
-    if config.get("class_name") not in ALLOWED_LAYERS:
-        raise UnsafeModel(
-            f"{path.name} is a custom model class {config.get('class_name')!r}; the grader "
-            "loads only keras.Sequential or keras.Model(inputs, outputs), not a subclass."
         )
 
 
