@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from nbfactory import FIT, MODEL, SAVE, variant, write
 
-from kerasgrade.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
-from kerasgrade.demo import untouched
+from kerasgrade.course.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
+from kerasgrade.course.demo import untouched
 from kerasgrade.grade import grade_notebook
 
 ROOT = Path(__file__).resolve().parents[1]

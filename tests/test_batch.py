@@ -25,10 +25,10 @@ from nbfactory import write
 from nbgrader.api import Gradebook
 from test_feedback import chromium
 
-from kerasgrade import gradebook
-from kerasgrade.assignments import CONNECTED_NETWORKS
-from kerasgrade.demo import MISTAKES, answered
-from kerasgrade.results import CheckResult, SubmissionResult
+from kerasgrade.course.assignments import CONNECTED_NETWORKS
+from kerasgrade.course.demo import MISTAKES, answered
+from kerasgrade.report import gradebook
+from kerasgrade.report.results import CheckResult, SubmissionResult
 
 REPO = Path(__file__).resolve().parents[1]
 AID = CONNECTED_NETWORKS
@@ -53,7 +53,7 @@ def make_course(root: Path, students: tuple[str, ...] = ("alice", "bob", "carol"
 
 
 def grade(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kerasgrade.cli", "grade", AID, "--root",
+    return subprocess.run([sys.executable, "-m", "kerasgrade", "grade", AID, "--root",
                            str(root), *extra], capture_output=True, text=True, timeout=900)
 
 
@@ -132,7 +132,7 @@ def test_unchanged_skipped_and_force_regrades(
 def test_resume_after_killed_run(tmp_path: Path) -> None:
     root = make_course(tmp_path, ("alice", "bob"))
     log = (tmp_path / "run.log").open("w")
-    run = subprocess.Popen([sys.executable, "-m", "kerasgrade.cli", "grade", AID, "--root",
+    run = subprocess.Popen([sys.executable, "-m", "kerasgrade", "grade", AID, "--root",
                             str(root), "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
     while not state(root, "alice").exists():

@@ -23,9 +23,11 @@ import numpy as np
 import pytest
 from nbformat import NotebookNode
 
-from kerasgrade import assignments, course, student
-from kerasgrade.assignments import CONNECTED_NETWORKS, FASHION_CLASSIFIER, PREPARING_DATA
-from kerasgrade.student import check_step
+from kerasgrade.course import assignments
+from kerasgrade.course import build as course
+from kerasgrade.course.assignments import CONNECTED_NETWORKS, FASHION_CLASSIFIER, PREPARING_DATA
+from kerasgrade.steps import framework as student
+from kerasgrade.steps.framework import check_step
 
 ROOT = Path(__file__).resolve().parents[1]
 IDS = course.assignment_ids()

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import nbformat
 
-from kerasgrade import demo
-from kerasgrade.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
+from kerasgrade.course import demo
+from kerasgrade.course.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
 
 ROOT = Path(__file__).resolve().parents[1]
 

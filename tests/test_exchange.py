@@ -29,7 +29,7 @@ from test_batch import AID, REPO, grade
 from test_feedback import Page
 from test_nbgrader_autograde import make_course, nbgrader
 
-from kerasgrade.demo import answered
+from kerasgrade.course.demo import answered
 
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 COURSE_ID = "kerasgrade"  # nbgrader_config.py's

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from kerasgrade.export import SAMPLE_ROWS, export_namespace
-from kerasgrade.inspect_model import array_facts
+from kerasgrade.execute.kernel.export_cell import SAMPLE_ROWS, export_namespace
+from kerasgrade.measure.process import array_facts
 
 MIB = 1024 * 1024
 

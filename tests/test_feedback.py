@@ -24,12 +24,13 @@ import numpy as np
 import pytest
 from nbfactory import FIT, variant, write
 
-from kerasgrade import assignments, checks, data
-from kerasgrade.assignments import CONNECTED_NETWORKS, FASHION_CLASSIFIER
-from kerasgrade.execute import ExecOptions
-from kerasgrade.feedback import write_page
+from kerasgrade import checks, data
+from kerasgrade.course import assignments
+from kerasgrade.course.assignments import CONNECTED_NETWORKS, FASHION_CLASSIFIER
+from kerasgrade.execute.options import ExecOptions
 from kerasgrade.grade import failed_result, grade_notebook
-from kerasgrade.results import SubmissionResult
+from kerasgrade.report.feedback import write_page
+from kerasgrade.report.results import SubmissionResult
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext

@@ -21,7 +21,7 @@ import pytest
 from test_batch import AID, REPO, gradebook_scores, make_course, state
 
 from kerasgrade import sandbox
-from kerasgrade.pytest_plugin import SELFTEST_FAILED
+from kerasgrade.frontends.pytest_plugin import SELFTEST_FAILED
 
 # What a batch writes into the course folder: a refused batch must leave none of it.
 RECORDS = ("gradebook.db", "grades.csv", ".kerasgrade", "feedback", "autograded")
@@ -64,7 +64,7 @@ def venv_env(**extra: str) -> dict[str, str]:
 
 def test_venv_under_tmp_grades_the_solution(tmp_venv: Path, tmp_path: Path) -> None:
     root = solution_course(tmp_path)
-    proc = subprocess.run([tmp_venv, "-m", "kerasgrade.cli", "grade", AID, "--root", str(root),
+    proc = subprocess.run([tmp_venv, "-m", "kerasgrade", "grade", AID, "--root", str(root),
                            "--workers", "1"], capture_output=True, text=True, timeout=900,
                           env=venv_env(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -79,7 +79,7 @@ def test_broken_environment_stops_before_grading(tmp_venv: Path, tmp_path: Path)
     empty = tmp_path / "no-data"
     empty.mkdir()
     broken = venv_env(KERASGRADE_DATA_DIR=str(empty), KERASGRADE_NO_SAMPLE="1")
-    proc = subprocess.run([tmp_venv, "-m", "kerasgrade.cli", "grade", AID, "--root", str(root),
+    proc = subprocess.run([tmp_venv, "-m", "kerasgrade", "grade", AID, "--root", str(root),
                            "--workers", "1"], capture_output=True, text=True, timeout=900,
                           env=broken, cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -124,7 +124,7 @@ def test_killed_worker_costs_only_its_submission(tmp_path: Path) -> None:
         shutil.copy(root / "submitted" / like / AID / f"{AID}.ipynb", folder)
     log = tmp_path / "run.log"
     with log.open("w") as out:
-        run = subprocess.Popen([sys.executable, "-m", "kerasgrade.cli", "grade", AID, "--root",
+        run = subprocess.Popen([sys.executable, "-m", "kerasgrade", "grade", AID, "--root",
                                 str(root), "--workers", "2"], stdout=out,
                                stderr=subprocess.STDOUT)
         try:

@@ -21,8 +21,8 @@ import pytest
 from nbfactory import variant, write
 
 import kerasgrade
-from kerasgrade.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
-from kerasgrade.demo import MISTAKES, answered
+from kerasgrade.course.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
+from kerasgrade.course.demo import MISTAKES, answered
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTOGRADER = Path("/autograder")
@@ -41,7 +41,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kerasgrade.cli", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "kerasgrade", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -167,7 +167,7 @@ def test_container_isolation_only_when_asked(autograder: dict, tmp_path: Path) -
     mistake = answered(ROOT, AID, MISTAKES[AID]["no-softmax"])
     _submit({f"{AID}.ipynb": mistake})
     proc, results = _run(no_bwrap, (str(AUTOGRADER / "venv/bin/python"), "-m",
-                                    "kerasgrade.gradescope"))
+                                    "kerasgrade.frontends.gradescope"))
     assert proc.returncode == 2 and results is None
     assert "bwrap not found" in proc.stderr
 

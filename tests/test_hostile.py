@@ -27,11 +27,11 @@ import pytest
 from nbfactory import COMPILE, CONNECTED, IMPORTS, MODEL, PREPARE, SAVE, notebook, variant
 
 from kerasgrade import sandbox
-from kerasgrade.assignments import CONNECTED_NETWORKS
-from kerasgrade.demo import answered, untouched
-from kerasgrade.execute import ExecOptions, time_limits
+from kerasgrade.course.assignments import CONNECTED_NETWORKS
+from kerasgrade.course.demo import answered, untouched
+from kerasgrade.execute.options import ExecOptions, time_limits
 from kerasgrade.grade import grade_notebook
-from kerasgrade.results import SubmissionResult
+from kerasgrade.report.results import SubmissionResult
 from kerasgrade.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +178,7 @@ def garble_nbgrader_metadata(nb: Any) -> None:
 
 FORGE_FACTS = """\
 import json, pathlib
-import kerasgrade.export
+import kerasgrade.execute.kernel.export_cell
 
 FACTS = {"data_source": "mnist-sample-5k", "evaluation": {"test_accuracy": 0.99},
          "export": {"model_variable": "model", "history": {"loss": [0.1] * 10},
@@ -199,7 +199,7 @@ def export_namespace(namespace, out_dir, **kwargs):
     (out / "facts.json").write_text(json.dumps(FACTS))  # full marks, if the grader believed it
     (out / "export.json").write_text("{")  # and an inspector that crashes on its input
 
-kerasgrade.export.export_namespace = export_namespace"""
+kerasgrade.execute.kernel.export_cell.export_namespace = export_namespace"""
 
 MONKEYPATCH_SAVE = """\
 def save(model, filepath, *args, **kwargs):

@@ -25,9 +25,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 from test_feedback import chromium
 from test_nbgrader_autograde import autograde, nbgrader
 
-from kerasgrade.assignments import PREPARING_DATA
-from kerasgrade.demo import answered
-from kerasgrade.inert import make_inert
+from kerasgrade.course.assignments import PREPARING_DATA
+from kerasgrade.course.demo import answered
+from kerasgrade.report.inert import make_inert
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -162,7 +162,7 @@ def test_kerasgrade_grade_formgrader_page_is_inert(browser: BrowserContext,
     submitted = course / "submitted" / STUDENT / AID / f"{AID}.ipynb"
     submitted.parent.mkdir(parents=True)
     nbformat.write(hostile(), submitted)
-    proc = subprocess.run([sys.executable, "-m", "kerasgrade.cli", "grade", AID, "--root",
+    proc = subprocess.run([sys.executable, "-m", "kerasgrade", "grade", AID, "--root",
                            str(course), "--workers", "1"], capture_output=True, text=True,
                           timeout=900)
     assert "graded 1, failed 0" in proc.stdout, proc.stdout + proc.stderr

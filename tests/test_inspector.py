@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from kerasgrade import assignments, inspector, sandbox
-from kerasgrade.execute import ExecOptions, sandbox_env, shown_paths
-from kerasgrade.export import export_namespace
+from kerasgrade import sandbox
+from kerasgrade.course import assignments
+from kerasgrade.execute.kernel.export_cell import export_namespace
+from kerasgrade.execute.options import ExecOptions
+from kerasgrade.measure import client as inspector
+from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 
 AID = assignments.CONNECTED_NETWORKS
 
@@ -53,7 +56,7 @@ def place(artifacts: Path, scratch: Path) -> Path:
 
 def measure(job: Path, options: ExecOptions) -> tuple[sandbox.SandboxRun, dict]:
     scratch = job.parent
-    env = sandbox_env(scratch, options)
+    env = sandbox_env(scratch, options.threads, options.data_dir)
     shown = shown_paths(env)
     run = inspector.measure(job, AID, scratch, env, shown, options)
     facts_file = job / "facts.json"

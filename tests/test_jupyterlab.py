@@ -18,8 +18,8 @@ import pytest
 from lab_server import STARTUP_SECONDS, Server, jupyterlab
 from test_feedback import chromium
 
-from kerasgrade.assignments import CONNECTED_NETWORKS
-from kerasgrade.demo import answered
+from kerasgrade.course.assignments import CONNECTED_NETWORKS
+from kerasgrade.course.demo import answered
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -23,7 +23,7 @@ from test_batch import AID, REPO, grade, make_course
 from test_feedback import Page
 from test_nbgrader_autograde import nbgrader
 
-from kerasgrade.demo import answered
+from kerasgrade.course.demo import answered
 
 DUE = "2026-11-01 12:00:00 UTC"
 STAMPS = {"doejane": "2026-11-01 11:59:00 UTC", "smithbob": "2026-11-02 12:00:00 UTC"}
@@ -31,7 +31,7 @@ CANVAS_FILES = {"doejane": f"doejane_12345_6789012_{AID}.ipynb",
                 "smithbob": f"smithbob_LATE_23456_7890123_{AID}-1.ipynb"}  # resubmitted once
 COURSE_CONFIG = """
 # The Canvas route and late work (README, The instructor's path)
-from kerasgrade.lms import CANVAS_FILE_NAME  # noqa: E402
+from kerasgrade.frontends.nbgrader.lms import CANVAS_FILE_NAME  # noqa: E402
 
 c.FileNameCollectorPlugin.named_regexp = CANVAS_FILE_NAME
 c.LateSubmissionPlugin.penalty_method = "zero"

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kerasgrade import inspect_model, modelfile, student
-from kerasgrade.assignments import keras_name
+from kerasgrade.course.assignments import keras_name
+from kerasgrade.measure import modelfile
+from kerasgrade.measure import process as inspect_model
+from kerasgrade.steps import framework as student
 
 
 @pytest.fixture(scope="module")

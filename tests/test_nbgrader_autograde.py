@@ -15,8 +15,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from kerasgrade import assignments
-from kerasgrade.demo import MISTAKES, answered, untouched
+from kerasgrade.course import assignments
+from kerasgrade.course.demo import MISTAKES, answered, untouched
 
 ROOT = Path(__file__).resolve().parents[1]
 

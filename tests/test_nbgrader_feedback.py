@@ -22,10 +22,10 @@ from nbformat.v4 import new_code_cell, new_output
 from test_feedback import Page, chromium
 from test_nbgrader_autograde import autograde, expected_points, gradebook_scores, nbgrader
 
-from kerasgrade.assignments import CONNECTED_NETWORKS
-from kerasgrade.demo import MISTAKES, answered
-from kerasgrade.nbgrader_bridge import FACTS_MIME
-from kerasgrade.nbgrader_feedback import KerasgradeReport
+from kerasgrade.course.assignments import CONNECTED_NETWORKS
+from kerasgrade.course.demo import MISTAKES, answered
+from kerasgrade.frontends.nbgrader.bridge import FACTS_MIME
+from kerasgrade.frontends.nbgrader.feedback import KerasgradeReport
 
 if TYPE_CHECKING:
     from playwright.sync_api import Route

@@ -27,9 +27,10 @@ import pytest
 from jupyter_client import KernelManager
 from test_nbgrader_autograde import autograde, expected_points, make_course, nbgrader
 
-from kerasgrade import assignments, sandbox
-from kerasgrade.demo import answered
-from kerasgrade.sandboxed_kernel import COURSE_ENV, KERNEL_NAME, SWITCH
+from kerasgrade import sandbox
+from kerasgrade.course import assignments
+from kerasgrade.course.demo import answered
+from kerasgrade.frontends.nbgrader.kernel import COURSE_ENV, KERNEL_NAME, SWITCH
 
 ROOT = Path(__file__).resolve().parents[1]
 AID = assignments.PREPARING_DATA
@@ -67,7 +68,7 @@ def processes_with(text: str) -> list[psutil.Process]:
 def sandbox_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """nbgrader's environment with the option on and the kernel installed by the CLI."""
     prefix = tmp_path_factory.mktemp("jupyter")
-    subprocess.run([sys.executable, "-m", "kerasgrade.cli", "kernel", "install", "--prefix",
+    subprocess.run([sys.executable, "-m", "kerasgrade", "kernel", "install", "--prefix",
                     str(prefix)], check=True, capture_output=True)
     return dict(os.environ, **{SWITCH: "1", "JUPYTER_PATH": str(prefix / "share" / "jupyter")})
 
@@ -231,7 +232,7 @@ def launcher(folder: Path, connection: dict[str, object], env: dict[str, str]
     folder.mkdir(parents=True, exist_ok=True)
     connection_file = folder.parent / "connection.json"
     connection_file.write_text(json.dumps(connection))
-    return subprocess.run([sys.executable, "-m", "kerasgrade.sandboxed_kernel", "-f",
+    return subprocess.run([sys.executable, "-m", "kerasgrade.frontends.nbgrader.kernel", "-f",
                            str(connection_file)], cwd=folder, env=env, capture_output=True,
                           text=True, timeout=120)
 

@@ -81,7 +81,7 @@ def _export(root: Path, *extra: str) -> dict[str, float]:
 def test_batch_killed_resumed_and_exported(postgres_url: str, tmp_path: Path) -> None:
     root = make_course(tmp_path / "course", STUDENTS)
     log = (tmp_path / "run.log").open("w")
-    run = subprocess.Popen([sys.executable, "-m", "kerasgrade.cli", "grade", AID, "--root",
+    run = subprocess.Popen([sys.executable, "-m", "kerasgrade", "grade", AID, "--root",
                             str(root), "--workers", "1", "--db", postgres_url],
                            stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600

@@ -16,28 +16,14 @@ from typing import Any
 
 import nbformat
 
-from kerasgrade import assignments, checks, inert, sanitize
-from kerasgrade.execute import ExecOptions, execute
-from kerasgrade.results import CheckResult, SubmissionResult
-
-REPORTS = "reports"  # kerasgrade's own per-student pages, beside nbgrader's feedback/
-GRADES_CSV = "kerasgrade-grades.csv"  # not nbgrader export's default grades.csv
-COURSE_DIRS = ("autograder", "source", "solutions", "submitted", "autograded", "feedback",
-               REPORTS, GRADES_CSV, "grades.csv", "downloaded", "gradebook.db", ".kerasgrade")
-
-
-def course_root() -> Path:
-    """The course folder: the repository this package lives in, when it is one."""
-    here = Path(__file__).resolve().parents[2]
-    return here if (here / "assignments").is_dir() else Path.cwd()
-
-
-def private_paths(root: Path, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
-    """What a student's code must never read: the course's private folders and files.
-
-    /run holds the machine's service sockets, which stay connectable on a read-only mount.
-    """
-    return tuple(root / d for d in COURSE_DIRS) + (Path("/run"),) + extra
+from kerasgrade import checks, sanitize
+from kerasgrade.course import assignments
+from kerasgrade.course.layout import course_root
+from kerasgrade.execute.driver import execute
+from kerasgrade.execute.options import ExecOptions
+from kerasgrade.report import inert
+from kerasgrade.report.results import CheckResult, SubmissionResult
+from kerasgrade.sandbox.policy import private_paths
 
 
 def recognise(path: Path, nb: Any) -> str:

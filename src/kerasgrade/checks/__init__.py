@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kerasgrade import assignments
 from kerasgrade.checks import connected_networks, fashion_classifier, preparing_data
-from kerasgrade.results import CheckResult
+from kerasgrade.course import assignments
+from kerasgrade.report.results import CheckResult
 
 CheckFn = Callable[[dict[str, Any], assignments.Assignment, assignments.CheckSpec], CheckResult]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from kerasgrade.assignments import Assignment, CheckSpec, LayerSpec
-from kerasgrade.results import CheckResult
+from kerasgrade.course.assignments import Assignment, CheckSpec, LayerSpec
+from kerasgrade.report.results import CheckResult
 
 CHANCE = 0.2  # ten classes: a model at or under this has learned (almost) nothing
 

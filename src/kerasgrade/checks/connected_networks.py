@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from kerasgrade.assignments import Assignment, CheckSpec
 from kerasgrade.checks import common
-from kerasgrade.results import CheckResult
+from kerasgrade.course.assignments import Assignment, CheckSpec
+from kerasgrade.report.results import CheckResult
 
 AGREEMENT = 0.01  # evaluate() on the same data and model agrees to float noise
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from kerasgrade.assignments import FASHION_CLASS_NAMES, Assignment, CheckSpec
 from kerasgrade.checks import common
-from kerasgrade.results import CheckResult
+from kerasgrade.course.assignments import FASHION_CLASS_NAMES, Assignment, CheckSpec
+from kerasgrade.report.results import CheckResult
 
 ANKLE_BOOT = 9
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kerasgrade.assignments import Assignment, CheckSpec
 from kerasgrade.checks.common import fmt_shape
-from kerasgrade.results import CheckResult
+from kerasgrade.course.assignments import Assignment, CheckSpec
+from kerasgrade.report.results import CheckResult
 
 IMAGES = ("train_images", "test_images")
 LABELS = ("train_labels", "test_labels")

@@ -35,8 +35,8 @@ from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from kerasgrade import assignments
-from kerasgrade.results import SubmissionResult
+from kerasgrade.course import assignments
+from kerasgrade.report.results import SubmissionResult
 
 NBGRADER_CONFIG = "nbgrader_config.py"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from kerasgrade import assignments
+from kerasgrade.course import assignments
 
 MISTAKES: dict[str, dict[str, dict[str, str]]] = {
     assignments.CONNECTED_NETWORKS: {

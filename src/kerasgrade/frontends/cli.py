@@ -17,7 +17,7 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _course(args: argparse.Namespace) -> int:
-    from kerasgrade import course
+    from kerasgrade.course import build as course
 
     root = args.root.resolve()
     if args.check:
@@ -31,9 +31,9 @@ def _course(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """Grade one notebook and print the result (what a student or TA runs by hand)."""
-    from kerasgrade.execute import ExecOptions
+    from kerasgrade.execute.options import ExecOptions
     from kerasgrade.grade import grade_notebook
-    from kerasgrade.results import GraderFault
+    from kerasgrade.report.results import GraderFault
 
     try:
         res = grade_notebook(args.notebook, args.assignment, options=ExecOptions(
@@ -56,8 +56,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from kerasgrade import demo
-    from kerasgrade.grade import course_root
+    from kerasgrade.course import demo
+    from kerasgrade.course.layout import course_root
 
     paths = demo.build_class(course_root(), args.course, args.assignment, args.students)
     print(f"wrote {len(paths)} submissions of {args.assignment} under {args.course}/submitted")
@@ -65,7 +65,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _kernel(args: argparse.Namespace) -> int:
-    from kerasgrade import sandboxed_kernel
+    from kerasgrade.frontends.nbgrader import kernel as sandboxed_kernel
 
     print(f"installed the {sandboxed_kernel.KERNEL_NAME} kernel in "
           f"{sandboxed_kernel.install(args.user, args.prefix)}")
@@ -73,7 +73,7 @@ def _kernel(args: argparse.Namespace) -> int:
 
 
 def _gradescope(args: argparse.Namespace) -> int:
-    from kerasgrade import gradescope
+    from kerasgrade.frontends import gradescope
 
     try:
         built = gradescope.build(args.root.resolve(), args.assignment, args.output, args.data,
@@ -88,7 +88,7 @@ def _gradescope(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from kerasgrade import batch
+    from kerasgrade.frontends import batch
 
     return batch.main(args)
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import nbformat
 
-from kerasgrade import assignments
-from kerasgrade.execute import ExecOptions, execute
-from kerasgrade.results import GraderFault
+from kerasgrade.course import assignments
+from kerasgrade.execute.driver import execute
+from kerasgrade.execute.options import ExecOptions
+from kerasgrade.report.results import GraderFault
 from kerasgrade.sandbox import Limits
 
 FIXES = {
@@ -31,7 +32,7 @@ FIXES = {
     "data": "give the grader its data where the sandbox can read it: `kerasgrade data fetch "
             "--dest DIR`, then set KERASGRADE_DATA_DIR=DIR",
     "inspector": "this is a fault of the grader's measuring process "
-                 "(kerasgrade.inspect_model); run it by hand to see its traceback",
+                 "(kerasgrade.measure.process); run it by hand to see its traceback",
 }
 
 

@@ -34,11 +34,13 @@ from importlib import resources
 from pathlib import Path
 
 import kerasgrade
-from kerasgrade import assignments, data, sandbox
-from kerasgrade.batch import pick_notebook
-from kerasgrade.execute import ExecOptions
-from kerasgrade.grade import failed_result, grade_notebook, private_paths
+from kerasgrade import data, sandbox
+from kerasgrade.course import assignments
+from kerasgrade.execute.options import ExecOptions
+from kerasgrade.frontends.batch import pick_notebook
+from kerasgrade.grade import failed_result, grade_notebook
 from kerasgrade.sandbox import MIB, Limits
+from kerasgrade.sandbox.policy import private_paths
 
 AUTOGRADER = Path("/autograder")
 CONFIG = "kerasgrade-gradescope.json"
@@ -158,7 +160,7 @@ def _stage_data(dataset: str, data_dir: Path | None, target: Path, scratch: Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m kerasgrade.gradescope",
+    p = argparse.ArgumentParser(prog="python -m kerasgrade.frontends.gradescope",
                                 description="Grade /autograder/submission (run_autograder).")
     p.add_argument("--autograder", type=Path, default=AUTOGRADER)
     p.add_argument("--container-isolation", action="store_true",

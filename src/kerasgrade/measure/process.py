@@ -1,6 +1,6 @@
 """Measure a submission's artifacts in a clean process (never the student's kernel).
 
-`python -m kerasgrade.inspect_model ARTIFACTS_DIR ASSIGNMENT` writes ARTIFACTS_DIR/facts.json.
+`python -m kerasgrade.measure.process ARTIFACTS_DIR ASSIGNMENT` writes ARTIFACTS_DIR/facts.json.
 Everything a check looks at is computed here from the saved model and the grader's own
 data, so nothing the student's code patched or printed can change it.
 """
@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from kerasgrade import assignments, modelfile
-from kerasgrade.export import MODEL_FILE, SAVED_DIR
+from kerasgrade.course import assignments
+from kerasgrade.execute.kernel.export_cell import MODEL_FILE, SAVED_DIR
+from kerasgrade.measure import modelfile
 
 CONFUSION_SAMPLE = 10_000
 LOG_FILE = "inspect.log"  # resident mode: where a child's stderr goes
@@ -201,7 +202,8 @@ def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
     """Facts about the prepared arrays of 01 (and y_proba of 03), from arrays.npz.
 
     Large arrays come as a sample of rows with the whole array's shape and range (see
-    kerasgrade.export): the rows present are compared, and the range is widened by them.
+    kerasgrade.execute.kernel.export_cell): the rows present are compared, and the range is
+    widened by them.
     """
     summaries = summaries if isinstance(summaries, dict) else {}
     out: dict[str, Any] = {}
@@ -238,7 +240,7 @@ def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
 def _export_record(path: Path) -> dict[str, Any] | None:
     """What the export cell wrote, or None: the student's code could have replaced it (with
     broken JSON, a link, a FIFO), which must not crash the measurement."""
-    from kerasgrade.execute import read_json  # not at the top: execute imports this module
+    from kerasgrade.execute.driver import read_json  # not at the top: execute imports this module
 
     return read_json(path) or None
 

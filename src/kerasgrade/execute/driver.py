@@ -1,7 +1,7 @@
 """Run a submission: inject the setup and export cells, execute in the sandbox, inspect.
 
 Two sandboxed processes per submission: the student's kernel (through the runner), then a
-clean process that loads only the exported artifacts and measures them (kerasgrade.inspector).
+clean process that loads only the exported artifacts and measures them (kerasgrade.measure.client).
 """
 
 from __future__ import annotations
@@ -11,18 +11,21 @@ import os
 import shutil
 import stat
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-import kerasgrade
-from kerasgrade import assignments, data, inspector, kernel_setup
 from kerasgrade import sandbox as sandboxing
-from kerasgrade.inspect_model import NO_DATA
-from kerasgrade.results import GraderFault
-from kerasgrade.runner import GRADER_CELL, READY, STARTED
+from kerasgrade.course import assignments
+from kerasgrade.execute.kernel import setup_cell as kernel_setup
+from kerasgrade.execute.kernel.runner import GRADER_CELL, READY, STARTED
+from kerasgrade.execute.options import ExecOptions, with_limits
+from kerasgrade.measure import client as inspector
+from kerasgrade.measure.process import NO_DATA
+from kerasgrade.report.results import GraderFault
+from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 
 ARTIFACTS = "artifacts"
 # Arrays exported for checks beyond the model (01's prepared data, 03's probabilities).
@@ -38,39 +41,11 @@ REPORT_TYPES = {"status": str, "reason": str, "errors": list, "cell_seconds": li
                 "kernel_start_seconds": (int, float)}
 
 
-@dataclass
-class ExecOptions:
-    sandbox: bool = True
-    seed: int = 0
-    threads: int | None = None
-    slot: int = 0
-    # None: the assignment's own limits (assignments.time_limits), as in every front end
-    cell_timeout: float | None = None
-    limits: sandboxing.Limits | None = None
-    hide: tuple[Path, ...] = ()
-    data_dir: Path | None = None
-    resident_inspector: bool = False  # batch workers: see kerasgrade.inspector
-
-
-def time_limits(assignment_id: str, data_dir: Path | None = None) -> assignments.TimeLimits:
-    """The assignment's time limits for the data a run gets here: what every front end uses."""
-    source = data.local_source(assignments.get(assignment_id).dataset, data_dir)
-    return assignments.time_limits(assignment_id, source)
-
-
-def with_limits(options: ExecOptions, assignment_id: str) -> ExecOptions:
-    """The options with the assignment's time limits wherever none were given."""
-    limits = time_limits(assignment_id, options.data_dir)
-    return replace(options,
-                   cell_timeout=options.cell_timeout or limits.cell,
-                   limits=options.limits or sandboxing.Limits(wall_seconds=limits.notebook))
-
-
 def export_source(assignment_id: str, artifacts: str) -> str:
     spec = assignments.get(assignment_id)
     variables = tuple(dict.fromkeys(spec.variables + SUMMARIES))
     return (
-        "import kerasgrade.export as _kerasgrade_export\n"
+        "import kerasgrade.execute.kernel.export_cell as _kerasgrade_export\n"
         f"_kerasgrade_export.export_namespace(globals(), {artifacts!r}, "
         f"variables={variables!r}, arrays={ARRAYS.get(assignment_id, ())!r})"
     )
@@ -89,42 +64,6 @@ def instrument(nb: Any, assignment_id: str, options: ExecOptions) -> Any:
     nb.cells[-1].metadata[GRADER_CELL] = "export"
     nb.nbformat_minor = 4  # ids dropped above: keep the file valid
     return nb
-
-
-def sandbox_env(scratch: Path, options: ExecOptions) -> dict[str, str]:
-    """The whole environment of a sandboxed student process: none of the grader's own."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "HOME": str(scratch),
-        "KERAS_HOME": str(scratch / ".keras"),
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(scratch / ".matplotlib"),
-        "IPYTHONDIR": str(scratch / ".ipython"),
-        "JUPYTER_RUNTIME_DIR": str(scratch / ".jupyter"),
-        "JUPYTER_DATA_DIR": str(scratch / ".jupyter"),
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "KERASGRADE_OFFLINE": "1",
-        "PYTHONPATH": str(Path(kerasgrade.__file__).resolve().parent.parent),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    if options.threads:
-        env["OMP_NUM_THREADS"] = str(options.threads)
-    for key in ("KERASGRADE_DATA_DIR", "KERASGRADE_NO_SAMPLE"):
-        if key in os.environ:
-            env[key] = os.environ[key]
-    if options.data_dir:
-        env["KERASGRADE_DATA_DIR"] = str(options.data_dir)
-    return env
-
-
-def shown_paths(env: dict[str, str]) -> tuple[Path, ...]:
-    """The package and the data folder, which the sandbox must show read-only even where they
-    sit under its private /tmp (a clone in /tmp, a data folder there) or a hidden folder."""
-    # A missing one is skipped (bwrap would refuse to start): loading the data then fails
-    # with the loaders' own message.
-    return tuple(Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR")
-                 if k in env and Path(env[k]).exists())
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -191,9 +130,10 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
     scratch.mkdir(parents=True)
     instrumented = instrument(nb, assignment_id, options)
     nbformat.write(instrumented, scratch / "submission.ipynb")
-    env = sandbox_env(scratch, options)
+    env = sandbox_env(scratch, options.threads, options.data_dir)
     shown = shown_paths(env)
-    run_argv = [sys.executable, "-m", "kerasgrade.runner", "submission.ipynb", "executed.ipynb",
+    run_argv = [sys.executable, "-m", "kerasgrade.execute.kernel.runner",
+                "submission.ipynb", "executed.ipynb",
                 "run.json", "--cell-timeout", str(options.cell_timeout)]
     kernel = sandboxing.run(run_argv, scratch=scratch, hide=options.hide, env=env,
                             readonly_binds=shown, limits=options.limits, slot=options.slot,

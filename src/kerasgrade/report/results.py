@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kerasgrade import assignments
+from kerasgrade.course import assignments
 
 Status = Literal["graded", "error"]
 

@@ -1,4 +1,4 @@
-"""Run untrusted student code in a bubblewrap sandbox, with resource limits and a watchdog.
+"""Run untrusted student code in a bubblewrap sandbox: namespaces, mounts, uid slots.
 
 Inside the sandbox (``enabled=True``) a program sees the host filesystem read-only, a fresh
 ``/dev`` and ``/proc``, private size-capped tmpfs ``/tmp`` and ``/dev/shm``, its scratch directory
@@ -14,14 +14,7 @@ the sandbox uid and cannot expose an interpreter in a directory that uid may not
 root's 0700 home). The mounts stay locked: a namespace the program creates later cannot unmount or
 remount them. Without root, ``bwrap --unshare-user`` runs as the current user.
 
-Resource limits (set with ``prlimit`` so no ``preexec_fn`` runs in a threaded grader):
-RLIMIT_AS = memory_mb per process (a single runaway allocation fails with MemoryError in the
-child; TensorFlow imports and trains under it), RLIMIT_NPROC = max_processes for the sandbox uid
-(threads count; distinct uids per slot keep parallel workers from sharing it; root in --no-sandbox
-mode is exempt), RLIMIT_FSIZE = max_file_mb, RLIMIT_CORE = 0. A watchdog samples the tree's RSS
-every 0.1 s and its total PSS every second or as soon as RSS crosses the limit (proportional set
-size: shared pages are split between the processes sharing them, so forked copies and shared
-libraries are not counted twice) and kills the whole tree above memory_mb or after wall_seconds.
+Limits: limits.py. Supervision (memory, wall time, output): watchdog.py.
 """
 
 from __future__ import annotations
@@ -31,30 +24,19 @@ import fcntl
 import functools
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypedDict, Unpack
+from typing import TypedDict, Unpack
 
-import psutil
+from kerasgrade.sandbox.limits import MIB, Limits, prlimit_argv, tool_path
+from kerasgrade.sandbox.watchdog import SandboxRun, supervise
 
 SANDBOX_UID = 61000  # slot n runs as uid/gid SANDBOX_UID + n when the grader is root
-MIB = 1024 * 1024
-_SAMPLE_SECONDS = 0.1
-_READER_GRACE_SECONDS = 5.0  # how long to wait for output pipes to drain once the tree is dead
-_FREEZE_ROUNDS = 50  # SIGSTOP passes before killing; a tree of stopped processes cannot grow
-# Reading PSS walks /proc/PID/smaps (~13 ms of CPU for a TensorFlow process), RSS is nearly free
-# and PSS <= RSS: PSS is read every _PSS_EVERY samples, and whenever RSS crosses the limit.
-_PSS_EVERY = 10
-HEAD_BYTES = 4096
 # Sandbox uids are SANDBOX_UID + slot. Slot 0 stays for one-off grading (pytest, `kerasgrade
 # check`); batch tasks claim 1.. with a lock per slot and host, so concurrent tasks, runs and
 # Dask workers on one machine never share a uid (and its process limit).
@@ -62,31 +44,8 @@ SLOTS = range(1, 65)
 SLOT_DIR = Path(tempfile.gettempdir()) / "kerasgrade-slots"
 
 
-@dataclass(frozen=True)
-class Limits:
-    memory_mb: int = 4096  # address-space + RSS watchdog for the whole process tree
-    wall_seconds: float = 900  # whole run
-    max_processes: int = 512  # RLIMIT_NPROC (threads count too; TensorFlow starts dozens)
-    max_file_mb: int = 200  # RLIMIT_FSIZE: a 500 MB saved model must fail to write
-    max_output_bytes: int = 2_000_000  # stdout/stderr kept from the process (rest dropped)
-
-
 class SandboxUnavailable(RuntimeError):
     """bubblewrap, or a kernel feature it needs, does not work on this machine."""
-
-
-@dataclass
-class SandboxRun:
-    returncode: int | None  # exit code; -N if signal N killed it; None if the watchdog stopped it
-    status: str  # "ok" | "timeout" | "memory" | "killed" (by a signal) | "error"
-    reason: str  # one human sentence, e.g. "used more than 4096 MB of memory"
-    seconds: float
-    peak_rss_mb: float  # peak total PSS of the process tree, sampled every second
-    stdout: str  # tail, at most max_output_bytes
-    stderr: str
-    # The first bytes of stdout: what the program said before it ran anything else, which
-    # nothing it starts later can push out (unlike the tail).
-    stdout_head: str = ""
 
 
 def unavailable_reason() -> str:
@@ -129,7 +88,7 @@ class Placement(TypedDict, total=False):
 def run(argv: Sequence[str], *, scratch: Path, **placement: Unpack[Placement]) -> SandboxRun:
     """Run argv with scratch as cwd and HOME, under the limits; sandboxed unless enabled=False."""
     command, scratch, env, limits, enabled = _prepare(argv, scratch, placement)
-    return _supervise(command, scratch, env, limits, enabled)
+    return supervise(command, scratch, env, limits, enabled)
 
 
 def spawn(argv: Sequence[str], *, scratch: Path,
@@ -137,7 +96,7 @@ def spawn(argv: Sequence[str], *, scratch: Path,
     """Start a long-lived helper as `run` would (same sandbox and rlimits, no watchdog), with
     pipes to its stdin and stdout; the caller bounds each exchange and kills its process group."""
     command, scratch, env, limits, _ = _prepare(argv, scratch, placement)
-    return subprocess.Popen(_prlimit(limits) + command, cwd=scratch, env=env,
+    return subprocess.Popen(prlimit_argv(limits) + command, cwd=scratch, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -196,29 +155,10 @@ def _probe() -> str | None:
         scratch = Path(tmp)
         limits = Limits(wall_seconds=60)
         command = _bwrap_command(["true"], scratch, (), (), limits, 0)
-        trial = _supervise(command, scratch, _child_env(scratch, None), limits, True)
+        trial = supervise(command, scratch, _child_env(scratch, None), limits, True)
     if trial.status != "ok":
         return f"a trial run failed ({trial.reason}): {trial.stderr.strip()[-500:]}"
     return None
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise RuntimeError(f"{name} (util-linux / bubblewrap) is needed but not on PATH")
-    return path
-
-
-def _prlimit(limits: Limits) -> list[str]:
-    # A single value sets soft and hard limits, so the program cannot raise them again.
-    return [
-        _tool("prlimit"),
-        f"--as={limits.memory_mb * MIB}",
-        f"--nproc={limits.max_processes}",
-        f"--fsize={limits.max_file_mb * MIB}",
-        "--core=0",
-        "--",
-    ]
 
 
 def _child_env(scratch: Path, env: Mapping[str, str] | None) -> dict[str, str]:
@@ -249,7 +189,7 @@ def _bwrap_command(
         hand_over(scratch, uid, gid)
     tmpfs_size = str(limits.max_file_mb * MIB)  # tmpfs is RAM the watchdog cannot see
     command = [
-        _tool("bwrap"),
+        tool_path("bwrap"),
         *([] if as_root else ["--unshare-user"]),
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
         "--die-with-parent", "--new-session",
@@ -291,7 +231,7 @@ def _bwrap_command(
     command += ["--chdir", str(scratch), "--"]
     if as_root:
         command += [
-            _tool("setpriv"),
+            tool_path("setpriv"),
             f"--reuid={uid}",
             f"--regid={gid}",
             "--clear-groups",
@@ -330,160 +270,3 @@ def _blocked_ancestor(path: Path, uid: int, gid: int) -> Path | None:
     return None
 
 
-class _Tail(threading.Thread):
-    """Drains a pipe, keeping only its first HEAD_BYTES and last `limit` bytes so huge outputs
-    cost no memory."""
-
-    def __init__(self, pipe: IO[bytes], limit: int) -> None:
-        super().__init__(daemon=True)
-        self._pipe = pipe
-        self._limit = limit
-        self._buffer = bytearray()
-        self._head = bytearray()
-        self._lock = threading.Lock()
-        self.start()
-
-    def run(self) -> None:
-        with self._pipe:
-            while chunk := os.read(self._pipe.fileno(), 65536):
-                with self._lock:
-                    self._head += chunk[: HEAD_BYTES - len(self._head)]
-                    self._buffer += chunk
-                    if len(self._buffer) > 2 * self._limit:  # trimming rarely keeps it O(n)
-                        del self._buffer[: len(self._buffer) - self._limit]
-
-    def text(self) -> str:
-        with self._lock:
-            cut = max(0, len(self._buffer) - self._limit)
-            data = bytes(self._buffer[cut:])
-        if cut:
-            # The cut may split a UTF-8 character: drop its continuation bytes.
-            start = 0
-            while start < min(3, len(data)) and data[start] & 0xC0 == 0x80:
-                start += 1
-            data = data[start:]
-        return data.decode(errors="replace")
-
-    def head(self) -> str:
-        with self._lock:
-            return bytes(self._head).decode(errors="replace")
-
-
-def _supervise(
-    command: list[str], scratch: Path, env: dict[str, str], limits: Limits, sandboxed: bool
-) -> SandboxRun:
-    start = time.monotonic()
-    deadline = start + limits.wall_seconds
-    proc = subprocess.Popen(
-        _prlimit(limits) + command,
-        cwd=scratch,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # one process group to kill, detached from the grader's terminal
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    out = _Tail(proc.stdout, limits.max_output_bytes)
-    err = _Tail(proc.stderr, limits.max_output_bytes)
-    root = psutil.Process(proc.pid)
-    seen: set[psutil.Process] = set()  # every process of the tree ever sampled
-    peak = 0
-    stopped_by = ""
-    samples = 0
-    while proc.poll() is None:
-        tree = _tree(root)
-        seen |= tree
-        rss = sum(_rss(process) for process in tree)
-        if rss > limits.memory_mb * MIB or samples % _PSS_EVERY == 0:
-            total = sum(_pss(process) for process in tree)
-            peak = max(peak, total)
-        else:
-            total = 0
-        samples += 1
-        if total > limits.memory_mb * MIB:
-            stopped_by = "memory"
-            break
-        if time.monotonic() >= deadline:
-            stopped_by = "timeout"
-            break
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=min(_SAMPLE_SECONDS, max(0.0, deadline - time.monotonic())))
-    # Also after a normal exit: daemonised leftovers must not outlive the run (without the
-    # sandbox's PID namespace nothing else would reap them).
-    _kill_tree(proc.pid, root, seen)
-    code = proc.wait()
-    seconds = time.monotonic() - start
-    for reader in (out, err):
-        reader.join(timeout=_READER_GRACE_SECONDS)
-    if stopped_by == "timeout":
-        returncode, status = None, "timeout"
-        reason = f"stopped after {limits.wall_seconds:g} s (the notebook's time limit)"
-    elif stopped_by == "memory":
-        returncode, status = None, "memory"
-        reason = f"used more than {limits.memory_mb} MB of memory"
-    else:
-        returncode, status, reason = _verdict(code, sandboxed)
-    return SandboxRun(returncode, status, reason, seconds, peak / MIB, out.text(), err.text(),
-                      out.head())
-
-
-def _verdict(code: int, sandboxed: bool) -> tuple[int, str, str]:
-    # bwrap reports a program killed by signal N as exit code 128 + N, like a shell.
-    if sandboxed and 128 < code <= 128 + 64:
-        code = 128 - code
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = str(-code)
-        return code, "killed", f"was killed by signal {name}"
-    if code:
-        return code, "error", f"exited with code {code}"
-    return code, "ok", "finished normally"
-
-
-def _tree(root: psutil.Process) -> set[psutil.Process]:
-    try:
-        return {root, *root.children(recursive=True)}
-    except psutil.Error:  # root already gone
-        return set()
-
-
-def _rss(process: psutil.Process) -> int:
-    with suppress(psutil.Error):
-        return process.memory_info().rss
-    return 0
-
-
-def _pss(process: psutil.Process) -> int:
-    try:
-        return process.memory_full_info().pss
-    except psutil.AccessDenied:  # e.g. a non-dumpable helper: RSS is always readable
-        with suppress(psutil.Error):
-            return process.memory_info().rss
-    except psutil.Error:
-        pass
-    return 0
-
-
-def _kill_tree(pgid: int, root: psutil.Process, seen: set[psutil.Process]) -> None:
-    """Stop the tree until it stops growing (so a fork bomb cannot outrun us), then kill it.
-
-    In the sandbox, killing the PID namespace's init (bwrap) alone would take everything with it;
-    without the sandbox this also catches processes that left the process group.
-    """
-    stopped: set[psutil.Process] = set()
-    for _ in range(_FREEZE_ROUNDS):
-        fresh = (_tree(root) | seen) - stopped
-        if not fresh:
-            break
-        for process in fresh:
-            with suppress(psutil.Error):
-                process.suspend()
-        stopped |= fresh
-    for process in stopped:
-        with suppress(psutil.Error):
-            process.kill()
-    with suppress(OSError):
-        os.killpg(pgid, signal.SIGKILL)

@@ -1,11 +1,11 @@
-"""How the grader gets a submission's artifacts measured (`kerasgrade.inspect_model`).
+"""How the grader gets a submission's artifacts measured (`kerasgrade.measure.process`).
 
 One-off grading starts a fresh sandboxed inspection process per submission. A batch worker
 instead keeps one resident inspector: a sandboxed process that imports TensorFlow once and
 forks a fresh child per submission (about 5 s of CPU saved each time). The resident runs under
 its own sandbox slot, never the slot of the kernels that run student code, and only ever sees
 a copy of one submission's artifacts at a time. It executes no student code: saved models are
-vetted as data and loaded in safe mode (kerasgrade.modelfile).
+vetted as data and loaded in safe mode (kerasgrade.measure.modelfile).
 """
 
 from __future__ import annotations
@@ -27,16 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from kerasgrade import sandbox
-from kerasgrade.inspect_model import LOG_FILE
+from kerasgrade.measure.process import LOG_FILE
 
-COMMAND = [sys.executable, "-m", "kerasgrade.inspect_model"]
+COMMAND = [sys.executable, "-m", "kerasgrade.measure.process"]
 
 
 def measure(artifacts: Path, assignment_id: str, scratch: Path, env: dict[str, str],
             shown: Sequence[Path], options: Any) -> sandbox.SandboxRun:
     """Write artifacts/facts.json; `options` is the submission's ExecOptions (its time limit,
     the assignment's notebook limit unless given, bounds the measurement too)."""
-    from kerasgrade.execute import with_limits  # not at the top: execute imports this module
+    from kerasgrade.execute.options import (
+        with_limits,  # not at the top: execute imports this module
+    )
 
     options = with_limits(options, assignment_id)
     if options.resident_inspector:

@@ -65,11 +65,16 @@ from rich.progress import (
 )
 
 import kerasgrade
-from kerasgrade import assignments, feedback, gradebook, sandbox, sanitize, selftest
-from kerasgrade.execute import ExecOptions
-from kerasgrade.grade import GRADES_CSV, REPORTS, failed_result, grade_notebook, private_paths
-from kerasgrade.nbgrader_bridge import check_line, facts_bundle
-from kerasgrade.results import SubmissionResult
+from kerasgrade import sandbox, sanitize
+from kerasgrade.course import assignments
+from kerasgrade.course.layout import GRADES_CSV, REPORTS
+from kerasgrade.execute.options import ExecOptions
+from kerasgrade.frontends import selftest
+from kerasgrade.frontends.nbgrader.bridge import check_line, facts_bundle
+from kerasgrade.grade import failed_result, grade_notebook
+from kerasgrade.report import feedback, gradebook
+from kerasgrade.report.results import SubmissionResult
+from kerasgrade.sandbox.policy import private_paths
 
 STATE_DIR = Path(".kerasgrade") / "results"
 CSV_FIELDS = ("student", "assignment", "score", "max_score", "late_penalty", "status", "reason")

@@ -24,10 +24,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from kerasgrade import assignments, data
-from kerasgrade.assignments import Assignment
+from kerasgrade import data
 from kerasgrade.checks import common
-from kerasgrade.results import CheckResult, SubmissionResult
+from kerasgrade.course import assignments
+from kerasgrade.course.assignments import Assignment
+from kerasgrade.report.results import CheckResult, SubmissionResult
 
 GRID_COLUMNS = 8  # misclassified images per row
 MISTAKE_COLOR = "#b42318"

@@ -30,7 +30,7 @@ def setup(seed: int = 0, threads: int | None = None) -> None:
 def source(seed: int, threads: int | None) -> str:
     """The code of the injected first cell."""
     return (
-        "import kerasgrade.kernel_setup as _kerasgrade_setup\n"
+        "import kerasgrade.execute.kernel.setup_cell as _kerasgrade_setup\n"
         f"_kerasgrade_setup.setup(seed={seed!r}, threads={threads!r})\n"
         "del _kerasgrade_setup"
     )

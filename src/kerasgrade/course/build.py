@@ -34,7 +34,8 @@ from nbclient import NotebookClient
 from nbformat import NotebookNode
 
 import kerasgrade
-from kerasgrade import assignments
+from kerasgrade.course import assignments
+from kerasgrade.execute import options
 
 MARKERS = frozenset(
     {"### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"}
@@ -153,8 +154,8 @@ def record_reference_time(assignment_id: str, cell: float, notebook: float) -> s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         source = data.load(assignments.get(assignment_id).dataset).source
-    assignments.record_time(assignment_id, source, cell, notebook)
-    limits = assignments.time_limits(assignment_id)
+    options.record_time(assignment_id, source, cell, notebook)
+    limits = options.source_limits(assignment_id)
     return (f"{assignment_id} on {source}: slowest cell {cell:.1f} s, whole run {notebook:.1f} "
             f"s; limits now {limits.cell:g} s per cell, {limits.notebook:g} s per notebook")
 
