@@ -38,12 +38,12 @@ def recognise(path: Path, nb: Any) -> str:
         if ids and mine and len(mine & ids) >= len(ids) // 2:
             return aid
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    if re.search(r"fashion", code, re.I):
-        return assignments.FASHION_CLASSIFIER
-    if ".fit(" in code:
-        return assignments.CONNECTED_NETWORKS
-    if "to_categorical" in code:
-        return assignments.PREPARING_DATA
+    matched = {aid: sum(bool(re.search(m, code, re.I)) for m in spec.markers)
+               for aid, spec in assignments.ASSIGNMENTS.items()
+               if spec.markers and all(re.search(m, code, re.I) for m in spec.markers)}
+    if matched:
+        # The most specific wins; on a tie the later lesson, which builds on the earlier.
+        return max(reversed(matched), key=matched.__getitem__)
     raise ValueError(
         f"cannot tell which assignment {path.name} is for: name it after the assignment "
         f"(one of {', '.join(assignments.ASSIGNMENTS)}) or pass --assignment"

@@ -6,7 +6,7 @@ from functools import partial
 from typing import Any
 
 from kerasgrade.checks import common
-from kerasgrade.course.assignments import FASHION_CLASS_NAMES, Assignment, CheckSpec
+from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.report.results import CheckResult
 
 ANKLE_BOOT = 9
@@ -50,7 +50,7 @@ def first_prediction(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> 
                                 f"{ev['error']}", "", cs.title)
     first = ev["first_predicted"][0]
     p = ev["first_probabilities"][0][first]
-    found = f"{FASHION_CLASS_NAMES[first]} (class {first}, {p:.0%})"
+    found = f"{spec.class_names[first]} (class {first}, {p:.0%})"
     if first == ANKLE_BOOT:
         return CheckResult.ok(cs.name, cs.points,
                               f"The first test image is predicted as {found}.", cs.title)

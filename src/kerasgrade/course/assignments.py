@@ -1,6 +1,8 @@
-"""What each assignment expects: checks with points, layers, thresholds per data source.
+"""Every assignment declared once: checks, layers, thresholds, exported names, demo mistakes.
 
-The ids are fixed: tools outside the project refer to them.
+The ids are fixed: tools outside the project refer to them. Adding an assignment takes an entry
+here, a checks module and a steps module named by its ``module`` field, and a master notebook in
+source/ (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -66,6 +68,25 @@ class Threshold:
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """A typical mistake, for the demo class and the tests: text edits to the solution, and
+    the checks it fails on the full data set."""
+
+    edits: dict[str, str]
+    fails: tuple[str, ...]
+
+
+DIGITS = tuple(str(d) for d in range(10))
+FASHION_CLASS_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+# Label arrays whose (shape, dtype) the grader exports wherever they exist, so that the checks
+# can name label-encoding mistakes.
+LABEL_SUMMARIES = ("train_labels", "test_labels", "y_train", "y_valid")
+
+
+@dataclass(frozen=True)
 class Assignment:
     id: str
     title: str
@@ -79,13 +100,29 @@ class Assignment:
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     # Names the grader exports from the student's namespace besides the model.
     variables: tuple[str, ...] = ()
+    # Arrays exported whole (or sampled, when large) for the checks beyond the model.
+    arrays: tuple[str, ...] = ()
     leaderboard: tuple[Leaderboard, ...] = ()
+    module: str = ""  # kerasgrade.checks.<module> and kerasgrade.steps.<module>
+    class_names: tuple[str, ...] = DIGITS
+    # The tutorial's validation set: the first N training images (0: the test set only).
+    validation_images: int = 0
+    model_file: str | None = None  # the file the lesson saves the model to
+    # Code patterns that tell a notebook of this assignment from the others, when neither its
+    # name nor its graded cells do; the assignment matching the most patterns wins.
+    markers: tuple[str, ...] = ()
+    mistakes: dict[str, Mistake] = field(default_factory=dict)  # fails: on the full data
 
     def check(self, name: str) -> CheckSpec:
         for c in self.checks:
             if c.name == name:
                 return c
         raise KeyError(f"{self.id} has no check {name!r}; it has {[c.name for c in self.checks]}")
+
+    @property
+    def exported(self) -> tuple[str, ...]:
+        """Every name exported from the student's namespace besides the model."""
+        return tuple(dict.fromkeys(self.variables + LABEL_SUMMARIES))
 
     @property
     def max_score(self) -> float:
@@ -100,6 +137,20 @@ class Assignment:
                 f"known: {sorted(self.thresholds)}"
             ) from None
 
+
+MISTAKES_02 = {
+    "dense32": Mistake({"Dense(16,": "Dense(32,"}, ("architecture",)),
+    # Trained to chance: the accuracies fail, and so does the saved model, which is it.
+    "no-softmax": Mistake({'Dense(10, activation="softmax")': "Dense(10)"},
+                          ("activations", "test_accuracy", "test_evaluation", "saved_model")),
+    "five-epochs": Mistake({"epochs = 10": "epochs = 5"}, ("epochs",)),
+    "not-saved": Mistake({'model.save("my_model.keras")': 'print("saved")'}, ("saved_model",)),
+}
+MISTAKES_03 = {
+    "no-softmax": Mistake({'Dense(10, activation="softmax")': "Dense(10)"},
+                          ("activations", "validation_accuracy", "probabilities",
+                           "first_prediction")),
+}
 
 ASSIGNMENTS: dict[str, Assignment] = {
     PREPARING_DATA: Assignment(
@@ -117,6 +168,13 @@ ASSIGNMENTS: dict[str, Assignment] = {
             "train_images", "train_labels", "test_images", "test_labels",
             "input_shape", "img_rows", "img_cols", "num_classes",
         ),
+        arrays=("train_images", "train_labels", "test_images", "test_labels"),
+        module="preparing_data",
+        markers=("to_categorical",),
+        mistakes={
+            "not-scaled": Mistake({"train_images /= 255\ntest_images /= 255": "pass"},
+                                  ("pixel_range",)),
+        },
     ),
     CONNECTED_NETWORKS: Assignment(
         id=CONNECTED_NETWORKS,
@@ -150,6 +208,10 @@ ASSIGNMENTS: dict[str, Assignment] = {
         },
         variables=("epochs", "test_loss", "test_acc", "input_shape"),
         leaderboard=(Leaderboard("Test accuracy", "test_accuracy"),),
+        module="connected_networks",
+        model_file="my_model.keras",
+        markers=(r"\.fit\(",),
+        mistakes=MISTAKES_02,
     ),
     FASHION_CLASSIFIER: Assignment(
         id=FASHION_CLASSIFIER,
@@ -178,14 +240,16 @@ ASSIGNMENTS: dict[str, Assignment] = {
             ),
         },
         variables=("epochs", "y_proba", "class_names"),
+        arrays=("y_proba",),
         leaderboard=(Leaderboard("Validation accuracy", "validation_accuracy"),),
+        module="fashion_classifier",
+        class_names=FASHION_CLASS_NAMES,
+        validation_images=5000,
+        model_file="fashion_model.keras",
+        markers=("fashion", r"\.fit\("),
+        mistakes=MISTAKES_03,
     ),
 }
-
-FASHION_CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)
 
 
 def get(assignment_id: str) -> Assignment:

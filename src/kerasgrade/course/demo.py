@@ -15,35 +15,11 @@ from nbformat import NotebookNode
 
 from kerasgrade.course import assignments
 
-MISTAKES: dict[str, dict[str, dict[str, str]]] = {
-    assignments.CONNECTED_NETWORKS: {
-        "dense32": {"Dense(16,": "Dense(32,"},
-        "no-softmax": {'Dense(10, activation="softmax")': "Dense(10)"},
-        "five-epochs": {"epochs = 10": "epochs = 5"},
-        "not-saved": {'model.save("my_model.keras")': 'print("saved")'},
-    },
-    assignments.PREPARING_DATA: {
-        "not-scaled": {"train_images /= 255\ntest_images /= 255": "pass"},
-    },
-    assignments.FASHION_CLASSIFIER: {
-        "no-softmax": {'Dense(10, activation="softmax")': "Dense(10)"},
-    },
-}
-
-# The checks each mistake fails on the full data sets (tests/test_full_data.py proves it).
-EXPECTED_FAILURES: dict[str, dict[str, tuple[str, ...]]] = {
-    assignments.CONNECTED_NETWORKS: {
-        "dense32": ("architecture",),
-        # Trained to chance: the accuracies fail, and so does the saved model, which is it.
-        "no-softmax": ("activations", "test_accuracy", "test_evaluation", "saved_model"),
-        "five-epochs": ("epochs",),
-        "not-saved": ("saved_model",),
-    },
-    assignments.PREPARING_DATA: {"not-scaled": ("pixel_range",)},
-    assignments.FASHION_CLASSIFIER: {
-        "no-softmax": ("activations", "validation_accuracy", "probabilities", "first_prediction"),
-    },
-}
+# Views of the spec's mistakes (tests/test_full_data.py proves the failures on full data).
+MISTAKES = {aid: {name: m.edits for name, m in spec.mistakes.items()}
+            for aid, spec in assignments.ASSIGNMENTS.items() if spec.mistakes}
+EXPECTED_FAILURES = {aid: {name: m.fails for name, m in spec.mistakes.items()}
+                     for aid, spec in assignments.ASSIGNMENTS.items() if spec.mistakes}
 
 
 def _notebook(root: Path, folder: str, assignment_id: str) -> NotebookNode:

@@ -28,13 +28,6 @@ from kerasgrade.report.results import GraderFault
 from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 
 ARTIFACTS = "artifacts"
-# Arrays exported for checks beyond the model (01's prepared data, 03's probabilities).
-ARRAYS = {
-    assignments.PREPARING_DATA: ("train_images", "train_labels", "test_images", "test_labels"),
-    assignments.FASHION_CLASSIFIER: ("y_proba",),
-}
-# Summaries (shape, dtype) that let the checks name label-encoding mistakes.
-SUMMARIES = ("train_labels", "test_labels", "y_train", "y_valid")
 MAX_REPORT_BYTES = 20 * 1024 * 1024
 # What the grader reads from the runner's report, and the type each must have.
 REPORT_TYPES = {"status": str, "reason": str, "errors": list, "cell_seconds": list,
@@ -43,11 +36,10 @@ REPORT_TYPES = {"status": str, "reason": str, "errors": list, "cell_seconds": li
 
 def export_source(assignment_id: str, artifacts: str) -> str:
     spec = assignments.get(assignment_id)
-    variables = tuple(dict.fromkeys(spec.variables + SUMMARIES))
     return (
         "import kerasgrade.execute.kernel.export_cell as _kerasgrade_export\n"
         f"_kerasgrade_export.export_namespace(globals(), {artifacts!r}, "
-        f"variables={variables!r}, arrays={ARRAYS.get(assignment_id, ())!r})"
+        f"variables={spec.exported!r}, arrays={spec.arrays!r})"
     )
 
 

@@ -133,10 +133,9 @@ def evaluation_facts(model: Any, spec: assignments.Assignment, data: Any) -> dic
     out["first_row_sums"] = probs[:3].sum(axis=1).round(6).tolist()
     out["all_rows_sum_to_one"] = bool(np.allclose(probs.sum(axis=1), 1.0, atol=1e-3))
     out["first_predicted"] = predicted[:3].tolist()
-    if spec.id == assignments.FASHION_CLASSIFIER:
-        # The tutorial's split: the first 5,000 training images are the validation set.
-        valid = _predict(model, data.x_train[:5000])
-        out["validation_accuracy"] = _accuracy(valid, data.y_train[:5000])
+    if n := spec.validation_images:
+        # The tutorial's split: the first n training images are the validation set.
+        out["validation_accuracy"] = _accuracy(_predict(model, data.x_train[:n]), data.y_train[:n])
     return out
 
 

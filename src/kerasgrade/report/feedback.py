@@ -66,24 +66,18 @@ def _report(result: SubmissionResult) -> tuple[str, str]:
     spec = assignments.ASSIGNMENTS.get(result.assignment)
     parts = [_header(result, spec), _checks(result), _cell_errors(result.facts)]
     if spec is not None and spec.layers:  # 01 prepares data: there is no network to draw
-        names = class_names(spec)
+        names = spec.class_names
         parts += [
             _architecture(spec, result.facts),
             _training(result.facts),
             _confusion(result.facts, names),
             _mistakes(result.facts, names, spec),
         ]
-        if spec.id == assignments.FASHION_CLASSIFIER:
+        if "y_proba" in spec.arrays:
             parts.append(_probabilities(result.facts, names, spec))
     title = spec.title if spec else result.assignment or "Submission"
     body = "\n".join(p for p in parts if p)
     return title, f'<div class="kerasgrade-report">\n{body}\n</div>'
-
-
-def class_names(spec: Assignment) -> tuple[str, ...]:
-    if spec.dataset == data.FASHION_MNIST:
-        return assignments.FASHION_CLASS_NAMES
-    return tuple(str(d) for d in range(10))
 
 
 def _worded(names: tuple[str, ...]) -> bool:

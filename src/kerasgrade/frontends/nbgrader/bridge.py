@@ -26,7 +26,6 @@ from typing import Any
 
 from kerasgrade import checks
 from kerasgrade.course import assignments
-from kerasgrade.execute.driver import ARRAYS, SUMMARIES
 from kerasgrade.execute.options import time_limits
 from kerasgrade.report.results import CheckFailed, CheckResult
 
@@ -65,8 +64,8 @@ def measure(assignment_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kerasgrade-nb-") as tmp:
         artifacts = Path(tmp) / "artifacts"
         export_namespace(namespace, artifacts,
-                         variables=tuple(dict.fromkeys(spec.variables + SUMMARIES)),
-                         arrays=ARRAYS.get(assignment_id, ()), workdir=".")
+                         variables=spec.exported,
+                         arrays=spec.arrays, workdir=".")
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERASGRADE_OFFLINE="1")
         proc = subprocess.run(
             [sys.executable, "-m", "kerasgrade.measure.process", str(artifacts), assignment_id],
