@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import html
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from kerasgrade.course.assignments import CONNECTED_NETWORKS
 from kerasgrade.course.demo import answered, untouched
 from kerasgrade.execute.options import ExecOptions, time_limits
 from kerasgrade.grade import grade_notebook
+from kerasgrade.report import feedback
 from kerasgrade.report.results import SubmissionResult
 from kerasgrade.sandbox import Limits
 
@@ -540,6 +542,8 @@ def test_outcome(batch: Batch, name: str) -> None:
     assert (result.status, result.score) == (case.status, case.score), texts
     for key, fragment in case.expect.items():
         assert fragment in texts[key], (key, texts[key])
+    if "notes" in case.expect:  # what sanitizing changed is on the student's page
+        assert case.expect["notes"] in html.unescape(feedback.render(result))
     for key, text in texts.items():
         # What a student reads: sentences, never a traceback wall.
         assert "Traceback" not in text and len(text) < 2000, (key, text)

@@ -22,9 +22,9 @@ from nbformat.v4 import new_code_cell, new_output
 from test_feedback import Page, chromium
 from test_nbgrader_autograde import autograde, expected_points, gradebook_scores, nbgrader
 
+from kerasgrade.artifacts import FACTS_MIME
 from kerasgrade.course.assignments import CONNECTED_NETWORKS
 from kerasgrade.course.demo import MISTAKES, answered
-from kerasgrade.frontends.nbgrader.bridge import FACTS_MIME
 from kerasgrade.frontends.nbgrader.feedback import KerasgradeReport
 
 if TYPE_CHECKING:

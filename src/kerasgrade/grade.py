@@ -62,11 +62,11 @@ def _release(assignment_id: str, root: Path | None = None) -> Any:
     return nbformat.read(path, as_version=4) if path.exists() else None
 
 
-def failed_result(assignment_id: str, student: str, notebook: str, reason: str,
-                  hint: str = "") -> SubmissionResult:
+def failed_result(assignment_id: str, student: str, notebook: str, reason: str
+                  ) -> SubmissionResult:
     """A score of zero with the reason on every check: the batch goes on."""
     spec = assignments.ASSIGNMENTS.get(assignment_id)
-    checks_ = [CheckResult.fail(c.name, c.points, reason, hint, c.title)
+    checks_ = [CheckResult.fail(c.name, c.points, reason, title=c.title)
                for c in (spec.checks if spec else ())]
     return SubmissionResult(assignment_id, student, notebook, "error", reason, checks_)
 

@@ -7,27 +7,12 @@ source/ (docs/architecture.md).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 PREPARING_DATA = "01-preparing-data"
 CONNECTED_NETWORKS = "02-connected-networks"
 FASHION_CLASSIFIER = "03-fashion-classifier"
-
-# Optimizers whose string name in Keras is their class name lowercased, not snake case.
-_LOWERCASED = frozenset({"RMSprop", "AdamW", "ScheduleFreeAdamW"})
-
-
-def keras_name(name: str) -> str:
-    """The name a student would pass to compile() for a Keras class or string:
-    'CategoricalCrossentropy' -> 'categorical_crossentropy', 'SGD' -> 'sgd',
-    'KLDivergence' -> 'kl_divergence', 'RMSprop' -> 'rmsprop'; strings pass through."""
-    if name in _LOWERCASED:
-        return name.lower()
-    # Acronyms stay whole: SGD -> sgd, not s_g_d.
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
-
 
 @dataclass(frozen=True)
 class LayerSpec:

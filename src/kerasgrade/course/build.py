@@ -36,6 +36,7 @@ from nbformat import NotebookNode
 import kerasgrade
 from kerasgrade.course import assignments
 from kerasgrade.execute import options
+from kerasgrade.keras_terms import quiet_tensorflow
 
 MARKERS = frozenset(
     {"### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"}
@@ -105,7 +106,7 @@ def write_solution(root: Path, assignment_id: str, solutions_dir: Path) -> tuple
 def kernel_env() -> dict[str, str]:
     """The environment for nbgrader and kernels: this kerasgrade, and TensorFlow quiet."""
     env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow(env)
     package_parent = str(Path(kerasgrade.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
     return env

@@ -7,9 +7,7 @@ clean process that loads only the exported artifacts and measures them (kerasgra
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,14 @@ from typing import Any
 import nbformat
 
 from kerasgrade import sandbox as sandboxing
+from kerasgrade.artifacts import (
+    ARTIFACTS,
+    EXECUTED,
+    FACTS_FILE,
+    RUN_REPORT,
+    SUBMISSION,
+    read_json,
+)
 from kerasgrade.course import assignments
 from kerasgrade.execute.kernel import setup_cell as kernel_setup
 from kerasgrade.execute.kernel.runner import GRADER_CELL, READY, STARTED
@@ -27,8 +33,6 @@ from kerasgrade.measure.process import NO_DATA
 from kerasgrade.report.results import GraderFault
 from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 
-ARTIFACTS = "artifacts"
-MAX_REPORT_BYTES = 20 * 1024 * 1024
 # What the grader reads from the runner's report, and the type each must have.
 REPORT_TYPES = {"status": str, "reason": str, "errors": list, "cell_seconds": list,
                 "kernel_start_seconds": (int, float)}
@@ -56,24 +60,6 @@ def instrument(nb: Any, assignment_id: str, options: ExecOptions) -> Any:
     nb.cells[-1].metadata[GRADER_CELL] = "export"
     nb.nbformat_minor = 4  # ids dropped above: keep the file valid
     return nb
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object written inside the sandbox, or {}: student code can replace such a file.
-
-    Never a symlink (the grader must not read what the student points at), never a FIFO.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return {}
-    with os.fdopen(fd, "rb") as f:
-        raw = f.read(MAX_REPORT_BYTES + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
-    try:
-        data = json.loads(raw) if 0 < len(raw) <= MAX_REPORT_BYTES else None
-    except (ValueError, RecursionError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _run_report(path: Path) -> dict[str, Any]:
@@ -121,19 +107,18 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
         shutil.rmtree(scratch)
     scratch.mkdir(parents=True)
     instrumented = instrument(nb, assignment_id, options)
-    nbformat.write(instrumented, scratch / "submission.ipynb")
+    nbformat.write(instrumented, scratch / SUBMISSION)
     env = sandbox_env(scratch, options.threads, options.data_dir)
     shown = shown_paths(env)
     run_argv = [sys.executable, "-m", "kerasgrade.execute.kernel.runner",
-                "submission.ipynb", "executed.ipynb",
-                "run.json", "--cell-timeout", str(options.cell_timeout)]
+                SUBMISSION, EXECUTED, RUN_REPORT, "--cell-timeout", str(options.cell_timeout)]
     kernel = sandboxing.run(run_argv, scratch=scratch, hide=options.hide, env=env,
                             readonly_binds=shown, limits=options.limits, slot=options.slot,
                             enabled=options.sandbox)
     # Only a runner that finished wrote run.json; otherwise any file there is the student's.
-    run = _run_report(scratch / "run.json") if kernel.status == "ok" else {}
+    run = _run_report(scratch / RUN_REPORT) if kernel.status == "ok" else {}
     _raise_grader_fault(kernel, run)
-    executed = _executed(scratch / "executed.ipynb") if run else None
+    executed = _executed(scratch / EXECUTED) if run else None
     if not run:
         run = {"status": "error" if kernel.status == "ok" else kernel.status,
                "reason": "the notebook's run left no readable report" if kernel.status == "ok"
@@ -145,10 +130,10 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
     facts: dict[str, Any] = {}
     if artifacts.is_dir() and not artifacts.is_symlink():  # a link would lead the grader astray
         # The student's code could have left a facts.json there: only the inspector's counts.
-        (artifacts / "facts.json").unlink(missing_ok=True)
+        (artifacts / FACTS_FILE).unlink(missing_ok=True)
         inspection = inspector.measure(artifacts, assignment_id, scratch, env, shown, options)
         timings["checks"] = inspection.seconds
-        facts = read_json(artifacts / "facts.json")
+        facts = read_json(artifacts / FACTS_FILE)
         if inspection.status == "refused":
             run["reason"] = f"the notebook left files the grader will not read: {inspection.reason}"
         elif inspection.status != "ok" or not facts:

@@ -22,6 +22,7 @@ notebook and grader are unchanged since it was graded is skipped unless --force.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import csv
 import ctypes
@@ -83,11 +84,11 @@ TIMESTAMP = "timestamp.txt"
 # resident inspector (TensorFlow imported, a forked child per measurement): 1.1-1.4 GB and
 # 1.9-2.0 GB measured per worker. The default pool never plans more workers than memory holds.
 WORKER_MEMORY = 2048 * 2**20
-# Front ends and reporters: editing them does not change a grade, so it does not make
-# stored results stale.
-NOT_GRADING = frozenset({"batch.py", "gradebook.py", "feedback.py", "cli.py", "course.py",
-                         "pytest_plugin.py", "nbgrader_bridge.py", "nbgrader_feedback.py",
-                         "student.py", "demo.py", "lms.py"})
+# Where grading starts: the grader's process and the three it runs in the sandbox. Whatever
+# these import from kerasgrade decides a grade; front ends, pages and step checks do not.
+GRADING_ROOTS = ("kerasgrade.grade", "kerasgrade.measure.process",
+                 "kerasgrade.execute.kernel.runner", "kerasgrade.execute.kernel.export_cell",
+                 "kerasgrade.execute.kernel.setup_cell")
 PR_SET_PDEATHSIG = 1
 # Tries per submission when the grader fails on it (a worker died, the sandbox did not
 # start): a second failure is reported, and a later run tries again.
@@ -211,14 +212,43 @@ def pick_notebook(folder: Path, assignment_id: str) -> tuple[Path | None, str]:
                   if notebooks else "no notebook was submitted")
 
 
+def grading_files() -> list[Path]:
+    """The modules grading runs (GRADING_ROOTS, the checks modules and every kerasgrade module
+    they import, found by reading their imports) and the time limits, which decide timeouts."""
+    package = Path(kerasgrade.__file__).resolve().parent
+
+    def source(name: str) -> Path | None:
+        base = package.joinpath(*name.split(".")[1:])
+        return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()),
+                    None)
+
+    # The checks modules are named by the spec and imported by name.
+    todo = [*GRADING_ROOTS, *(f"kerasgrade.checks.{a.module}"
+                              for a in assignments.ASSIGNMENTS.values())]
+    files: set[Path] = set()
+    while todo:
+        name = todo.pop()
+        path = source(name)
+        if path is None or path in files:
+            continue  # a name imported from a module, not a module
+        files.add(path)
+        # A module's parent packages run their __init__ when it is imported.
+        todo += [name.rsplit(".", i)[0] for i in range(1, name.count("."))]
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kerasgrade"):
+                todo += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("kerasgrade")]
+    return sorted(files | {package / "execute" / "time_limits.json"})
+
+
 def grader_version(release: bytes | None) -> str:
-    """What decides a grade besides the notebook: kerasgrade's grading code, Keras and
-    TensorFlow, and the released notebook whose locked cells are restored."""
+    """What decides a grade besides the notebook: kerasgrade's grading code (grading_files),
+    Keras and TensorFlow, and the released notebook whose locked cells are restored."""
     digest = hashlib.sha256()
     package = Path(kerasgrade.__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")):
-        if path.name not in NOT_GRADING:
-            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    for path in grading_files():
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
     for dist in ("keras", "tensorflow", "tensorflow-cpu"):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             digest.update(f"{dist}={importlib.metadata.version(dist)}".encode())

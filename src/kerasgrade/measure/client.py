@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasgrade import sandbox
-from kerasgrade.measure.process import LOG_FILE
+from kerasgrade.artifacts import FACTS_FILE, LOG_FILE
 
 COMMAND = [sys.executable, "-m", "kerasgrade.measure.process"]
 
@@ -92,9 +92,9 @@ class Resident:
                 self._stop()
                 return _outcome(None, "timeout", "the inspection did not finish in "
                                 f"{self.options.limits.wall_seconds:g} s", started)
-            facts = job / "facts.json"
+            facts = job / FACTS_FILE
             if facts.is_file() and not facts.is_symlink():
-                shutil.copyfile(facts, artifacts / "facts.json")
+                shutil.copyfile(facts, artifacts / FACTS_FILE)
             code, peak_kib = answer
             log = _tail(job / LOG_FILE)
             status, reason = ("ok", "finished normally") if code == 0 else (

@@ -19,25 +19,22 @@ from typing import Any
 
 import numpy as np
 
+from kerasgrade.artifacts import (
+    ARRAYS_FILE,
+    EXPORT_FILE,
+    FACTS_FILE,
+    LOG_FILE,
+    MODEL_FILE,
+    SAVED_DIR,
+    Facts,
+    read_json,
+)
 from kerasgrade.course import assignments
-from kerasgrade.execute.kernel.export_cell import MODEL_FILE, SAVED_DIR
+from kerasgrade.keras_terms import compile_item, quiet_tensorflow, rows_sum_to_one, same_weights
 from kerasgrade.measure import modelfile
 
 CONFUSION_SAMPLE = 10_000
-LOG_FILE = "inspect.log"  # resident mode: where a child's stderr goes
 NO_DATA = 3  # exit code: the grader's data could not be loaded here (an environment fault)
-
-
-def _describe(obj: Any) -> tuple[str | None, dict[str, Any]]:
-    if obj is None:
-        return None, {}
-    if isinstance(obj, str):
-        return assignments.keras_name(obj), {}
-    if isinstance(obj, dict):
-        name = obj.get("class_name") or obj.get("config", {}).get("name")
-        cfg = obj.get("config") if isinstance(obj.get("config"), dict) else {}
-        return (assignments.keras_name(name) if isinstance(name, str) else None), cfg
-    return None, {}
 
 
 def compile_facts(path: Path, exported_optimizer: str | None) -> dict[str, Any]:
@@ -48,12 +45,12 @@ def compile_facts(path: Path, exported_optimizer: str | None) -> dict[str, Any]:
     if not cc:
         return {"compiled": False, "loss": None, "from_logits": None, "optimizer": None,
                 "metrics": []}
-    loss, loss_cfg = _describe(cc.get("loss"))
-    optimizer, _ = _describe(cc.get("optimizer") or exported_optimizer)
+    loss, loss_cfg = compile_item(cc.get("loss"))
+    optimizer, _ = compile_item(cc.get("optimizer") or exported_optimizer)
     metrics = []
     for m in cc.get("metrics") or []:
         for item in m if isinstance(m, list) else [m]:
-            name, _ = _describe(item)
+            name, _ = compile_item(item)
             if name:
                 metrics.append(name)
     return {
@@ -131,7 +128,7 @@ def evaluation_facts(model: Any, spec: assignments.Assignment, data: Any) -> dic
     out["misclassified_predicted"] = predicted[out["misclassified"]].tolist()
     out["first_probabilities"] = probs[:3].round(6).tolist()
     out["first_row_sums"] = probs[:3].sum(axis=1).round(6).tolist()
-    out["all_rows_sum_to_one"] = bool(np.allclose(probs.sum(axis=1), 1.0, atol=1e-3))
+    out["all_rows_sum_to_one"] = rows_sum_to_one(probs)
     out["first_predicted"] = predicted[:3].tolist()
     if n := spec.validation_images:
         # The tutorial's split: the first n training images are the validation set.
@@ -140,7 +137,7 @@ def evaluation_facts(model: Any, spec: assignments.Assignment, data: Any) -> dic
 
 
 def saved_file_facts(artifacts: Path, model: Any | None) -> list[dict[str, Any]]:
-    export = json.loads((artifacts / "export.json").read_text())
+    export = json.loads((artifacts / EXPORT_FILE).read_text())
     out = []
     for entry in export.get("saved_files", []):
         fact = dict(entry, loads=False, matches=False, error=None)
@@ -154,9 +151,7 @@ def saved_file_facts(artifacts: Path, model: Any | None) -> list[dict[str, Any]]
             fact["loads"] = True
             if model is not None:
                 a, b = saved.get_weights(), model.get_weights()
-                fact["matches"] = len(a) == len(b) and all(
-                    x.shape == y.shape and np.allclose(x, y) for x, y in zip(a, b)
-                )
+                fact["matches"] = same_weights(a, b)
         except Exception as exc:  # a broken or hostile file is a fact, not a crash
             fact["error"] = f"{type(exc).__name__}: {exc}"[:1000]
         out.append(fact)
@@ -206,7 +201,7 @@ def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
     """
     summaries = summaries if isinstance(summaries, dict) else {}
     out: dict[str, Any] = {}
-    for name, a in _exported_arrays(artifacts / "arrays.npz").items():
+    for name, a in _exported_arrays(artifacts / ARRAYS_FILE).items():
         summary = summaries.get(name)
         shape, rows = _claimed(summary, a) if a.ndim else (list(a.shape), None)
         fact: dict[str, Any] = {"shape": shape, "dtype": str(a.dtype)}
@@ -220,7 +215,7 @@ def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
         if rows is None:
             rows = np.arange(len(a)) if a.ndim else np.zeros(0, dtype=np.int64)
         if a.ndim == 2 and a.shape[1] == 10:
-            fact["rows_sum_to_one"] = bool(np.allclose(a.sum(axis=1), 1.0, atol=1e-3))
+            fact["rows_sum_to_one"] = rows_sum_to_one(a)
             fact["row_sums_first"] = a[:3].sum(axis=1).round(6).tolist()
             fact["one_hot"] = bool(np.isin(a, (0, 1)).all()) and fact["rows_sum_to_one"]
             original = data.y_train if name.startswith("train") else data.y_test
@@ -239,22 +234,19 @@ def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
 def _export_record(path: Path) -> dict[str, Any] | None:
     """What the export cell wrote, or None: the student's code could have replaced it (with
     broken JSON, a link, a FIFO), which must not crash the measurement."""
-    from kerasgrade.execute.driver import read_json  # not at the top: execute imports this module
-
     return read_json(path) or None
 
 
-def inspect(artifacts: Path, assignment_id: str) -> dict[str, Any]:
+def inspect(artifacts: Path, assignment_id: str) -> Facts:
     from kerasgrade import data as datasets
 
     spec = assignments.get(assignment_id)
-    facts: dict[str, Any] = {"assignment": assignment_id}
-    facts["export"] = _export_record(artifacts / "export.json")
+    facts: Facts = {"assignment": assignment_id}
+    facts["export"] = _export_record(artifacts / EXPORT_FILE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = datasets.load(spec.dataset)
     facts["data_source"] = data.source
-    facts["data_origin"] = data.origin
     facts["data_sizes"] = {"train": int(len(data.x_train)), "test": int(len(data.x_test))}
     facts["arrays"] = array_facts(artifacts, data, (facts["export"] or {}).get("arrays"))
 
@@ -289,7 +281,7 @@ def serve() -> int:
     Request, one line on stdin: ARTIFACTS_DIR<TAB>ASSIGNMENT. Answer, one line on stdout: the
     child's exit code and its peak RSS in KiB. The child's output goes to ARTIFACTS_DIR/LOG_FILE.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()
     import keras  # noqa: F401  (the import every child would otherwise repeat)
 
     from kerasgrade import data as datasets
@@ -322,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     if args == ["--serve"]:
         return serve()
     artifacts, assignment_id = Path(args[0]), args[1]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()
     from kerasgrade.data import DataUnavailable
 
     try:
@@ -330,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataUnavailable as exc:  # one line: the grader reports the last line of stderr
         print(" ".join(str(exc).split()), file=sys.stderr, flush=True)
         return NO_DATA
-    (artifacts / "facts.json").write_text(json.dumps(facts))
+    (artifacts / FACTS_FILE).write_text(json.dumps(facts))
     return 0
 
 

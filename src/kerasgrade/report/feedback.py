@@ -24,10 +24,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from kerasgrade import data
+from kerasgrade import artifacts, data
 from kerasgrade.checks import common
 from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
+from kerasgrade.keras_terms import rows_sum_to_one
 from kerasgrade.report.results import CheckResult, SubmissionResult
 
 GRID_COLUMNS = 8  # misclassified images per row
@@ -131,6 +132,11 @@ def _header(result: SubmissionResult, spec: Assignment | None) -> str:
     if result.status == "error":
         lines.append(f'<p class="reason"><strong>The notebook could not be graded:</strong> '
                      f"{_esc(result.reason or 'no reason was recorded')}</p>")
+    if notes := result.facts.get("sanitize_notes"):
+        # What the grader put back before running: the student should know, and not again.
+        items = "".join(f"<li>{_esc(n)}</li>" for n in notes)
+        lines.append('<div class="sanitized"><p>Before running your notebook the grader '
+                     f"changed it:</p><ul>{items}</ul></div>")
     lines.append("</header>")
     return "\n".join(lines)
 
@@ -159,7 +165,7 @@ def _check(c: CheckResult) -> str:
 
 
 def _cell_errors(facts: dict[str, Any]) -> str:
-    errors = common.failed_cells(facts)
+    errors = artifacts.failed_cells(facts)
     if not errors:
         return ""
     items = [f"<p><strong>{_esc(e.get('ename', 'Error'))}</strong>: {_esc(e.get('evalue', ''))}"
@@ -171,7 +177,7 @@ def _cell_errors(facts: dict[str, Any]) -> str:
 
 def _architecture(spec: Assignment, facts: dict[str, Any]) -> str:
     title = "Your network, layer by layer"
-    problem = common.model_problem(facts)
+    problem = artifacts.model_problem(facts)
     if problem:
         return _section(title, _note(f"No layers to show: {problem}."))
     model = facts["model"]
@@ -201,7 +207,7 @@ def _figure(fig: Figure, alt: str, caption: str) -> str:
 
 def _training(facts: dict[str, Any]) -> str:
     title = "Training curves"
-    hist = common.history(facts) or {}
+    hist = artifacts.history(facts) or {}
     panels = _curve_metrics(hist)
     if not panels:
         return _section(title, _note(
@@ -239,7 +245,7 @@ def _curve_metrics(hist: dict[str, list[float]]) -> list[str]:
 
 def _evaluation(facts: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The grader's measurements on the test set, or why there are none."""
-    problem = common.model_problem(facts)
+    problem = artifacts.model_problem(facts)
     if problem:
         return {}, f"there is no model to test: {problem}"
     ev = facts.get("evaluation") or {}
@@ -365,7 +371,7 @@ def _probabilities(facts: dict[str, Any], names: tuple[str, ...], spec: Assignme
         return _section(title, _note(f"No probabilities: {problem or 'they were not measured'}."))
     loaded = _test_images(spec, facts)
     sums = probs.sum(axis=1)
-    are_probabilities = (probs > -1e-6).all() and np.allclose(sums, 1.0, atol=1e-3)
+    are_probabilities = rows_sum_to_one(probs)
     low, high = min(0.0, probs.min()), max(1.0, probs.max())
     # Ticks over the values only; the room to their right holds the answer's label.
     ticks = [t for t in MaxNLocator(5).tick_values(low, high) if low <= t <= high]

@@ -21,7 +21,7 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from traitlets import Bool
 
-from kerasgrade.frontends.nbgrader.bridge import FACTS_MIME
+from kerasgrade.artifacts import FACTS_MIME
 
 IMAGES = ("image/png", "image/jpeg")
 KEPT = frozenset({"text/plain", *IMAGES, FACTS_MIME})

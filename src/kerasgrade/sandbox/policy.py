@@ -7,6 +7,7 @@ from pathlib import Path
 
 import kerasgrade
 from kerasgrade.course.layout import COURSE_DIRS
+from kerasgrade.keras_terms import quiet_tensorflow
 
 
 def private_paths(root: Path, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
@@ -30,7 +31,6 @@ def sandbox_env(scratch: Path, threads: int | None = None,
         "IPYTHONDIR": str(scratch / ".ipython"),
         "JUPYTER_RUNTIME_DIR": str(scratch / ".jupyter"),
         "JUPYTER_DATA_DIR": str(scratch / ".jupyter"),
-        "TF_CPP_MIN_LOG_LEVEL": "3",
         "KERASGRADE_OFFLINE": "1",
         "PYTHONPATH": str(Path(kerasgrade.__file__).resolve().parent.parent),
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -42,7 +42,7 @@ def sandbox_env(scratch: Path, threads: int | None = None,
             env[key] = os.environ[key]
     if data_dir:
         env["KERASGRADE_DATA_DIR"] = str(data_dir)
-    return env
+    return dict(quiet_tensorflow(env))
 
 
 def shown_paths(env: dict[str, str]) -> tuple[Path, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from kerasgrade.course.assignments import Assignment
+from kerasgrade.keras_terms import shape_text
 from kerasgrade.steps.framework import (
     Namespace,
     Step,
@@ -13,7 +14,6 @@ from kerasgrade.steps.framework import (
     model_in,
     need,
     number,
-    shape_text,
 )
 from kerasgrade.steps.model import (
     accuracy_bar,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasgrade.course.assignments import Assignment
+from kerasgrade.keras_terms import rows_sum_to_one, shape_text
 from kerasgrade.steps.framework import (
     Namespace,
     Step,
@@ -12,7 +13,6 @@ from kerasgrade.steps.framework import (
     array,
     model_in,
     need,
-    shape_text,
 )
 from kerasgrade.steps.model import architecture, compiled, diagnosis, saved, trained
 
@@ -98,7 +98,7 @@ def _predict(ns: Namespace, spec: Assignment) -> str:
             f"y_proba {shape_text(proba.shape)}",
             "write `y_proba = model.predict(X_new)`.",
         )
-    if not (np.all(proba >= 0) and np.allclose(proba.sum(axis=1), 1, atol=1e-3)):
+    if not rows_sum_to_one(proba):
         raise StepFailure(
             "rows of probabilities that add up to 1",
             f"row sums {np.round(proba.sum(axis=1), 3).tolist()}",

@@ -104,12 +104,6 @@ def array(ns: Namespace, name: str) -> np.ndarray:
     return value
 
 
-def shape_text(shape: Any) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
-        ",)" if len(shape) == 1 else ")"
-    )
-
-
 def number(ns: Namespace, name: str) -> float:
     value = need(ns, name)
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):

@@ -7,21 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment, LayerSpec
+from kerasgrade.keras_terms import ACCURACY_METRICS, CHANCE, compile_item, same_weights, shape_text
 from kerasgrade.steps.framework import (
     Namespace,
     StepFailure,
     data_source,
     model_in,
     need,
-    shape_text,
 )
-
-# The accuracy a 10-class network gets by guessing; training that ends below this learned
-# nothing, which has a few typical causes worth naming.
-NEAR_CHANCE = 0.2
-ACCURACY_METRICS = {"accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy"}
 
 
 def spec_text(spec: LayerSpec) -> str:
@@ -167,23 +161,6 @@ def architecture(ns: Namespace, spec: Assignment) -> str:
     return f"{kinds}, {total:,} parameters"
 
 
-def config_name(item: Any) -> tuple[str | None, dict[str, Any]]:
-    """Name and config of a loss/optimizer/metric as get_compile_config() writes it.
-
-    Objects are named by class: their `name` gets a suffix when there are several
-    (adam_2).
-    """
-    if isinstance(item, str):
-        return assignments.keras_name(item), {}
-    if isinstance(item, dict):
-        cfg = item.get("config")
-        if isinstance(cfg, str):  # a plain function, e.g. keras.losses.categorical_crossentropy
-            return assignments.keras_name(cfg), {}
-        if isinstance(item.get("class_name"), str):
-            return assignments.keras_name(item["class_name"]), cfg if isinstance(cfg, dict) else {}
-    return None, {}
-
-
 def compiled(ns: Namespace, spec: Assignment) -> str:
     model = model_in(ns)
     if not getattr(model, "compiled", False):
@@ -193,9 +170,9 @@ def compiled(ns: Namespace, spec: Assignment) -> str:
             "call `model.compile(loss=..., optimizer=..., metrics=['accuracy'])`.",
         )
     cc = model.get_compile_config()
-    loss, loss_cfg = config_name(cc.get("loss"))
-    optimizer, _ = config_name(cc.get("optimizer"))
-    metrics = [config_name(m)[0] for m in cc.get("metrics") or []]
+    loss, loss_cfg = compile_item(cc.get("loss"))
+    optimizer, _ = compile_item(cc.get("optimizer"))
+    metrics = [compile_item(m)[0] for m in cc.get("metrics") or []]
     wanted = spec.loss[0]
     labels = ns.get("train_labels", ns.get("y_train"))
     integer_labels = isinstance(labels, np.ndarray) and labels.ndim == 1
@@ -294,7 +271,7 @@ def trained(ns: Namespace, spec: Assignment) -> str:
             "an accuracy per epoch", "no accuracy in history", "compile with metrics=['accuracy']."
         )
     acc = history.history[key]
-    if acc[-1] < NEAR_CHANCE:
+    if acc[-1] < CHANCE:
         raise StepFailure(
             "training accuracy well above chance (10%)",
             f"{acc[-1]:.3f} after {asked} epochs",
@@ -348,8 +325,7 @@ def saved(ns: Namespace, spec: Assignment) -> str:
             )
         path = here / others[0]
     loaded = keras.saving.load_model(path, compile=False)  # safe_mode: no code runs
-    a, b = loaded.get_weights(), model.get_weights()
-    if len(a) != len(b) or not all(x.shape == y.shape and np.allclose(x, y) for x, y in zip(a, b)):
+    if not same_weights(loaded.get_weights(), model.get_weights()):
         raise StepFailure(
             f"{path.name} holding your trained model",
             f"{path.name} holds different weights (saved before training, or another model)",

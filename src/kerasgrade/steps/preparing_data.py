@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from kerasgrade.course.assignments import Assignment
+from kerasgrade.keras_terms import shape_text
 from kerasgrade.steps.framework import (
     Namespace,
     Step,
     StepFailure,
     array,
     need,
-    shape_text,
 )
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-MODEL_FILE = "model.keras"
-SAVED_DIR = "saved"
+from kerasgrade.artifacts import ARRAYS_FILE, EXPORT_FILE, MODEL_FILE, SAVED_DIR
+
 MAX_SAVED_BYTES = 50 * 1024 * 1024  # a 12,730- or 266,610-parameter model is a few MB
 # Labels and probabilities (a few MB) go whole; prepared images (188 MB of float32 for
 # full MNIST) would pass the sandbox's file-size limit, so of those only a summary and a
@@ -135,7 +135,7 @@ def export_namespace(
         if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             kept[a], summaries[a] = _array_export(value)
     if kept:
-        np.savez(out / "arrays.npz", **kept)
+        np.savez(out / ARRAYS_FILE, **kept)
     report["arrays"] = summaries
 
     saved = []
@@ -148,5 +148,5 @@ def export_namespace(
             shutil.copyfile(path, out / SAVED_DIR / path.name)
         saved.append(entry)
     report["saved_files"] = saved
-    (out / "export.json").write_text(json.dumps(report))
+    (out / EXPORT_FILE).write_text(json.dumps(report))
     return report

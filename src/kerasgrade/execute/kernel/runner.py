@@ -113,7 +113,6 @@ def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout
                 # nbclient interrupts a cell over its limit: KeyboardInterrupt, then the next cell.
                 if (info["cell_seconds"][-1] >= timeout(cell) and
                         any(e["ename"] == "KeyboardInterrupt" for e in _errors(cell, index))):
-                    info["timed_out_cells"] = info.get("timed_out_cells", []) + [index]
                     info["reason"] = info["reason"] or (
                         f"{_describe(nb, index)} ran longer than {timeout(cell):g} s and was "
                         "stopped")
@@ -121,10 +120,10 @@ def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout
         index = len(info["cell_seconds"]) - 1
         where = f"while running {_describe(nb, index)}" if index >= 0 else "while starting"
         info.update(status="died", reason=f"the kernel died {where}: the process exited or was "
-                    "killed", died_cell=index)
+                    "killed")
     except CellTimeoutError:
         index = len(info["cell_seconds"]) - 1
-        info.update(status="timeout", cell=index,
+        info.update(status="timeout",
                     reason=f"{_describe(nb, index)} ran longer than {timeout(nb.cells[index]):g} s")
     except Exception as exc:  # nbclient failures are reasons, never tracebacks
         info.update(status="error", reason=f"{type(exc).__name__}: {str(exc)[:500]}")

@@ -6,11 +6,11 @@ the same way on every run.
 
 from __future__ import annotations
 
-import os
+from kerasgrade.keras_terms import quiet_tensorflow
 
 
 def setup(seed: int = 0, threads: int | None = None) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()
     import tensorflow as tf
 
     if threads:

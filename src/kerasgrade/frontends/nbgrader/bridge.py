@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from kerasgrade import checks
+from kerasgrade.artifacts import FACTS_FILE, FACTS_MIME
 from kerasgrade.course import assignments
 from kerasgrade.execute.options import time_limits
+from kerasgrade.keras_terms import quiet_tensorflow
 from kerasgrade.report.results import CheckFailed, CheckResult
-
-# No renderer knows this type, so nbconvert and Jupyter show the text/plain next to it.
-FACTS_MIME = "application/vnd.kerasgrade.facts+json"
 
 _FACTS: dict[tuple[str, int, str], dict[str, Any]] = {}
 
@@ -66,13 +65,13 @@ def measure(assignment_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
         export_namespace(namespace, artifacts,
                          variables=spec.exported,
                          arrays=spec.arrays, workdir=".")
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERASGRADE_OFFLINE="1")
+        env = quiet_tensorflow(dict(os.environ, KERASGRADE_OFFLINE="1"))
         proc = subprocess.run(
             [sys.executable, "-m", "kerasgrade.measure.process", str(artifacts), assignment_id],
             capture_output=True, text=True, env=env,
             timeout=time_limits(assignment_id).notebook,
         )
-        facts_file = artifacts / "facts.json"
+        facts_file = artifacts / FACTS_FILE
         if facts_file.exists():
             facts = json.loads(facts_file.read_text())
         else:

@@ -1,7 +1,7 @@
 """The kerasgrade report at the top of the feedback that `nbgrader generate_feedback` writes.
 
 While autograding, the first hidden test cell leaves the facts the grader measured in its
-output (nbgrader_bridge.FACTS_MIME). This preprocessor, which nbgrader_config.py appends to
+output (artifacts.FACTS_MIME). This preprocessor, which nbgrader_config.py appends to
 GenerateFeedback's, takes them out of the notebook, runs the checks on them (the functions
 that scored the cells) and puts the report feedback.py draws, plots and all, in a cell of its
 own at the top. Only the graded cells' outputs are read: a student's own cell could print
@@ -22,7 +22,7 @@ from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from traitlets import Bool
 
-from kerasgrade.frontends.nbgrader.bridge import FACTS_MIME
+from kerasgrade.artifacts import FACTS_MIME
 from kerasgrade.grade import result_from_facts
 
 
