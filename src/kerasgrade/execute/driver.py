@@ -25,10 +25,10 @@ from kerasgrade.artifacts import (
     read_json,
 )
 from kerasgrade.course import assignments
-from kerasgrade.execute.kernel import setup_cell as kernel_setup
+from kerasgrade.execute.kernel import setup_cell
 from kerasgrade.execute.kernel.runner import GRADER_CELL, READY, STARTED
 from kerasgrade.execute.options import ExecOptions, with_limits
-from kerasgrade.measure import client as inspector
+from kerasgrade.measure import client
 from kerasgrade.measure.process import NO_DATA
 from kerasgrade.report.results import GraderFault
 from kerasgrade.sandbox.policy import sandbox_env, shown_paths
@@ -50,7 +50,7 @@ def export_source(assignment_id: str, artifacts: str) -> str:
 def instrument(nb: Any, assignment_id: str, options: ExecOptions) -> Any:
     """A copy of the notebook with the setup cell first and the export cell last."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    nb.cells.insert(0, nbformat.v4.new_code_cell(kernel_setup.source(options.seed,
+    nb.cells.insert(0, nbformat.v4.new_code_cell(setup_cell.source(options.seed,
                                                                      options.threads)))
     nb.cells.append(nbformat.v4.new_code_cell(export_source(assignment_id, ARTIFACTS)))
     for cell in nb.cells:
@@ -131,7 +131,7 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
     if artifacts.is_dir() and not artifacts.is_symlink():  # a link would lead the grader astray
         # The student's code could have left a facts.json there: only the inspector's counts.
         (artifacts / FACTS_FILE).unlink(missing_ok=True)
-        inspection = inspector.measure(artifacts, assignment_id, scratch, env, shown, options)
+        inspection = client.measure(artifacts, assignment_id, scratch, env, shown, options)
         timings["checks"] = inspection.seconds
         facts = read_json(artifacts / FACTS_FILE)
         if inspection.status == "refused":

@@ -17,15 +17,15 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _course(args: argparse.Namespace) -> int:
-    from kerasgrade.course import build as course
+    from kerasgrade.course import build
 
     root = args.root.resolve()
     if args.check:
-        problems = course.check_up_to_date(root)
+        problems = build.check_up_to_date(root)
         for p in problems:
             print(p)
         return 1 if problems else 0
-    course.build(root)
+    build.build(root)
     return 0
 
 
@@ -65,10 +65,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _kernel(args: argparse.Namespace) -> int:
-    from kerasgrade.frontends.nbgrader import kernel as sandboxed_kernel
+    from kerasgrade.frontends.nbgrader import kernel
 
-    print(f"installed the {sandboxed_kernel.KERNEL_NAME} kernel in "
-          f"{sandboxed_kernel.install(args.user, args.prefix)}")
+    print(f"installed the {kernel.KERNEL_NAME} kernel in "
+          f"{kernel.install(args.user, args.prefix)}")
     return 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_batch import AID, REPO, gradebook_scores, make_course, state
+from classroom import AID, REPO, gradebook_scores, make_course, state
 
 from kerasgrade import sandbox
 from kerasgrade.frontends.pytest_plugin import SELFTEST_FAILED

@@ -21,7 +21,7 @@ from kerasgrade import sandbox
 from kerasgrade.sandbox import Limits, SandboxRun
 
 MIB = 1024 * 1024
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 REPO_DIR = TESTS_DIR.parent
 
 

@@ -24,7 +24,7 @@ import kerasgrade
 from kerasgrade.course.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
 from kerasgrade.course.demo import MISTAKES, answered
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AUTOGRADER = Path("/autograder")
 # Left in /autograder by this test alone: a folder without it is not ours to delete.
 MARK = AUTOGRADER / ".kerasgrade-test"

@@ -18,7 +18,7 @@ from kerasgrade.course.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
 from kerasgrade.course.demo import untouched
 from kerasgrade.grade import grade_notebook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FULL = 14.0
 
 ALWAYS_EQUAL = """\

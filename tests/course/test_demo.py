@@ -7,7 +7,7 @@ import nbformat
 from kerasgrade.course import demo
 from kerasgrade.course.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_build_class_writes_release_and_one_mistake_per_variant(tmp_path: Path) -> None:

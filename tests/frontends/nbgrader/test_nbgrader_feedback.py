@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
+from browser import Page, chromium
 from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_output
-from test_feedback import Page, chromium
-from test_nbgrader_autograde import autograde, expected_points, gradebook_scores, nbgrader
+from nbgrader_course import autograde, expected_points, gradebook_scores, nbgrader
 
 from kerasgrade.artifacts import FACTS_MIME
 from kerasgrade.course.assignments import CONNECTED_NETWORKS
@@ -30,7 +30,7 @@ from kerasgrade.frontends.nbgrader.feedback import KerasgradeReport
 if TYPE_CHECKING:
     from playwright.sync_api import Route
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 AID = CONNECTED_NETWORKS
 STUDENT = "dense32"
 ARCHITECTURE = ("The network differs from the one asked for: 25,450 parameters "

@@ -1,8 +1,4 @@
-"""nbgrader's own commands grade the course right: real nbgrader, real training, real data.
-
-A temporary course folder gets the repository's source/ and nbgrader_config.py; nbgrader
-generates the release, autogrades submissions, and the scores are read from its gradebook.
-"""
+"""A course folder run by nbgrader's own commands, for the tests of the nbgrader path."""
 
 from __future__ import annotations
 
@@ -12,11 +8,9 @@ import sys
 from pathlib import Path
 
 import nbformat
-import pytest
 from nbgrader.api import Gradebook
 
 from kerasgrade.course import assignments
-from kerasgrade.course.demo import MISTAKES, answered, untouched
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,33 +60,3 @@ def gradebook_scores(course: Path, assignment_id: str, students: list[str]
 
 def expected_points(assignment_id: str) -> dict[str, float]:
     return {c.name: c.points for c in assignments.get(assignment_id).checks}
-
-
-def test_02_solution_full_untouched_zero_one_mistake_one_step(tmp_path: Path) -> None:
-    aid = assignments.CONNECTED_NETWORKS
-    scores = autograde(tmp_path, aid, {
-        "solution": answered(ROOT, aid),
-        "untouched": untouched(ROOT, aid),
-        "dense32": answered(ROOT, aid, MISTAKES[aid]["dense32"]),
-    })
-    full = expected_points(aid)
-    assert scores["solution"] == full
-    assert scores["untouched"] == dict.fromkeys(full, 0.0)
-    assert scores["dense32"] == full | {"architecture": 0.0}
-
-
-def test_01_solution_full_untouched_zero(tmp_path: Path) -> None:
-    aid = assignments.PREPARING_DATA
-    scores = autograde(tmp_path, aid, {"solution": answered(ROOT, aid),
-                                       "untouched": untouched(ROOT, aid)})
-    full = expected_points(aid)
-    assert scores["solution"] == full
-    assert scores["untouched"] == dict.fromkeys(full, 0.0)
-
-
-@pytest.mark.slow
-def test_03_solution_full_marks(tmp_path: Path) -> None:
-    """30 epochs on 55,000 Fashion-MNIST images: the slowest test (minutes)."""
-    aid = assignments.FASHION_CLASSIFIER
-    scores = autograde(tmp_path, aid, {"solution": answered(ROOT, aid)})
-    assert scores["solution"] == expected_points(aid)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from classroom import AID, EXPECTED, grade, make_course, state
 from nbgrader.api import Gradebook
-from test_batch import AID, EXPECTED, grade, make_course, state
 
 STUDENTS = tuple(EXPECTED)  # alice (full marks), bob (a mistake), carol (a broken file)
 

@@ -25,14 +25,14 @@ import nbformat
 import psutil
 import pytest
 from jupyter_client import KernelManager
-from test_nbgrader_autograde import autograde, expected_points, make_course, nbgrader
+from nbgrader_course import autograde, expected_points, make_course, nbgrader
 
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.demo import answered
 from kerasgrade.frontends.nbgrader.kernel import COURSE_ENV, KERNEL_NAME, SWITCH
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 AID = assignments.PREPARING_DATA
 NB = f"{AID}.ipynb"
 PROBE_MARK = "# hostile probes"

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browser import Page
+from classroom import AID, REPO, grade
 from nbgrader.api import Gradebook
-from test_batch import AID, REPO, grade
-from test_feedback import Page
-from test_nbgrader_autograde import make_course, nbgrader
+from nbgrader_course import make_course, nbgrader
 
 from kerasgrade.course.demo import answered
 

@@ -24,7 +24,7 @@ import pytest
 from kerasgrade import data
 
 DEBIAN_FASHION = data.DEBIAN_ROOT / "fashion-mnist"
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.fixture(autouse=True)

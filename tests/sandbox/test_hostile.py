@@ -36,7 +36,7 @@ from kerasgrade.report import feedback
 from kerasgrade.report.results import SubmissionResult
 from kerasgrade.sandbox import Limits
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AID = CONNECTED_NETWORKS
 FULL = 14.0
 LIMITS = time_limits(AID)  # from the reference solution's measured time, on the data served
@@ -245,7 +245,7 @@ while True:
 BIG_OUTPUT = "for _ in range(400):\n    print('x' * 50_000)"  # 20 MB
 
 # Script in every place a notebook can carry it; each would set the title of the page that
-# shows the graded notebook (tests/test_inert_pages.py opens such pages in Chromium).
+# shows the graded notebook (tests/report/test_inert_pages.py opens such pages in Chromium).
 HOSTILE_OUTPUTS = """\
 from IPython.display import HTML, Javascript, display
 display(HTML('<img src=x onerror="document.title=1">'))

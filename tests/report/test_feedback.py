@@ -7,21 +7,18 @@ Fashion-MNIST test labels and images and the real checks run on them.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+from browser import Page, chromium
 from nbfactory import FIT, variant, write
 
 from kerasgrade import checks, data
@@ -35,57 +32,8 @@ from kerasgrade.report.results import SubmissionResult
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOFTMAX_TRAP = {"Dense(10, activation='softmax')": "Dense(10)"}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
-class Page(HTMLParser):
-    """What a reader of the page gets: its text, its images and its table rows."""
-
-    def __init__(self, source: str) -> None:
-        super().__init__()
-        self.chunks: list[str] = []
-        self.images: list[dict[str, str | None]] = []
-        self.rows: list[list[str]] = []
-        self.external: list[str] = []
-        self.check_states: list[str] = []  # "passed" or "failed", one per check card
-        self._cell: list[str] | None = None
-        self._in_style = False
-        self.feed(source)
-        self.text = " ".join("".join(self.chunks).split())
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "img":
-            self.images.append(found)
-        if tag == "article":
-            self.check_states.append((found.get("class") or "").removeprefix("check "))
-        self._in_style = tag == "style"
-        if tag == "tr":
-            self.rows.append([])
-        if tag in ("td", "th"):
-            self._cell = []
-        for name in ("src", "href"):
-            if (found.get(name) or "data:").split(":")[0] not in ("data", ""):
-                self.external.append(found[name] or "")
-
-    def handle_endtag(self, tag: str) -> None:
-        self._in_style = False
-        if tag in ("td", "th") and self._cell is not None:
-            self.rows[-1].append("".join(self._cell).strip())
-            self._cell = None
-
-    def handle_data(self, text: str) -> None:
-        if self._in_style:
-            return
-        self.chunks.append(text)
-        if self._cell is not None:
-            self._cell.append(text)
 
 
 @pytest.fixture(scope="module")
@@ -277,26 +225,6 @@ def test_page_is_fast(graded: dict[str, SubmissionResult], pages: dict[str, Path
     started = time.process_time()
     write_page(graded["softmax_trap"], tmp_path / "again.html")
     assert time.process_time() - started < 2.0
-
-
-@contextlib.contextmanager
-def chromium(viewport: dict[str, int]) -> Iterator[BrowserContext]:
-    """Debian's Chromium through Playwright (no browser download), with a fresh profile."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    profile = tempfile.mkdtemp(prefix="kerasgrade-chromium-")
-    try:
-        with sync_api.sync_playwright() as p:
-            context = p.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                viewport=viewport)
-            try:
-                yield context
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browser import Page
+from classroom import AID, REPO, grade, make_course
 from nbgrader.api import Gradebook
-from test_batch import AID, REPO, grade, make_course
-from test_feedback import Page
-from test_nbgrader_autograde import nbgrader
+from nbgrader_course import nbgrader
 
 from kerasgrade.course.demo import answered
 

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
+from browser import chromium
 from lab_server import STARTUP_SECONDS, jupyterlab
 from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
-from test_feedback import chromium
-from test_nbgrader_autograde import autograde, nbgrader
+from nbgrader_course import autograde, nbgrader
 
 from kerasgrade.course.assignments import PREPARING_DATA
 from kerasgrade.course.demo import answered
@@ -32,7 +32,7 @@ from kerasgrade.report.inert import make_inert
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AID = PREPARING_DATA
 STUDENT = "mallory"
 MARKER = "kerasgrade-xss"

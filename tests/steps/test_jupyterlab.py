@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
+from browser import chromium
 from lab_server import STARTUP_SECONDS, Server, jupyterlab
-from test_feedback import chromium
 
 from kerasgrade.course.assignments import CONNECTED_NETWORKS
 from kerasgrade.course.demo import answered
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RELEASED = ROOT / "assignments" / CONNECTED_NETWORKS / f"{CONNECTED_NETWORKS}.ipynb"
 RUN_SECONDS = 420  # TensorFlow's import and ten epochs on a busy two-core machine
 
