@@ -213,8 +213,8 @@ def pick_notebook(folder: Path, assignment_id: str) -> tuple[Path | None, str]:
 
 
 def grading_files() -> list[Path]:
-    """The modules grading runs (GRADING_ROOTS, the checks modules and every kerasgrade module
-    they import, found by reading their imports) and the time limits, which decide timeouts."""
+    """What grading runs: GRADING_ROOTS, the checks modules and every kerasgrade module they
+    import (found by reading their imports), the spec, and the time limits."""
     package = Path(kerasgrade.__file__).resolve().parent
 
     def source(name: str) -> Path | None:
@@ -239,7 +239,8 @@ def grading_files() -> list[Path]:
                 todo += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             elif isinstance(node, ast.Import):
                 todo += [a.name for a in node.names if a.name.startswith("kerasgrade")]
-    return sorted(files | {package / "execute" / "time_limits.json"})
+    return sorted(files | {package / "execute" / "time_limits.json",
+                           package / "course" / "assignments.toml"})
 
 
 def grader_version(release: bytes | None) -> str:
