@@ -117,3 +117,11 @@ def failed_cells(facts: Facts) -> list[dict[str, Any]]:
 
 def history(facts: Facts) -> dict[str, list[float]] | None:
     return (facts.get("export") or {}).get("history")
+
+
+def facts_bundle(assignment_id: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """The output data that carries the facts (also written by `kerasgrade grade`)."""
+    # As JSON text: a diverged network's NaN is a fact, and Jupyter messages carry no NaN.
+    return {FACTS_MIME: {"assignment": assignment_id, "facts": json.dumps(facts)},
+            "text/plain": "kerasgrade measured this submission: nbgrader generate_feedback "
+                          "shows the report."}

@@ -88,7 +88,7 @@ def _gradescope(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from kerasgrade.frontends import batch
+    from kerasgrade.frontends.batch import run as batch
 
     return batch.main(args)
 

@@ -37,7 +37,7 @@ import kerasgrade
 from kerasgrade import data, sandbox
 from kerasgrade.course import assignments
 from kerasgrade.execute.options import ExecOptions
-from kerasgrade.frontends.batch import pick_notebook
+from kerasgrade.frontends.batch.plan import pick_notebook
 from kerasgrade.grade import failed_result, grade_notebook
 from kerasgrade.sandbox import MIB, Limits
 from kerasgrade.sandbox.policy import private_paths

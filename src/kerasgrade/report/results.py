@@ -57,6 +57,12 @@ class CheckResult:
     ) -> CheckResult:
         return cls(name, 0.0, max_points, False, message, hint, title)
 
+    def line(self) -> str:
+        """What a graded notebook cell shows: printed when it passed, raised when not."""
+        if self.passed:
+            return f"✔ {self.title or self.name}: {self.message}"
+        return f"✘ {self.title or self.name}: {self.text()}"
+
     def text(self) -> str:
         """The message a student reads, with the hint when the check failed."""
         if self.passed or not self.hint:

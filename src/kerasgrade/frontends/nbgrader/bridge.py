@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from kerasgrade import checks
-from kerasgrade.artifacts import FACTS_FILE, FACTS_MIME
+from kerasgrade.artifacts import FACTS_FILE, facts_bundle
 from kerasgrade.course import assignments
 from kerasgrade.execute.options import time_limits
 from kerasgrade.keras_terms import quiet_tensorflow
-from kerasgrade.report.results import CheckFailed, CheckResult
+from kerasgrade.report.results import CheckFailed
 
 _FACTS: dict[tuple[str, int, str], dict[str, Any]] = {}
 
@@ -93,26 +93,11 @@ def _leave_in_output(assignment_id: str, facts: dict[str, Any]) -> None:
     display(facts_bundle(assignment_id, facts), raw=True)
 
 
-def facts_bundle(assignment_id: str, facts: dict[str, Any]) -> dict[str, Any]:
-    """The output data that carries the facts (also written by `kerasgrade grade`)."""
-    # As JSON text: a diverged network's NaN is a fact, and Jupyter messages carry no NaN.
-    return {FACTS_MIME: {"assignment": assignment_id, "facts": json.dumps(facts)},
-            "text/plain": "kerasgrade measured this submission: nbgrader generate_feedback "
-                          "shows the report."}
-
-
-def check_line(result: CheckResult) -> str:
-    """What a graded cell shows for its check: printed when it passed, raised when not."""
-    if result.passed:
-        return f"✔ {result.title or result.name}: {result.message}"
-    return f"✘ {result.title or result.name}: {result.text()}"
-
-
 def run_check(assignment_id: str, check_name: str, namespace: dict[str, Any]) -> None:
     with _quiet_stderr():
         facts = measure(assignment_id, namespace)
         result = checks.run_one(assignment_id, check_name, facts)
     if result.passed:
-        print(check_line(result))
+        print(result.line())
         return
-    raise CheckFailed(check_line(result))
+    raise CheckFailed(result.line())
