@@ -86,10 +86,12 @@ def test_unchanged_skipped_and_force_regrades(
     again = grade(root)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "graded 0, failed 0, skipped 3" in again.stdout
+    assert "self-test" not in again.stdout  # nothing to grade: no kernel was started
     assert {s: state(root, s).stat().st_mtime_ns for s in EXPECTED} == before
     forced = grade(root, "--force", "--workers", "2")
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert "graded 2, failed 1, skipped 0" in forced.stdout
+    assert "self-test passed" in forced.stdout
     assert all(state(root, s).stat().st_mtime_ns > before[s] for s in EXPECTED)
     assert gradebook_scores(root) == EXPECTED
 

@@ -44,6 +44,18 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def state_path(root: Path, assignment_id: str, student: str) -> Path:
+    return root / STATE_DIR / assignment_id / f"{student}.json"
+
+
+def stored_state(root: Path, assignment_id: str, student: str) -> dict[str, Any] | None:
+    """The resume state of a graded submission (its result, the fingerprints), if any."""
+    try:
+        return json.loads(state_path(root, assignment_id, student).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 class Publisher:
     """Everything the batch writes, in one process: reporters first, resume state last."""
 
@@ -56,14 +68,7 @@ class Publisher:
         self.rows = {(row["assignment"], row["student"]): row for row in self._stored_rows()}
 
     def state_path(self, student: str) -> Path:
-        return self.root / STATE_DIR / self.assignment_id / f"{student}.json"
-
-    def stored(self, student: str) -> dict[str, Any] | None:
-        path = self.state_path(student)
-        try:
-            return json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
+        return state_path(self.root, self.assignment_id, student)
 
     def publish(self, submitted: Path, result: SubmissionResult, state: dict[str, Any],
                 executed: str | None = None) -> None:

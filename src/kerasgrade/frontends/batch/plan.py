@@ -12,6 +12,7 @@ import hashlib
 import importlib.metadata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import kerasgrade
 from kerasgrade.course import assignments
@@ -44,6 +45,12 @@ class Submission:
     folder: Path
     path: Path | None  # None: nothing gradable was found, `problem` says why
     problem: str = ""
+
+
+def reusable(stored: dict[str, Any] | None, notebook: bytes, version: str) -> bool:
+    """A stored grade stands while the notebook and the grader are what they were."""
+    return bool(stored) and stored.get("notebook_sha256") == hashlib.sha256(
+        notebook).hexdigest() and stored.get("grader") == version
 
 
 def discover(root: Path, assignment_id: str) -> list[Submission]:

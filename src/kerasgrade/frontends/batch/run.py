@@ -46,7 +46,7 @@ from kerasgrade.course import assignments
 from kerasgrade.course.layout import release_notebook
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.frontends import selftest
-from kerasgrade.frontends.batch.plan import Job, Submission, discover, grader_version
+from kerasgrade.frontends.batch.plan import Job, Submission, discover, grader_version, reusable
 from kerasgrade.frontends.batch.worker import (
     Outcome,
     cores,
@@ -56,7 +56,7 @@ from kerasgrade.frontends.batch.worker import (
 )
 from kerasgrade.grade import failed_result
 from kerasgrade.report import gradebook
-from kerasgrade.report.publish import Publisher
+from kerasgrade.report.publish import Publisher, stored_state
 from kerasgrade.report.results import SubmissionResult
 from kerasgrade.sandbox.policy import private_paths
 
@@ -101,11 +101,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
     # The scheduler's hosts pick their own thread counts (see grade_job).
     options = ExecOptions(sandbox=not args.no_sandbox, hide=private_paths(root),
                           threads=None if args.scheduler else threads)
-    try:  # before the gradebook opens: a grader that cannot run records nothing
-        with sandbox.claim_slot() as slot:
-            selftest.check([aid], dataclasses.replace(options, slot=slot, threads=threads))
-    except selftest.SelfTestFailed as exc:
-        raise GraderFailure(str(exc)) from None
+    subs = discover(root, aid)
+    if any(sub.path and (args.force or not reusable(stored_state(root, aid, sub.student),
+                                                     sub.path.read_bytes(), version))
+           for sub in subs):
+        # Only when something is to be graded: an unchanged class costs no kernel start.
+        started = time.monotonic()
+        try:  # before the gradebook opens: a grader that cannot run records nothing
+            with sandbox.claim_slot() as slot:
+                selftest.check([aid], dataclasses.replace(options, slot=slot, threads=threads))
+        except selftest.SelfTestFailed as exc:
+            raise GraderFailure(str(exc)) from None
+        console.print(f"self-test passed in {time.monotonic() - started:.0f} s")
 
     settings = gradebook.course_settings(root, args.db)
     with gradebook.GradebookWriter(settings) as book:
@@ -116,7 +123,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             raise GraderFailure(str(exc)) from None
         publisher = Publisher(root, aid, book, notebook_id)
         batch = Batch(root, aid, publisher, version, console)
-        jobs = batch.plan(discover(root, aid), options, release, args.force)
+        jobs = batch.plan(subs, options, release, args.force)
         if args.scheduler:
             if args.workers:
                 console.print("--workers is ignored with --scheduler: the cluster decides")
@@ -157,10 +164,8 @@ class Batch:
                 self._finish(sub, result, self._state(result, "", {}))
                 continue
             data = sub.path.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            stored = self.publisher.stored(sub.student)
-            if (not force and stored and stored.get("notebook_sha256") == digest
-                    and stored.get("grader") == self.version):
+            stored = stored_state(self.root, self.assignment_id, sub.student)
+            if not force and stored and reusable(stored, data, self.version):
                 self.publisher.refresh(sub.folder, stored)
                 self.skipped += 1
                 continue
