@@ -1,13 +1,16 @@
-"""One Keras vocabulary for checks, steps and pages: names, shapes, metrics, chance, weights."""
+"""One Keras vocabulary for checks, steps and pages: names, shapes, layers, metrics, chance."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from kerasgrade.course.assignments import LayerSpec
 
 # Ten classes: a network whose accuracy is at or under this has learned (almost) nothing.
 CHANCE = 0.2
@@ -69,3 +72,61 @@ def quiet_tensorflow(env: MutableMapping[str, str] = os.environ) -> MutableMappi
     """TensorFlow's C++ log lines off (unless set): students read Python's messages only."""
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return env
+
+
+def layer_spec_text(layer: LayerSpec) -> str:
+    act = f", {layer.activation}" if layer.activation else ""
+    return f"{layer.type} {shape_text(layer.output_shape)} {layer.params:,}{act}"
+
+
+def layer_found_text(row: dict[str, Any]) -> str:
+    act = row.get("activation")
+    act_txt = f", {act}" if act and row["type"] == "Dense" else ""
+    return f"{row['type']} {shape_text(row['output_shape'])} {row['params']:,}{act_txt}"
+
+
+def layer_rows(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]
+               ) -> list[tuple[str, str, str]]:
+    """(expected, found, mark) per layer, aligned so a missing or extra layer shows.
+
+    Marks: ok, activation differs, WRONG, MISSING, EXTRA.
+    """
+    exp_keys = [(e.type, e.output_shape[-1]) for e in expected]
+    got_keys = [(r["type"], (r["output_shape"] or [None])[-1]) for r in found]
+    rows: list[tuple[str, str, str]] = []
+    matcher = difflib.SequenceMatcher(a=exp_keys, b=got_keys, autojunk=False)
+    for _op, i1, i2, j1, j2 in matcher.get_opcodes():
+        exp_part, got_part = expected[i1:i2], found[j1:j2]
+        for k in range(max(len(exp_part), len(got_part))):
+            e = exp_part[k] if k < len(exp_part) else None
+            g = got_part[k] if k < len(got_part) else None
+            if e is None:
+                mark = "EXTRA"
+            elif g is None:
+                mark = "MISSING"
+            elif not layer_matches(e, g):
+                mark = "WRONG"
+            elif e.activation and g.get("activation") != e.activation:
+                mark = "activation differs"
+            else:
+                mark = "ok"
+            rows.append((layer_spec_text(e) if e else "-", layer_found_text(g) if g else "-", mark))
+    return rows
+
+
+def layer_table(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]) -> str:
+    """layer_rows as fixed-width text, for messages."""
+    rows = layer_rows(expected, found)
+    width = max(len(r[0]) for r in rows + [("expected", "", "")])
+    lines = [f"  {'expected':<{width}}  |  found"]
+    lines += [f"  {e:<{width}}  |  {g}  [{m}]" for e, g, m in rows]
+    return "\n".join(lines)
+
+
+def layer_matches(e: LayerSpec, g: dict[str, Any]) -> bool:
+    """A measured layer (a facts row) is the expected one: type, output shape, parameters."""
+    return (
+        e.type == g["type"]
+        and tuple(g["output_shape"] or ()) == e.output_shape
+        and e.params == g["params"]
+    )

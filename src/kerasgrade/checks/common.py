@@ -2,70 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from kerasgrade import artifacts
-from kerasgrade.course.assignments import Assignment, CheckSpec, LayerSpec
-from kerasgrade.keras_terms import ACCURACY_METRICS, CHANCE, shape_text
+from kerasgrade.course.assignments import Assignment, CheckSpec
+from kerasgrade.keras_terms import ACCURACY_METRICS, CHANCE, layer_matches, layer_table, shape_text
 from kerasgrade.report.results import CheckResult
-
-
-def spec_text(layer: LayerSpec) -> str:
-    act = f", {layer.activation}" if layer.activation else ""
-    return f"{layer.type} {shape_text(layer.output_shape)} {layer.params:,}{act}"
-
-
-def found_text(row: dict[str, Any]) -> str:
-    act = row.get("activation")
-    act_txt = f", {act}" if act and row["type"] == "Dense" else ""
-    return f"{row['type']} {shape_text(row['output_shape'])} {row['params']:,}{act_txt}"
-
-
-def layer_rows(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]
-               ) -> list[tuple[str, str, str]]:
-    """(expected, found, mark) per layer, aligned so a missing or extra layer shows.
-
-    Marks: ok, activation differs, WRONG, MISSING, EXTRA.
-    """
-    exp_keys = [(e.type, e.output_shape[-1]) for e in expected]
-    got_keys = [(r["type"], (r["output_shape"] or [None])[-1]) for r in found]
-    rows: list[tuple[str, str, str]] = []
-    matcher = difflib.SequenceMatcher(a=exp_keys, b=got_keys, autojunk=False)
-    for _op, i1, i2, j1, j2 in matcher.get_opcodes():
-        exp_part, got_part = expected[i1:i2], found[j1:j2]
-        for k in range(max(len(exp_part), len(got_part))):
-            e = exp_part[k] if k < len(exp_part) else None
-            g = got_part[k] if k < len(got_part) else None
-            if e is None:
-                mark = "EXTRA"
-            elif g is None:
-                mark = "MISSING"
-            elif not _layer_ok(e, g):
-                mark = "WRONG"
-            elif e.activation and g.get("activation") != e.activation:
-                mark = "activation differs"
-            else:
-                mark = "ok"
-            rows.append((spec_text(e) if e else "-", found_text(g) if g else "-", mark))
-    return rows
-
-
-def layer_table(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]) -> str:
-    """layer_rows as fixed-width text, for messages."""
-    rows = layer_rows(expected, found)
-    width = max(len(r[0]) for r in rows + [("expected", "", "")])
-    lines = [f"  {'expected':<{width}}  |  found"]
-    lines += [f"  {e:<{width}}  |  {g}  [{m}]" for e, g, m in rows]
-    return "\n".join(lines)
-
-
-def _layer_ok(e: LayerSpec, g: dict[str, Any]) -> bool:
-    return (
-        e.type == g["type"]
-        and tuple(g["output_shape"] or ()) == e.output_shape
-        and e.params == g["params"]
-    )
 
 
 def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
@@ -76,7 +18,7 @@ def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Chec
     found = model["layers"]
     table = layer_table(spec.layers, found)
     ok = len(found) == len(spec.layers) and all(
-        _layer_ok(e, g) for e, g in zip(spec.layers, found)
+        layer_matches(e, g) for e, g in zip(spec.layers, found)
     )
     count = f"{model['params']:,} parameters (expected {spec.total_params:,})"
     if ok and model["params"] == spec.total_params:

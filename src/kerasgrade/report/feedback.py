@@ -1,40 +1,39 @@
 """The student's feedback page: one self-contained HTML file with the checks and the plots.
 
-Everything on the page comes from a SubmissionResult and the facts a clean process measured.
-Plots are drawn with matplotlib's object API (Figure, whose PNG output uses the Agg canvas):
-no pyplot, so no GUI backend, no global figure registry to leak into, and nothing to close.
-They are embedded as base64 PNGs with inline CSS, so the page opens offline, as one file.
-Each plot whose facts are missing is replaced by a sentence saying why.
+Everything on the page comes from a SubmissionResult and the facts a clean process measured,
+rendered by Jinja2 templates (templates/feedback*.html.j2) with autoescaping: what a student's
+code printed reaches the page as text only. Plots (report/plots.py) are embedded as base64 PNGs
+and the style inline, so the page opens offline, as one file.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import html
-import io
-import math
-import warnings
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from string import Template
-from typing import Any
 
-import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-
-from kerasgrade import artifacts, data
-from kerasgrade.checks import common
+from kerasgrade import artifacts
 from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
-from kerasgrade.keras_terms import rows_sum_to_one
+from kerasgrade.keras_terms import layer_rows
+from kerasgrade.report import plots
 from kerasgrade.report.results import CheckResult, SubmissionResult
+from kerasgrade.report.sections import Section, environment, note
 
-GRID_COLUMNS = 8  # misclassified images per row
-MISTAKE_COLOR = "#b42318"
-TRAIN_COLOR = "#0969da"
-VALID_COLOR = "#bc4c00"
+
+@dataclass(frozen=True)
+class Report:
+    """What the report element shows, ready for the template."""
+
+    title: str
+    meta: tuple[str, ...]
+    score: str
+    max_score: str
+    late: str
+    reason: str
+    sanitize_notes: tuple[str, ...]
+    checks: tuple[CheckResult, ...]
+    sections: tuple[Section, ...]
 
 
 def write_page(result: SubmissionResult, path: Path) -> Path:
@@ -47,361 +46,80 @@ def write_page(result: SubmissionResult, path: Path) -> Path:
 
 def render(result: SubmissionResult) -> str:
     """The whole page."""
-    title, report = _report(result)
-    return Template(_template("feedback.html")).substitute(
-        title=_esc(f"Feedback: {title}"), style=_template("feedback.css"), body=report)
+    return environment().get_template("feedback.html.j2").render(
+        report=report(result), style=_style())
 
 
 def fragment(result: SubmissionResult) -> str:
     """The report alone, with its style, for a place inside another page (nbgrader's
     feedback): its CSS is scoped to the report's element."""
-    return f"<style>\n{_template('feedback.css')}</style>\n{_report(result)[1]}"
+    body = environment().get_template("feedback_report.html.j2").render(report=report(result))
+    return f"<style>\n{_style()}</style>\n{body}"
 
 
-def _template(name: str) -> str:
-    return resources.files("kerasgrade").joinpath(f"templates/{name}").read_text()
+def _style() -> str:
+    return resources.files("kerasgrade").joinpath("templates/feedback.css").read_text()
 
 
-def _report(result: SubmissionResult) -> tuple[str, str]:
-    """(title, the report's element)."""
+def report(result: SubmissionResult) -> Report:
     spec = assignments.ASSIGNMENTS.get(result.assignment)
-    parts = [_header(result, spec), _checks(result), _cell_errors(result.facts)]
+    sections = [s for s in (_cell_errors(result),) if s]
     if spec is not None and spec.layers:  # 01 prepares data: there is no network to draw
         names = spec.class_names
-        parts += [
-            _architecture(spec, result.facts),
-            _training(result.facts),
-            _confusion(result.facts, names),
-            _mistakes(result.facts, names, spec),
+        sections += [
+            _architecture(spec, result),
+            plots.training(result.facts),
+            plots.confusion(result.facts, names),
+            plots.mistakes(result.facts, names, spec),
         ]
         if "y_proba" in spec.arrays:
-            parts.append(_probabilities(result.facts, names, spec))
-    title = spec.title if spec else result.assignment or "Submission"
-    body = "\n".join(p for p in parts if p)
-    return title, f'<div class="kerasgrade-report">\n{body}\n</div>'
-
-
-def _worded(names: tuple[str, ...]) -> bool:
-    """Class names rather than digits: they need room (slanted ticks, two-line labels)."""
-    return max(len(n) for n in names) > 1
-
-
-# --- text sections -----------------------------------------------------------------------------
-
-
-def _esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _points(x: float) -> str:
-    return f"{x:g}"
-
-
-def _section(title: str, *body: str) -> str:
-    return f"<section>\n<h2>{_esc(title)}</h2>\n" + "\n".join(body) + "\n</section>"
-
-
-def _note(text: str) -> str:
-    return f'<p class="note">{_esc(text)}</p>'
-
-
-def _text_block(text: str) -> str:
-    """Multi-line messages (the layer table) keep their columns; one-liners are a paragraph."""
-    return f"<pre>{_esc(text)}</pre>" if "\n" in text else f"<p>{_esc(text)}</p>"
-
-
-def _header(result: SubmissionResult, spec: Assignment | None) -> str:
-    title = spec.title if spec else "Unrecognised assignment"
-    meta = [f"Assignment {_esc(result.assignment or '?')}"]
+            sections.append(plots.probabilities(result.facts, names, spec))
+    meta = [f"Assignment {result.assignment or '?'}"]
     if result.student:
-        meta.append(f"student {_esc(result.student)}")
+        meta.append(f"student {result.student}")
     source = result.data_source or result.facts.get("data_source")
     if source:
         sizes = result.facts.get("data_sizes") or {}
         count = (f" ({sizes['train']:,} training / {sizes['test']:,} test images)"
                  if {"train", "test"} <= sizes.keys() else "")
-        meta.append(f"graded on data source {_esc(source)}{_esc(count)}")
-    lines = [
-        "<header>",
-        f"<h1>{_esc(title)}</h1>",
-        f'<p class="meta">{" · ".join(meta)}</p>',
-        f'<p class="score">{_points(result.score)} / {_points(result.max_score)} points</p>',
-    ]
-    if note := result.late_note():
-        lines.append(f'<p class="late">{_esc(note)}</p>')
-    if result.status == "error":
-        lines.append(f'<p class="reason"><strong>The notebook could not be graded:</strong> '
-                     f"{_esc(result.reason or 'no reason was recorded')}</p>")
-    if notes := result.facts.get("sanitize_notes"):
+        meta.append(f"graded on data source {source}{count}")
+    return Report(
+        title=spec.title if spec else "Unrecognised assignment",
+        meta=tuple(meta),
+        score=f"{result.score:g}",
+        max_score=f"{result.max_score:g}",
+        late=result.late_note(),
+        reason=(result.reason or "no reason was recorded") if result.status == "error" else "",
         # What the grader put back before running: the student should know, and not again.
-        items = "".join(f"<li>{_esc(n)}</li>" for n in notes)
-        lines.append('<div class="sanitized"><p>Before running your notebook the grader '
-                     f"changed it:</p><ul>{items}</ul></div>")
-    lines.append("</header>")
-    return "\n".join(lines)
+        sanitize_notes=tuple(result.facts.get("sanitize_notes") or ()),
+        checks=tuple(result.checks),
+        sections=tuple(sections),
+    )
 
 
-def _checks(result: SubmissionResult) -> str:
-    if not result.checks:
-        return _section("Checks", _note("No check was run."))
-    return _section("Checks", *(_check(c) for c in result.checks))
-
-
-def _check(c: CheckResult) -> str:
-    state = "passed" if c.passed else "failed"
-    body = [
-        f'<article class="check {state}">',
-        '<div class="check-head">',
-        f"<h3>{_esc(c.title or c.name)}</h3>",
-        f'<span class="points">{_points(c.points)} / {_points(c.max_points)}</span>',
-        f'<span class="badge">{"passed" if c.passed else "not yet"}</span>',
-        "</div>",
-        _text_block(c.message),
-    ]
-    if c.hint and not c.passed:
-        body.append(f'<p class="hint"><strong>What to change:</strong> {_esc(c.hint)}</p>')
-    body.append("</article>")
-    return "\n".join(body)
-
-
-def _cell_errors(facts: dict[str, Any]) -> str:
-    errors = artifacts.failed_cells(facts)
+def _cell_errors(result: SubmissionResult) -> Section | None:
+    errors = artifacts.failed_cells(result.facts)
     if not errors:
-        return ""
-    items = [f"<p><strong>{_esc(e.get('ename', 'Error'))}</strong>: {_esc(e.get('evalue', ''))}"
-             f"</p>\n<pre>{_esc(e.get('source', ''))}</pre>" for e in errors]
-    return _section("Cells that raised an error", _note(
-        "When the grader ran your notebook from the top, these cells stopped with an error "
-        "(the cell's code is shown)."), *items)
+        return None
+    return Section(
+        "Cells that raised an error",
+        notes=("When the grader ran your notebook from the top, these cells stopped with an "
+               "error (the cell's code is shown).",),
+        errors=tuple((str(e.get("ename", "Error")), str(e.get("evalue", "")),
+                      str(e.get("source", ""))) for e in errors))
 
 
-def _architecture(spec: Assignment, facts: dict[str, Any]) -> str:
+def _architecture(spec: Assignment, result: SubmissionResult) -> Section:
     title = "Your network, layer by layer"
-    problem = artifacts.model_problem(facts)
+    problem = artifacts.model_problem(result.facts)
     if problem:
-        return _section(title, _note(f"No layers to show: {problem}."))
-    model = facts["model"]
-    rows = ["<tr><th>Expected</th><th>Found</th><th></th></tr>"]
-    for expected, found, mark in common.layer_rows(spec.layers, model.get("layers") or []):
-        good = mark == "ok"
-        rows.append(f"<tr><td>{_esc(expected)}</td><td>{_esc(found)}</td>"
-                    f'<td class="mark-{"ok" if good else "bad"}">{_esc(mark)}</td></tr>')
+        return note(title, f"No layers to show: {problem}.")
+    model = result.facts["model"]
+    rows = layer_rows(spec.layers, model.get("layers") or [])
     count = f"{model.get('params', 0):,} parameters in all (expected {spec.total_params:,})."
-    return _section(title, "<table>\n" + "\n".join(rows) + "\n</table>", f"<p>{_esc(count)}</p>",
-                    _note("Each row: type, output shape, parameters and activation."))
-
-
-# --- plots -------------------------------------------------------------------------------------
-
-
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _figure(fig: Figure, alt: str, caption: str) -> str:
-    return (f'<figure><img class="plot" src="data:image/png;base64,{_png(fig)}" '
-            f'alt="{_esc(alt)}">\n<figcaption>{_esc(caption)}</figcaption></figure>')
-
-
-def _training(facts: dict[str, Any]) -> str:
-    title = "Training curves"
-    hist = artifacts.history(facts) or {}
-    panels = _curve_metrics(hist)
-    if not panels:
-        return _section(title, _note(
-            "No training history was recorded, so there are no curves: model.fit(...) did not "
-            "run to its end when the grader ran your notebook."))
-    fig = Figure(figsize=(4.2 * len(panels), 3.2), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, key in zip(axes, panels):
-        train = hist[key]
-        epochs = range(1, len(train) + 1)
-        ax.plot(epochs, train, "o-", color=TRAIN_COLOR, ms=3, label="training")
-        if hist.get(f"val_{key}"):
-            ax.plot(range(1, len(hist[f"val_{key}"]) + 1), hist[f"val_{key}"], "s--",
-                    color=VALID_COLOR, ms=3, label="validation")
-        if key != "loss":
-            # Ten classes: 10% is guessing, the line a network that learns nothing sits on.
-            ax.axhline(0.1, color="grey", ls=":", lw=1, label="chance (10%)")
-            ax.set_ylim(0, 1)
-        ax.set_title(key)
-        ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    last = ", ".join(f"{k} {hist[k][-1]:.3f}" for k in panels + [f"val_{k}" for k in panels]
-                     if hist.get(k))
-    caption = f"Per epoch, as model.fit(...) reported it. After the last epoch: {last}."
-    return _section(title, _figure(fig, "training curves", caption))
-
-
-def _curve_metrics(hist: dict[str, list[float]]) -> list[str]:
-    """The loss and the (first) accuracy metric that have at least one epoch."""
-    train = [k for k, v in hist.items() if v and not k.startswith("val_")]
-    return [k for k in train if k == "loss"] + [k for k in train if "acc" in k][:1]
-
-
-def _evaluation(facts: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """The grader's measurements on the test set, or why there are none."""
-    problem = artifacts.model_problem(facts)
-    if problem:
-        return {}, f"there is no model to test: {problem}"
-    ev = facts.get("evaluation") or {}
-    if ev.get("error"):
-        return {}, f"the grader could not run your model on the test images: {ev['error']}"
-    if not ev:
-        return {}, "the grader recorded no test measurements"
-    return ev, None
-
-
-def _confusion(facts: dict[str, Any], names: tuple[str, ...]) -> str:
-    title = "Confusion matrix on the test images"
-    ev, problem = _evaluation(facts)
-    if problem or not ev.get("confusion"):
-        return _section(title, _note(f"No confusion matrix: {problem or 'it was not measured'}."))
-    matrix = np.asarray(ev["confusion"])
-    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
-    ax = fig.subplots()
-    ax.imshow(matrix, cmap="Blues")
-    threshold = matrix.max() / 2
-    for (i, j), n in np.ndenumerate(matrix):
-        if n:
-            ax.text(j, i, str(n), ha="center", va="center", fontsize=8,
-                    color="white" if n > threshold else "black")
-    ticks = range(len(names))
-    rotation, align = (45, "right") if _worded(names) else (0, "center")
-    ax.set_xticks(ticks, names, rotation=rotation, ha=align)
-    ax.set_yticks(ticks, names)
-    ax.set_xlabel("predicted by your network")
-    ax.set_ylabel("true class")
-    off = matrix.copy()
-    np.fill_diagonal(off, 0)
-    total, right = int(matrix.sum()), int(np.trace(matrix))
-    caption = (f"Rows are the true classes, columns what your network answered: the diagonal "
-               f"holds the {right:,} right answers of {total:,}.")
-    if off.any():
-        i, j = np.unravel_index(off.argmax(), off.shape)
-        caption += (f" The most frequent mistake: {names[i]} taken for {names[j]} "
-                    f"({off[i, j]} times).")
-    return _section(title, _figure(fig, "confusion matrix", caption))
-
-
-@functools.cache
-def _test_set(dataset: str) -> data.Dataset | str:
-    """The grader's test set, or why it cannot be loaded; once per process, as a batch
-    writes a page per student and the loader may probe the network for full MNIST each time."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the sample's warning was given at grading time
-            return data.load(dataset)
-    except data.DataUnavailable as exc:
-        return f"the test images are not available here ({str(exc).splitlines()[0]})"
-
-
-def _test_images(spec: Assignment, facts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | str:
-    """(x_test, y_test) that the facts' indices refer to, or why they cannot be shown."""
-    ds = _test_set(spec.dataset)
-    if isinstance(ds, str):
-        return ds
-    if ds.source != facts.get("data_source"):
-        # Indices into one data source would show the wrong images from another.
-        return (f"the submission was graded on {facts.get('data_source')!r}, but this machine "
-                f"has {ds.source!r}")
-    return ds.x_test, ds.y_test
-
-
-def _mistakes(facts: dict[str, Any], names: tuple[str, ...], spec: Assignment) -> str:
-    title = "Test images your network got wrong"
-    ev, problem = _evaluation(facts)
-    if problem:
-        return _section(title, _note(f"No examples: {problem}."))
-    indices = ev.get("misclassified")
-    if indices is None:
-        return _section(title, _note("No examples: the grader did not record the mistakes."))
-    if not indices:
-        return _section(title, _note("Your network classified every test image correctly."))
-    loaded = _test_images(spec, facts)
-    if isinstance(loaded, str):
-        return _section(title, _note(f"No examples: {loaded}."))
-    x_test, y_test = loaded
-    predicted = ev.get("misclassified_predicted") or []
-    # Digits fit on one line above their image; class names need two.
-    sep = "\n" if _worded(names) else " "
-    labels = [f"{names[y_test[i]]}{sep}→ {names[predicted[k]] if k < len(predicted) else '?'}"
-              for k, i in enumerate(indices)]
-    fig = _image_grid(x_test[indices], labels)
-    confusion = ev.get("confusion")
-    wrong = (f" ({int(np.sum(confusion) - np.trace(confusion)):,} mistakes in all)"
-             if confusion else "")
-    caption = (f"The first {len(indices)} test images your network classified wrongly{wrong}. "
-               "Above each: the true class → your network's answer.")
-    return _section(title, _figure(fig, "misclassified test images", caption))
-
-
-def _image_grid(tiles: np.ndarray, labels: list[str]) -> Figure:
-    """Images in rows of GRID_COLUMNS with a label above each, as one picture on one axes.
-
-    One mosaic instead of one axes per image: two dozen axes cost a second of layout.
-    """
-    size = tiles.shape[1]
-    lines = max(label.count("\n") + 1 for label in labels)
-    label_room = 4 + 10 * lines  # in image pixels; a label line is 10 px at this scale
-    cell_w, cell_h = size + 6, size + label_room
-    rows = math.ceil(len(tiles) / GRID_COLUMNS)
-    mosaic = np.zeros((rows * cell_h, GRID_COLUMNS * cell_w), dtype=tiles.dtype)
-    fig = Figure(figsize=(GRID_COLUMNS * cell_w / 30, rows * cell_h / 30))
-    ax = fig.add_axes((0, 0, 1, 1))
-    for k, (tile, label) in enumerate(zip(tiles, labels)):
-        top, left = (k // GRID_COLUMNS) * cell_h + label_room, (k % GRID_COLUMNS) * cell_w + 3
-        mosaic[top:top + size, left:left + size] = tile
-        ax.text(left + size / 2, top - 2, label, ha="center", va="bottom", fontsize=9,
-                color=MISTAKE_COLOR, linespacing=1.0)
-    ax.imshow(mosaic, cmap="gray_r", interpolation="nearest")
-    ax.set_axis_off()
-    return fig
-
-
-def _probabilities(facts: dict[str, Any], names: tuple[str, ...], spec: Assignment) -> str:
-    title = "What your network sees in the first test images"
-    ev, problem = _evaluation(facts)
-    probs = np.asarray(ev.get("first_probabilities") or [], dtype=float)
-    if problem or probs.ndim != 2 or probs.shape[1] != len(names):
-        return _section(title, _note(f"No probabilities: {problem or 'they were not measured'}."))
-    loaded = _test_images(spec, facts)
-    sums = probs.sum(axis=1)
-    are_probabilities = rows_sum_to_one(probs)
-    low, high = min(0.0, probs.min()), max(1.0, probs.max())
-    # Ticks over the values only; the room to their right holds the answer's label.
-    ticks = [t for t in MaxNLocator(5).tick_values(low, high) if low <= t <= high]
-    fig = Figure(figsize=(8, 2.0 * len(probs)), layout="constrained")
-    axes = fig.subplots(len(probs), 2, squeeze=False, width_ratios=(1, 4))
-    for k, (image_ax, bar_ax) in enumerate(axes):
-        image_ax.set_axis_off()
-        best = int(probs[k].argmax())
-        heading = f"test image {k}"
-        if isinstance(loaded, tuple):
-            image_ax.imshow(loaded[0][k], cmap="gray_r")
-            heading += f": truly {names[loaded[1][k]]}"
-        bar_ax.set_title(heading, fontsize=9, loc="left")
-        colors = [TRAIN_COLOR if i == best else "#afb8c1" for i in range(len(names))]
-        bar_ax.barh(range(len(names)), probs[k], color=colors)
-        bar_ax.set_yticks(range(len(names)), names, fontsize=8)
-        bar_ax.invert_yaxis()
-        bar_ax.set_xlim(low, high + 0.3 * (high - low))
-        bar_ax.set_xticks(ticks)
-        value = f"{probs[k][best]:.0%}" if are_probabilities else f"{probs[k][best]:.2f}"
-        bar_ax.text(probs[k][best], best, f" {names[best]} {value}",
-                    va="center", fontsize=9, fontweight="bold")
-        bar_ax.grid(axis="x", alpha=0.3)
-    axes[-1][1].set_xlabel("probability" if are_probabilities else "output of model.predict")
-    caption = ("model.predict on the first test images: one probability per class, the "
-               "highest one is your network's answer.")
-    if not are_probabilities:
-        caption += (" These outputs are not probabilities (each row sums to "
-                    f"{', '.join(f'{s:.2f}' for s in sums)} instead of 1): the last Dense layer "
-                    "needs activation='softmax'.")
-    if isinstance(loaded, str):
-        caption += f" The images cannot be shown: {loaded}."
-    return _section(title, _figure(fig, "class probabilities of the first test images", caption))
+    return Section(
+        title,
+        notes=("Each row: type, output shape, parameters and activation.",),
+        table=(("Expected", "Found", ""), *((e, f, m) for e, f, m in rows)),
+        marks=tuple("ok" if m == "ok" else "bad" for _, _, m in rows),
+        paragraphs=(count,))
