@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                 out = record(aid, case, change, Path(tmp))
                 dest = args.dest / aid / f"{case}.json"
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+                # The facts keep the order they were measured in: a check may take the first array
+                # of a kind (checks.common.label_mistake), so sorting keys could change a result.
+                dest.write_text(json.dumps(out, indent=1) + "\n")
                 print(f"{aid}/{case}: {out['data_source']} {out['status']} "
                       f"{out['score']:g}/{out['max_score']:g} in {out['seconds']}s -> "
                       f"{dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest}",
