@@ -3,7 +3,8 @@
 Grades, with the real grader (sandbox, student kernel, clean measuring process), each
 assignment's reference solution and every demo mistake (kerasgrade.course.demo.MISTAKES), and
 writes tests/fixtures/facts/<assignment>/<case>.json: the facts the checks consume, the data
-source they were measured on and the scores the real run gave.
+source they were measured on, the scores the real run gave (tests/checks/ asserts them) and
+the messages the student read then (for reference; tests/checks/ pins fragments of them).
 
     PYTHONPATH=$PWD/src python3 scripts/record_facts.py [ASSIGNMENT[/CASE] ...]
 
