@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from recorded import check, facts
 
+from kerasgrade.report.results import GraderFault
+
 AID = "02-connected-networks"
 SAMPLE_BAR = 0.85  # assignments: mnist-sample-5k's minimum test accuracy
 FULL_BAR = 0.90  # and full MNIST's
@@ -151,15 +153,14 @@ def test_test_accuracy_threshold_per_data_source(source: str, bar: float) -> Non
 
 
 def test_test_accuracy_on_a_data_source_without_a_threshold() -> None:
-    # Pins today's behaviour: a grader set-up problem (no bar for the data served) reaches the
-    # student as "could not read your submission" with the advice to re-run their cells.
+    # A grader set-up problem (no bar for the data served) is the grader's fault: never a
+    # student's zero with the advice to re-run their cells.
     f = facts(AID)
     f["data_source"] = "fashion-mnist"
-    r = check(AID, "test_accuracy", f)
-    assert not r.passed
-    assert r.message.startswith("This check could not read your submission (KeyError: ")
-    assert "no accuracy threshold for 02-connected-networks on data source 'fashion-mnist'" in (
-        r.message)
+    with pytest.raises(GraderFault, match="no accuracy threshold for the data source served, "
+                       "'fashion-mnist'") as raised:
+        check(AID, "test_accuracy", f)
+    assert raised.value.stage == "data"
 
 
 def test_test_accuracy_diagnoses_the_usual_mistakes() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kerasgrade.course import assignments
-from kerasgrade.report.results import CheckResult
+from kerasgrade.report.results import CheckResult, GraderFault
 
 CheckFn = Callable[[dict[str, Any], assignments.Assignment, assignments.CheckSpec], CheckResult]
 
@@ -24,6 +24,8 @@ def run_one(assignment_id: str, check_name: str, facts: dict[str, Any]) -> Check
     fn = registry(spec)[check_name]
     try:
         return fn(facts, spec, cs)
+    except GraderFault:
+        raise  # never the student's score
     except Exception as exc:  # a check never crashes a grade: the facts were unexpected
         return CheckResult.fail(cs.name, cs.points,
                                 f"This check could not read your submission ({type(exc).__name__}:"

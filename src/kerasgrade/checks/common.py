@@ -7,7 +7,7 @@ from typing import Any
 from kerasgrade import artifacts
 from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.keras_terms import ACCURACY_METRICS, CHANCE, layer_matches, layer_table, shape_text
-from kerasgrade.report.results import CheckResult
+from kerasgrade.report.results import CheckResult, GraderFault
 
 
 def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
@@ -141,6 +141,10 @@ def accuracy(
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
     ev = facts.get("evaluation") or {}
     source = facts.get("data_source", "")
+    if source not in spec.thresholds:  # the course's set-up, not the submission
+        raise GraderFault(f"{spec.id} has no accuracy threshold for the data source served, "
+                          f"{source!r} (known: {', '.join(sorted(spec.thresholds))}): add one "
+                          "to course/assignments.toml", "data")
     bar = spec.threshold(source)
     if ev.get("error"):
         return CheckResult.fail(cs.name, cs.points, f"The grader could not evaluate your model: "
