@@ -23,7 +23,8 @@ from kerasgrade.results import CheckResult, SubmissionResult
 REPORTS = "reports"  # kerasgrade's own per-student pages, beside nbgrader's feedback/
 GRADES_CSV = "kerasgrade-grades.csv"  # not nbgrader export's default grades.csv
 COURSE_DIRS = ("autograder", "source", "solutions", "submitted", "autograded", "feedback",
-               REPORTS, GRADES_CSV, "grades.csv", "downloaded", "gradebook.db", ".kerasgrade")
+               REPORTS, GRADES_CSV, "grades.csv", "downloaded", "gradebook.db", ".kerasgrade",
+               "class-report")
 
 
 def course_root() -> Path:
