@@ -1,6 +1,6 @@
 """`kerasgrade report`: the class at a glance, from classes graded for real.
 
-A 01 class from the demo (two correct, two that never scale the pixels), one notebook cut off
+A 01 class from the demo (one correct, two that never scale the pixels), one notebook cut off
 mid-upload, and, after the run, one more submission whose folder name is markup: graded by
 `kerasgrade grade`, reported by `kerasgrade report`, read as CSV and HTML and opened in
 headless Chromium. A 02 class of two (the solution and the tutorial's missing softmax) shows
@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from nbfactory import write
 from test_feedback import Page, chromium
 
 from kerasgrade.assignments import CONNECTED_NETWORKS, PREPARING_DATA
-from kerasgrade.demo import build_class
+from kerasgrade.demo import MISTAKES, answered, build_class
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -36,12 +37,16 @@ def kerasgrade(*args: str | Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=900)
 
 
-def graded_class(root: Path, assignment: str, students: int,
-                 extra: tuple[str, ...] = ()) -> Path:
-    """The demo class of `assignment` graded by `kerasgrade grade`; `extra` students hand in a
-    notebook cut off mid-upload."""
-    build_class(REPO, root, assignment, students)
-    for student in extra:
+def graded_class(root: Path, assignment: str, mistakes: dict[str, str],
+                 broken: tuple[str, ...] = ()) -> Path:
+    """The demo's correct student01 and, per student in `mistakes`, the demo mistake named
+    there, graded by `kerasgrade grade`; each of `broken` hands in a notebook cut off
+    mid-upload."""
+    build_class(REPO, root, assignment, 1)
+    for student, kind in mistakes.items():
+        write(answered(REPO, assignment, MISTAKES[assignment][kind]),
+              root / "submitted" / student / assignment / f"{assignment}.ipynb")
+    for student in broken:
         path = root / "submitted" / student / assignment / f"{assignment}.ipynb"
         path.parent.mkdir(parents=True)
         path.write_text('{"cells": [')
@@ -60,10 +65,17 @@ def report(root: Path, assignment: str) -> tuple[str, list[dict[str, str]], list
         return html, list(csv.DictReader(f)), lines
 
 
+def rows_of(page: Page) -> list[list[str]]:
+    """The mistakes table: students, check, what the grader said, who."""
+    return [[" ".join(c.split()) for c in r] for r in page.rows
+            if r and r[0].isdigit() and len(r) == 4]
+
+
 @pytest.fixture(scope="module")
 def class01(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[dict[str, str]],
                                                                list[str]]:
-    root = graded_class(tmp_path_factory.mktemp("class01"), PREPARING_DATA, 4, ("carol",))
+    root = graded_class(tmp_path_factory.mktemp("class01"), PREPARING_DATA,
+                        {"dave": "not-scaled", "erin": "not-scaled"}, ("carol",))
     # Handed in after the run: submitted, no result.
     late = root / "submitted" / HOSTILE / PREPARING_DATA
     late.mkdir(parents=True)
@@ -75,8 +87,8 @@ def class01(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[d
 @pytest.fixture(scope="module")
 def class02(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[dict[str, str]],
                                                                list[str]]:
-    # student01-correct and student02-dense32, then student03-no-softmax
-    root = graded_class(tmp_path_factory.mktemp("class02"), CONNECTED_NETWORKS, 3)
+    root = graded_class(tmp_path_factory.mktemp("class02"), CONNECTED_NETWORKS,
+                        {"nick": "no-softmax"})
     return root, *report(root, CONNECTED_NETWORKS)
 
 
@@ -85,11 +97,11 @@ def test_csv_has_one_row_per_check(class01: tuple) -> None:
     assert lines[0] == "check,title,points,passed,failed,pass_rate"
     # carol's notebook could not be graded: she is not counted in the pass rates.
     assert [(r["check"], r["points"], r["passed"], r["failed"], r["pass_rate"]) for r in rows] == [
-        ("image_shapes", "2", "4", "0", "1.000"),
-        ("image_dtype", "2", "4", "0", "1.000"),
-        ("pixel_range", "2", "2", "2", "0.500"),
-        ("one_hot_labels", "3", "4", "0", "1.000"),
-        ("input_shape", "1", "4", "0", "1.000"),
+        ("image_shapes", "2", "3", "0", "1.000"),
+        ("image_dtype", "2", "3", "0", "1.000"),
+        ("pixel_range", "2", "1", "2", "0.333"),
+        ("one_hot_labels", "3", "3", "0", "1.000"),
+        ("input_shape", "1", "3", "0", "1.000"),
     ]
     assert rows[2]["title"] == "Pixels scaled to [0, 1]"
 
@@ -97,12 +109,10 @@ def test_csv_has_one_row_per_check(class01: tuple) -> None:
 def test_page_names_the_mistakes_and_who_made_them(class01: tuple) -> None:
     _, html, _, _ = class01
     page = Page(html)
-    mistakes = [[" ".join(c.split()) for c in r] for r in page.rows
-                if r and r[0].isdigit() and len(r) == 4]
-    assert mistakes == [["2", "pixel_range Pixels scaled to [0, 1]", NOT_SCALED,
-                         "student02-not-scaled, student04-not-scaled"]]
-    assert "4 graded · 1 could not be graded · 1 submitted without a result" in page.text
-    assert "median 8, mean 7.2, lowest 0, highest 10 of 10" in page.text
+    assert rows_of(page) == [["2", "pixel_range Pixels scaled to [0, 1]", NOT_SCALED,
+                         "dave, erin"]]
+    assert "3 graded · 1 could not be graded · 1 submitted without a result" in page.text
+    assert "median 8, mean 6.5, lowest 0, highest 10 of 10" in page.text
     assert "01-preparing-data trains no network: there is no accuracy to measure." in page.text
     assert not page.external
     assert [i["alt"] for i in page.images] == ["score distribution", "pass rate of every check"]
@@ -117,9 +127,8 @@ def test_page_lists_what_was_not_graded_and_the_slowest(class01: tuple) -> None:
     assert carol[2] == f"submitted/carol/{PREPARING_DATA}/{PREPARING_DATA}.ipynb"
     # The student id is shown as text, never as markup.
     assert HOSTILE in page.text and HOSTILE not in html
-    slowest = [r for r in page.rows if r and r[0].startswith("student0")]
-    assert sorted(r[0] for r in slowest) == [f"student0{n}-{kind}" for n, kind in (
-        (1, "correct"), (2, "not-scaled"), (3, "correct"), (4, "not-scaled"))]
+    slowest = [r for r in page.rows if r and r[0] in ("student01-correct", "dave", "erin")]
+    assert len(slowest) == 3 and [r[5] for r in slowest].count("8") == 2
     seconds = [float(r[1]) for r in slowest]
     assert seconds == sorted(seconds, reverse=True) and seconds[-1] > 0
 
@@ -127,18 +136,21 @@ def test_page_lists_what_was_not_graded_and_the_slowest(class01: tuple) -> None:
 def test_accuracy_against_the_threshold(class02: tuple) -> None:
     _, html, rows, _ = class02
     passed = {r["check"]: (r["passed"], r["failed"]) for r in rows}
-    assert passed["test_accuracy"] == ("2", "1")  # no softmax trains to chance
-    assert passed["architecture"] == ("2", "1")  # Dense(32)
-    assert passed["epochs"] == ("3", "0")
+    assert passed["test_accuracy"] == ("1", "1")  # no softmax trains to chance
+    assert passed["activations"] == ("1", "1")
+    assert passed["architecture"] == passed["epochs"] == ("2", "0")
     page = Page(html)
     assert [i["alt"] for i in page.images] == [
         "score distribution", "pass rate of every check", "test accuracy against the threshold"]
-    assert ("mnist-sample-5k: 1 of 3 below the threshold 0.85 (the reference solution reaches "
+    assert ("mnist-sample-5k: 1 of 2 below the threshold 0.85 (the reference solution reaches "
             "0.900") in page.text
-    said = {r[2]: r[3] for r in page.rows if r and r[0].isdigit() and len(r) == 4}
-    assert any("activation='softmax'" in text and who == "student03-no-softmax"
-               for text, who in said.items()), said
-    assert any("Dense(16)" in text for text in said), said
+    # What the grader said to nick: the missing softmax, and why the accuracy is low (the
+    # notebook's own step check, which stopped at training).
+    said = {check: text for _, check, text, who in rows_of(page) if who == "nick"}
+    assert list(said) == ["activations relu hidden layer, softmax output",
+                          "test_accuracy Test accuracy measured by the grader"], said
+    assert "add activation='softmax' to the last Dense layer" in said[list(said)[0]]
+    assert "your output layer has no activation" in said[list(said)[1]]
 
 
 @pytest.fixture(scope="module")
