@@ -207,7 +207,9 @@ def _plot(fig: Figure, alt: str, caption: str) -> Plot:
     return Plot(f"data:image/png;base64,{feedback._png(fig)}", alt, caption)
 
 
-def score_plot(klass: Class) -> Plot:
+def score_plot(klass: Class) -> Plot | None:
+    if not klass.stored:
+        return None
     top = klass.spec.max_score
     step = 1.0 if top <= 30 else top / 20
     edges = np.arange(-step / 2, top + step, step)  # a bar centred on each whole score
@@ -257,7 +259,7 @@ def accuracy_plot(klass: Class, name: str,
     if not found:
         return None
     sources = sorted(found)
-    fig = Figure(figsize=(7, 1.1 * len(sources) + 1.2), layout="constrained")
+    fig = Figure(figsize=(8.5, 1.1 * len(sources) + 1.2), layout="constrained")
     ax = fig.subplots()
     rng = np.random.default_rng(0)  # the same jitter on every run
     notes = []
@@ -286,7 +288,7 @@ def accuracy_plot(klass: Class, name: str,
     ax.set_xlim(0, 1)
     ax.set_xlabel(f"{name.lower()} measured by the grader")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # clear of the dots
     return _plot(fig, f"{name.lower()} against the threshold",
                  "One dot per graded submission. " + "; ".join(notes) + ".")
 
@@ -316,9 +318,8 @@ def _slowest(klass: Class) -> list[dict[str, Any]]:
     return rows
 
 
-def render(klass: Class) -> str:
-    """The whole page."""
-    rows = check_rows(klass)
+def render(klass: Class, rows: list[dict[str, Any]]) -> str:
+    """The whole page; rows: check_rows(klass)."""
     name, found, unmeasured = accuracies(klass)
     env = Environment(loader=PackageLoader("kerasgrade", "templates"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)
@@ -339,8 +340,9 @@ def write(root: Path, assignment_id: str) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     page = out / f"{assignment_id}.html"
     table = out / f"{assignment_id}.csv"
-    page.write_text(render(klass), encoding="utf-8")
-    table.write_text(csv_text(check_rows(klass)), encoding="utf-8")
+    rows = check_rows(klass)
+    page.write_text(render(klass, rows), encoding="utf-8")
+    table.write_text(csv_text(rows), encoding="utf-8")
     return page, table
 
 
