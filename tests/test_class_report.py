@@ -13,13 +13,12 @@ import csv
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from nbfactory import write
-from test_feedback import Page, chromium
+from test_feedback import Page, browser  # noqa: F401 (a fixture: Chromium)
 
 from kerasgrade.assignments import CONNECTED_NETWORKS, PREPARING_DATA
 from kerasgrade.demo import MISTAKES, answered, build_class
@@ -153,19 +152,13 @@ def test_accuracy_against_the_threshold(class02: tuple) -> None:
     assert "your output layer has no activation" in said[list(said)[1]]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[BrowserContext]:
-    with chromium(viewport={"width": 1000, "height": 900}) as context:
-        yield context
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("which", ["class01", "class02"])
-def test_page_in_chromium(browser: BrowserContext, request: pytest.FixtureRequest,
-                          which: str) -> None:
+def test_page_in_chromium(request: pytest.FixtureRequest, which: str) -> None:
     root, *_ = request.getfixturevalue(which)
     aid = PREPARING_DATA if which == "class01" else CONNECTED_NETWORKS
-    page = browser.new_page()
+    context: BrowserContext = request.getfixturevalue("browser")  # test_feedback's Chromium
+    page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
