@@ -93,6 +93,12 @@ def _grade(args: argparse.Namespace) -> int:
     return batch.main(args)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from kerasgrade.report import class_report
+
+    return class_report.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="kerasgrade", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -133,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--force", action="store_true", help="regrade unchanged submissions")
     g.add_argument("--no-sandbox", action="store_true")
     g.set_defaults(func=_grade)
+
+    r = sub.add_parser("report", help="the class at a glance: class-report/ID.html and .csv")
+    r.add_argument("assignment")
+    r.add_argument("--root", type=Path, default=Path("."), help="course folder")
+    r.set_defaults(func=_report)
 
     s = sub.add_parser("gradescope", help="build a Gradescope autograder zip for an assignment")
     s.add_argument("assignment")

@@ -36,8 +36,8 @@ from pathlib import Path
 import kerasgrade
 from kerasgrade import data, sandbox
 from kerasgrade.course import assignments
+from kerasgrade.course.layout import pick_notebook
 from kerasgrade.execute.options import ExecOptions
-from kerasgrade.frontends.batch.plan import pick_notebook
 from kerasgrade.grade import failed_result, grade_notebook
 from kerasgrade.sandbox import MIB, Limits
 from kerasgrade.sandbox.policy import private_paths

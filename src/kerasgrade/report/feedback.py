@@ -47,17 +47,18 @@ def write_page(result: SubmissionResult, path: Path) -> Path:
 def render(result: SubmissionResult) -> str:
     """The whole page."""
     return environment().get_template("feedback.html.j2").render(
-        report=report(result), style=_style())
+        report=report(result), style=style())
 
 
 def fragment(result: SubmissionResult) -> str:
     """The report alone, with its style, for a place inside another page (nbgrader's
     feedback): its CSS is scoped to the report's element."""
     body = environment().get_template("feedback_report.html.j2").render(report=report(result))
-    return f"<style>\n{_style()}</style>\n{body}"
+    return f"<style>\n{style()}</style>\n{body}"
 
 
-def _style() -> str:
+def style() -> str:
+    """The report's stylesheet (trusted: from the package), scoped to its element."""
     return resources.files("kerasgrade").joinpath("templates/feedback.css").read_text()
 
 

@@ -39,45 +39,10 @@ class Job:
     host_share: dict[str, int] = field(default_factory=dict)  # Dask: host -> tasks at once
 
 
-@dataclass
-class Submission:
-    student: str
-    folder: Path
-    path: Path | None  # None: nothing gradable was found, `problem` says why
-    problem: str = ""
-
-
 def reusable(stored: dict[str, Any] | None, notebook: bytes, version: str) -> bool:
     """A stored grade stands while the notebook and the grader are what they were."""
     return bool(stored) and stored.get("notebook_sha256") == hashlib.sha256(
         notebook).hexdigest() and stored.get("grader") == version
-
-
-def discover(root: Path, assignment_id: str) -> list[Submission]:
-    """One submission per student folder; the notebook named after the assignment, else the
-    only notebook there."""
-    found = []
-    submitted = root / "submitted"
-    for student_dir in sorted(p for p in submitted.iterdir()
-                              if p.is_dir() and not p.name.startswith(".")):
-        folder = student_dir / assignment_id
-        if folder.is_dir():
-            path, problem = pick_notebook(folder, assignment_id)
-            found.append(Submission(student_dir.name, folder, path, problem))
-    return found
-
-
-def pick_notebook(folder: Path, assignment_id: str) -> tuple[Path | None, str]:
-    """The notebook named after the assignment, else the only notebook in folder; or None and
-    why not."""
-    notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
-    named = folder / f"{assignment_id}.ipynb"
-    if named in notebooks:
-        return named, ""
-    if len(notebooks) == 1:
-        return notebooks[0], ""
-    return None, (f"{len(notebooks)} notebooks were submitted and none is named {named.name}"
-                  if notebooks else "no notebook was submitted")
 
 
 def grading_files() -> list[Path]:

@@ -43,10 +43,10 @@ from rich.progress import (
 
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import release_notebook
+from kerasgrade.course.layout import Submission, discover, release_notebook
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.frontends import selftest
-from kerasgrade.frontends.batch.plan import Job, Submission, discover, grader_version, reusable
+from kerasgrade.frontends.batch.plan import Job, grader_version, reusable
 from kerasgrade.frontends.batch.worker import (
     Outcome,
     cores,
