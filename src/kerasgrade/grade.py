@@ -18,7 +18,7 @@ import nbformat
 
 from kerasgrade import checks, sanitize
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import course_root
+from kerasgrade.course.layout import RELEASE, course_root
 from kerasgrade.execute.driver import execute
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.report import inert
@@ -57,7 +57,7 @@ def _grade_ids(nb: Any) -> set[str]:
 
 
 def _release(assignment_id: str, root: Path | None = None) -> Any:
-    folder = (root or course_root()) / "assignments" / assignment_id
+    folder = (root or course_root()) / RELEASE / assignment_id
     path = folder / f"{assignment_id}.ipynb"
     return nbformat.read(path, as_version=4) if path.exists() else None
 

@@ -35,6 +35,7 @@ from nbformat import NotebookNode
 
 import kerasgrade
 from kerasgrade.course import assignments
+from kerasgrade.course.layout import RELEASE, SOLUTIONS, SOURCE, notebook_path
 from kerasgrade.execute import options
 from kerasgrade.keras_terms import quiet_tensorflow
 
@@ -52,18 +53,15 @@ def assignment_ids() -> list[str]:
     return list(assignments.ASSIGNMENTS)
 
 
-def notebook_path(folder: Path, assignment_id: str) -> Path:
-    return folder / assignment_id / f"{assignment_id}.ipynb"
-
 
 def build(root: Path) -> None:
     """Regenerate assignments/ and solutions/ from source/ (executes every solution)."""
     root = Path(root).resolve()
     for aid in assignment_ids():
-        release = root / "assignments" / aid
+        release = root / RELEASE / aid
         shutil.rmtree(release, ignore_errors=True)  # so files removed from source go too
-        generate_assignment(root, aid, root / "assignments")
-        cell, notebook = write_solution(root, aid, root / "solutions")
+        generate_assignment(root, aid, root / RELEASE)
+        cell, notebook = write_solution(root, aid, root / SOLUTIONS)
         print(record_reference_time(aid, cell, notebook), flush=True)
 
 
@@ -95,7 +93,7 @@ def solution_notebook(master: NotebookNode) -> NotebookNode:
 
 def write_solution(root: Path, assignment_id: str, solutions_dir: Path) -> tuple[float, float]:
     """Execute the solution into solutions_dir; its slowest cell's and whole run's seconds."""
-    master = nbformat.read(notebook_path(root / "source", assignment_id), as_version=4)
+    master = nbformat.read(notebook_path(root / SOURCE, assignment_id), as_version=4)
     nb, cell, notebook = execute(solution_notebook(master))
     out = notebook_path(solutions_dir, assignment_id)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +161,7 @@ def record_reference_time(assignment_id: str, cell: float, notebook: float) -> s
 
 def time_reference(root: Path, assignment_id: str) -> str:
     """Execute the reference solution only to record its times (nothing else is written)."""
-    master = nbformat.read(notebook_path(root / "source", assignment_id), as_version=4)
+    master = nbformat.read(notebook_path(root / SOURCE, assignment_id), as_version=4)
     _, cell, notebook = execute(solution_notebook(master))
     return record_reference_time(assignment_id, cell, notebook)
 
@@ -219,10 +217,10 @@ def _check_release(expected_dir: Path, found_dir: Path, label: str) -> list[str]
 
 def _check_solution(root: Path, assignment_id: str) -> list[str]:
     label = f"solutions/{assignment_id}/{assignment_id}.ipynb"
-    path = notebook_path(root / "solutions", assignment_id)
+    path = notebook_path(root / SOLUTIONS, assignment_id)
     if not path.exists():
         return [f"{label}: missing"]
-    master = nbformat.read(notebook_path(root / "source", assignment_id), as_version=4)
+    master = nbformat.read(notebook_path(root / SOURCE, assignment_id), as_version=4)
     found = nbformat.read(path, as_version=4)
     diffs = compare_notebooks(solution_notebook(master), found, label)
     for cell in found.cells:
@@ -248,7 +246,7 @@ def check_up_to_date(root: Path) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="kerasgrade-release-") as tmp:
         for aid in assignment_ids():
             generate_assignment(root, aid, Path(tmp))
-            found = root / "assignments" / aid
+            found = root / RELEASE / aid
             if not found.is_dir():
                 diffs.append(f"assignments/{aid}: missing")
                 continue

@@ -14,6 +14,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from kerasgrade.course import assignments
+from kerasgrade.course.layout import RELEASE, SOURCE, SUBMITTED, notebook_path
 
 # Views of the spec's mistakes (tests/test_full_data.py proves the failures on full data).
 MISTAKES = {aid: {name: m.edits for name, m in spec.mistakes.items()}
@@ -22,12 +23,8 @@ EXPECTED_FAILURES = {aid: {name: m.fails for name, m in spec.mistakes.items()}
                      for aid, spec in assignments.ASSIGNMENTS.items() if spec.mistakes}
 
 
-def _notebook(root: Path, folder: str, assignment_id: str) -> NotebookNode:
-    return nbformat.read(root / folder / assignment_id / f"{assignment_id}.ipynb", 4)
-
-
 def untouched(root: Path, assignment_id: str) -> NotebookNode:
-    return _notebook(root, "assignments", assignment_id)
+    return nbformat.read(notebook_path(root / RELEASE, assignment_id), 4)
 
 
 def answered(root: Path, assignment_id: str, change: dict[str, str] | None = None,
@@ -35,7 +32,7 @@ def answered(root: Path, assignment_id: str, change: dict[str, str] | None = Non
     """The released notebook with the master's solutions typed into its answer cells, except
     the grade ids in `unanswered` ("*": all). Each text in `change` is replaced by its value and
     must occur in some answer, so that a mistake cannot silently stop being one."""
-    master = _notebook(root, "source", assignment_id)
+    master = nbformat.read(notebook_path(root / SOURCE, assignment_id), 4)
     solutions = {
         c.metadata["nbgrader"]["grade_id"]: "\n".join(
             line for line in c.source.splitlines() if "### " not in line)
@@ -61,13 +58,13 @@ def answered(root: Path, assignment_id: str, change: dict[str, str] | None = Non
 def build_class(root: Path, course: Path, assignment_id: str, students: int = 12) -> list[Path]:
     """Write course/submitted/<student>/<id>/<id>.ipynb (correct ones and typical mistakes),
     and the released notebook into course/assignments/ when the course has none."""
-    release = course / "assignments" / assignment_id
+    release = course / RELEASE / assignment_id
     if not release.exists():  # the gradebook registers the assignment from its release
-        shutil.copytree(root / "assignments" / assignment_id, release)
+        shutil.copytree(root / RELEASE / assignment_id, release)
     kinds = [("correct", None)] + list(MISTAKES.get(assignment_id, {}).items())
     written = []
     for n, (kind, change) in zip(range(1, students + 1), itertools.cycle(kinds)):
-        folder = course / "submitted" / f"student{n:02d}-{kind}" / assignment_id
+        folder = course / SUBMITTED / f"student{n:02d}-{kind}" / assignment_id
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{assignment_id}.ipynb"
         nbformat.write(answered(root, assignment_id, change), path)

@@ -5,27 +5,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-REPORTS = "reports"  # kerasgrade's own per-student pages, beside nbgrader's feedback/
+# nbgrader's folders (its defaults, which this course's nbgrader_config.py keeps).
+SOURCE = "source"  # master notebooks: solutions and hidden tests
+RELEASE = "assignments"  # the student versions
+SOLUTIONS = "solutions"  # executed reference solutions (kerasgrade's own)
+SUBMITTED = "submitted"  # <student>/<assignment>/
+AUTOGRADED = "autograded"  # <student>/<assignment>/: the graded notebook, for formgrader
+FEEDBACK = "feedback"  # generate_feedback's pages
+# kerasgrade's own.
+REPORTS = "reports"  # per-student pages and results.json, beside nbgrader's feedback/
 GRADES_CSV = "kerasgrade-grades.csv"  # not nbgrader export's default grades.csv
 CLASS_REPORT = "class-report"  # `kerasgrade report`: names every student's mistakes
-COURSE_DIRS = ("autograder", "source", "solutions", "submitted", "autograded", "feedback",
-               REPORTS, GRADES_CSV, "grades.csv", "downloaded", "gradebook.db", ".kerasgrade",
+COURSE_DIRS = ("autograder", SOURCE, SOLUTIONS, SUBMITTED, AUTOGRADED, FEEDBACK, REPORTS,
+               GRADES_CSV, "grades.csv", "downloaded", "gradebook.db", ".kerasgrade",
                CLASS_REPORT)
 
 
 def course_root() -> Path:
     """The course folder: the repository this package lives in, when it is one."""
     here = Path(__file__).resolve().parents[3]
-    return here if (here / "assignments").is_dir() else Path.cwd()
+    return here if (here / RELEASE).is_dir() else Path.cwd()
 
 
-def release_dir(root: Path, assignment_id: str) -> Path:
-    """The student version of an assignment: nbgrader's release folder."""
-    return root / "assignments" / assignment_id
+def notebook_path(folder: Path, assignment_id: str) -> Path:
+    """An assignment's notebook in one of the course's folders (source, release, solutions)."""
+    return folder / assignment_id / f"{assignment_id}.ipynb"
 
 
 def release_notebook(root: Path, assignment_id: str) -> Path:
-    return release_dir(root, assignment_id) / f"{assignment_id}.ipynb"
+    return notebook_path(root / RELEASE, assignment_id)
+
+
+def graded_dir(root: Path, student: str, assignment_id: str) -> Path:
+    """Where the graded notebook goes, as `nbgrader autograde` leaves it."""
+    return root / AUTOGRADED / student / assignment_id
 
 
 @dataclass
@@ -40,7 +53,7 @@ def discover(root: Path, assignment_id: str) -> list[Submission]:
     """One submission per student folder; the notebook named after the assignment, else the
     only notebook there."""
     found = []
-    submitted = root / "submitted"
+    submitted = root / SUBMITTED
     for student_dir in sorted(p for p in submitted.iterdir()
                               if p.is_dir() and not p.name.startswith(".")):
         folder = student_dir / assignment_id

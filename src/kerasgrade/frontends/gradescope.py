@@ -36,7 +36,7 @@ from pathlib import Path
 import kerasgrade
 from kerasgrade import data, sandbox
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import pick_notebook
+from kerasgrade.course.layout import pick_notebook, release_notebook
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.grade import failed_result, grade_notebook
 from kerasgrade.sandbox import MIB, Limits
@@ -75,7 +75,7 @@ def build(root: Path, assignment_id: str, output: Path, data_dir: Path | None = 
     on Gradescope uses the 5,000-digit MNIST sample (for trying the autograder out).
     """
     spec = assignments.get(assignment_id)
-    release = root / "assignments" / assignment_id / f"{assignment_id}.ipynb"
+    release = release_notebook(root, assignment_id)
     if not release.is_file():
         raise BuildError(f"no released notebook at {release}: run `kerasgrade course build`")
     with tempfile.TemporaryDirectory(prefix="kerasgrade-gradescope-") as tmp:
@@ -89,8 +89,8 @@ def build(root: Path, assignment_id: str, output: Path, data_dir: Path | None = 
         source = _stage_data(spec.dataset, data_dir, stage / "data", Path(tmp) / "fetched",
                              allow_sample)
         _build_wheel(stage)
-        (stage / "assignments" / assignment_id).mkdir(parents=True)
-        shutil.copyfile(release, stage / "assignments" / assignment_id / release.name)
+        release_notebook(stage, assignment_id).parent.mkdir(parents=True)
+        shutil.copyfile(release, release_notebook(stage, assignment_id))
         config = {"assignment": assignment_id, "allow_sample": allow_sample,
                   "kerasgrade": kerasgrade.__version__, "data_source": source}
         (stage / CONFIG).write_text(json.dumps(config, indent=2))

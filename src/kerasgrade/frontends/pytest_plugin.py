@@ -15,7 +15,7 @@ import pytest
 
 from kerasgrade import sanitize
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import course_root
+from kerasgrade.course.layout import SOLUTIONS, course_root, notebook_path
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.frontends import selftest
 from kerasgrade.grade import failed_result, grade_notebook, recognise
@@ -73,9 +73,9 @@ def submissions(config: pytest.Config) -> list[Submission]:
             out.append(_describe(nb, nb.parent.parent.name, aid or nb.parent.name))
         return out
     root = course_root()
-    return [Submission("solution", root / "solutions" / a / f"{a}.ipynb", a)
+    return [Submission("solution", notebook_path(root / SOLUTIONS, a), a)
             for a in assignments.ASSIGNMENTS
-            if (root / "solutions" / a / f"{a}.ipynb").exists()]
+            if notebook_path(root / SOLUTIONS, a).exists()]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

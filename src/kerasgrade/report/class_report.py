@@ -49,7 +49,7 @@ from matplotlib.figure import Figure
 
 from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
-from kerasgrade.course.layout import CLASS_REPORT, discover
+from kerasgrade.course.layout import CLASS_REPORT, SUBMITTED, discover
 from kerasgrade.report import feedback, plots
 from kerasgrade.report.publish import STATE_DIR
 from kerasgrade.report.results import CheckResult, SubmissionResult
@@ -131,7 +131,7 @@ def load(root: Path, assignment_id: str) -> Class:
         seconds = result.timings.get("total")
         stored.append(Stored(result, float(seconds) if seconds else None))
     have = {s.result.student for s in stored}
-    submitted = discover(root, assignment_id) if (root / "submitted").is_dir() else []
+    submitted = discover(root, assignment_id) if (root / SUBMITTED).is_dir() else []
     missing = sorted(s.student for s in submitted if s.student not in have)
     return Class(root, spec, stored, unreadable, missing)
 

@@ -23,7 +23,7 @@ from nbgrader.utils import find_all_files
 
 from kerasgrade import sanitize
 from kerasgrade.artifacts import facts_bundle
-from kerasgrade.course.layout import GRADES_CSV, REPORTS
+from kerasgrade.course.layout import GRADES_CSV, REPORTS, graded_dir
 from kerasgrade.report import feedback, gradebook
 from kerasgrade.report.results import SubmissionResult
 
@@ -74,7 +74,7 @@ class Publisher:
                 executed: str | None = None) -> None:
         """submitted: the student's folder in submitted/ (its timestamp and other files)."""
         # Where nbgrader's formgrader and generate_feedback look for the graded notebook.
-        folder = self.root / "autograded" / result.student / self.assignment_id
+        folder = graded_dir(self.root, result.student, self.assignment_id)
         graded = folder / f"{self.notebook_id}.ipynb"
         if executed is not None:
             _write_atomic(graded, autograded_notebook(executed, result))
@@ -98,7 +98,7 @@ class Publisher:
         out = self.root / REPORTS / result.student / self.assignment_id
         result.write_gradescope(out / "results.json")
         feedback.write_page(result, out / "feedback.html")
-        graded = self.root / "autograded" / result.student / self.assignment_id
+        graded = graded_dir(self.root, result.student, self.assignment_id)
         if graded.is_dir():
             self._carry_over(submitted, graded)
         state["result"] = result.to_dict(with_facts=True)

@@ -43,7 +43,7 @@ from rich.progress import (
 
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import Submission, discover, release_notebook
+from kerasgrade.course.layout import SUBMITTED, Submission, discover, release_notebook
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.frontends import selftest
 from kerasgrade.frontends.batch.plan import Job, grader_version, reusable
@@ -89,8 +89,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if aid not in assignments.ASSIGNMENTS:
         known = ", ".join(assignments.ASSIGNMENTS)
         raise GraderFailure(f"unknown assignment {aid!r}; known: {known}")
-    if not (root / "submitted").is_dir():
-        raise GraderFailure(f"{root / 'submitted'} does not exist: is {root} the course folder?")
+    if not (root / SUBMITTED).is_dir():
+        raise GraderFailure(f"{root / SUBMITTED} does not exist: is {root} the course folder?")
     if not args.no_sandbox and (reason := sandbox.unavailable_reason()):
         raise GraderFailure(reason)
     release_path = release_notebook(root, aid)

@@ -33,13 +33,14 @@ from typing import Any
 
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
+from kerasgrade.course.layout import AUTOGRADED
 from kerasgrade.execute.options import time_limits
 from kerasgrade.sandbox.policy import private_paths, sandbox_env, shown_paths
 
 KERNEL_NAME = "kerasgrade-sandboxed"
 SWITCH = "KERASGRADE_NBGRADER_SANDBOX"  # "1": nbgrader_config.py calls configure()
 COURSE_ENV = "KERASGRADE_COURSE_ROOT"  # set by configure(); the launcher hides this folder
-AUTOGRADED = "autograded"  # nbgrader's default, kept by this course's nbgrader_config.py
+
 IPC_DIR = ".kerasgrade-kernel"  # in the scratch folder: the sockets and connection file
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
