@@ -23,7 +23,6 @@ FIXTURE = ROOT / "tests" / "fixtures" / "facts" / AID / f"{CASE}.json"
 # Differ from run to run, or name this machine's paths; no check reads them.
 VOLATILE = {
     ("seconds",),
-    ("facts", "data_origin"),
     ("facts", "execution", "kernel_start_seconds"),
     ("facts", "execution", "peak_rss_mb"),
     ("facts", "execution", "total_seconds"),
