@@ -4,7 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 python3 -m ruff check .
-python3 -m pytest tests -p no:cacheprovider -ra "$@"
+# Two processes, each taking whole files (module fixtures stay shared): most tests wait on a
+# single-threaded TensorFlow kernel, so both cores work. --durations shows where time goes.
+python3 -m pytest tests -p no:cacheprovider -ra -n 2 --dist loadfile --durations=25 "$@"
 # The data courses use: the reference solutions (pytest autograder/) and every demo mistake
 # (tests/test_full_data.py) on full MNIST and Fashion-MNIST, fetched and checked into data/
 # as scripts/grade.sh does. The tests above train on the 5,000-digit sample.

@@ -36,6 +36,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SOFTMAX_TRAP = {"Dense(10, activation='softmax')": "Dense(10)"}
 
 
+# Above the slots batch workers claim (1-64), so tests running in parallel never share a uid.
+TEST_SLOT = 700
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionResult]:
     """Both 02 notebooks, graded side by side (one sandbox slot and one thread each)."""
@@ -45,8 +49,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionResu
         futures = {
             name: pool.submit(
                 grade_notebook, write(nb, base / name / f"{CONNECTED_NETWORKS}.ipynb"),
-                student=name, options=ExecOptions(slot=slot, threads=1))
-            for slot, (name, nb) in enumerate(notebooks.items())
+                student=name, options=ExecOptions(slot=TEST_SLOT + i, threads=1))
+            for i, (name, nb) in enumerate(notebooks.items())
         }
     return {name: f.result() for name, f in futures.items()}
 
