@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasgrade.checks import rules
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.keras_terms import shape_text
 from kerasgrade.steps.framework import (
@@ -11,6 +12,7 @@ from kerasgrade.steps.framework import (
     Step,
     StepFailure,
     array,
+    failure,
     need,
 )
 
@@ -55,16 +57,9 @@ def _load(ns: Namespace, spec: Assignment) -> str:
 
 def _reshape(ns: Namespace, spec: Assignment) -> str:
     for part, (images, labels) in _images_and_labels(ns).items():
-        expected = (len(labels), 28, 28, 1)
-        if images.shape != expected:
-            change = (
-                f"reshape with the channel axis last: `{part}_images = {part}_images.reshape("
-                f"{part}_images.shape[0], img_rows, img_cols, 1)`."
-            )
-            if images.ndim == 4 and images.shape[1] == 1:
-                change = "put the channel axis last: (N, 28, 28, 1), not (N, 1, 28, 28). " + change
-            raise StepFailure(shape_text(expected), f"{part}_images {shape_text(images.shape)}",
-                              change)
+        problem = rules.image_shape(f"{part}_images", images.shape, len(labels))
+        if problem:
+            raise failure(problem)
     return "images are (N, 28, 28, 1): one grey channel"
 
 
@@ -96,21 +91,27 @@ def _dtype(ns: Namespace, spec: Assignment) -> str:
 
 def _scale(ns: Namespace, spec: Assignment) -> str:
     for part, (images, _) in _images_and_labels(ns).items():
+        name = f"{part}_images"
         low, high = float(images.min()), float(images.max())
-        if low < 0 or high > 1:
-            raise StepFailure(
-                f"{part}_images between 0 and 1",
-                f"values from {low:g} to {high:g}",
-                f"divide by 255: `{part}_images /= 255`.",
-            )
-        if high <= 1 / 255 + 1e-6:
-            raise StepFailure(
-                f"{part}_images between 0 and 1, the brightest pixels near 1",
-                f"the largest value is {high:g}",
-                "the images were divided by 255 more than once (the cell ran twice): run "
-                "the notebook again from the top, running each cell once.",
-            )
+        problem = rules.pixel_scale(name, low, high, bool(np.all(images == np.round(images))))
+        if problem:
+            raise failure(problem, _divisions(ns, name))
     return "pixels lie in [0, 1]"
+
+
+def _divisions(ns: Namespace, name: str) -> str:
+    """The cells run in this kernel that divide `name` by 255, when more than one did: the cause
+    of a double division, named from what ran (IPython keeps the inputs in `In`)."""
+    sources = [c for c in ns.get("In", []) if isinstance(c, str) and "check_step" not in c]
+    lines = [line.strip() for cell in sources for line in cell.splitlines()
+             if name in line.split("=")[0] and "255" in line]
+    distinct = list(dict.fromkeys(lines))
+    if len(lines) < 2:
+        return ""
+    if len(distinct) == 1:
+        return f" This kernel ran `{distinct[0]}` {len(lines)} times."
+    return " This kernel divided it in several places: " + ", ".join(
+        f"`{line}`" for line in distinct) + "; keep only one."
 
 
 def _one_hot(ns: Namespace, spec: Assignment) -> str:
