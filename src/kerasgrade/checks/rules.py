@@ -58,10 +58,10 @@ def pixel_scale(name: str, low: float, high: float, whole: bool | None) -> Probl
                        f"shades of grey are lost. Divide with `/`: `{name} /= 255`.")
     if high <= 1 / 255 + 1e-6:
         return Problem(expected, f"the largest value is {high:g}, that is 1/255 or less",
-                       f"the images were divided by 255 more than once: `{name} /= 255` must "
-                       "be the only division (look for another `/ 255`, in this cell or an "
-                       "earlier one such as the float32 conversion, or a cell that ran twice), "
-                       "then run the notebook again from the top.")
+                       "the images were divided by 255 more than once, and the arrays alone "
+                       "cannot tell where: look for another `/ 255` (in the float32 "
+                       f"conversion, say) or a cell run twice. `{name} /= 255` must be the only "
+                       "division; then run the notebook again from the top.")
     if high <= 0.5:
         return Problem(expected, found, f"divide by 255 exactly once: `{name} /= 255`.")
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from kerasgrade.checks import rules
@@ -94,24 +96,36 @@ def _scale(ns: Namespace, spec: Assignment) -> str:
         name = f"{part}_images"
         low, high = float(images.min()), float(images.max())
         problem = rules.pixel_scale(name, low, high, bool(np.all(images == np.round(images))))
+        if problem and high <= 1 / 255 + 1e-6 and (cause := _divisions(ns, name)):
+            problem = replace(problem, change=(
+                f"the images were divided by 255 more than once: {cause} Divide once, with "
+                f"`{name} /= 255` in this step, then run the notebook again from the top."))
         if problem:
-            raise failure(problem, _divisions(ns, name))
+            raise failure(problem)
     return "pixels lie in [0, 1]"
 
 
 def _divisions(ns: Namespace, name: str) -> str:
-    """The cells run in this kernel that divide `name` by 255, when more than one did: the cause
-    of a double division, named from what ran (IPython keeps the inputs in `In`)."""
-    sources = [c for c in ns.get("In", []) if isinstance(c, str) and "check_step" not in c]
-    lines = [line.strip() for cell in sources for line in cell.splitlines()
-             if name in line.split("=")[0] and "255" in line]
+    """Which code divided `name` by 255 since it was loaded, when that tells why it was divided
+    more than once; "" when it does not. Read from the inputs IPython keeps (`In`)."""
+    lines: list[str] = []
+    for cell in reversed([c for c in ns.get("In", []) if isinstance(c, str)]):
+        for line in reversed(cell.splitlines()):
+            target = line.split("=")[0]
+            if name in target and "dataset" in line:  # loaded here: older runs do not count
+                return _cause(lines[::-1])
+            if name in target and "255" in line:
+                lines.append(line.strip())
+    return ""
+
+
+def _cause(lines: list[str]) -> str:
     distinct = list(dict.fromkeys(lines))
-    if len(lines) < 2:
-        return ""
-    if len(distinct) == 1:
-        return f" This kernel ran `{distinct[0]}` {len(lines)} times."
-    return " This kernel divided it in several places: " + ", ".join(
-        f"`{line}`" for line in distinct) + "; keep only one."
+    if len(distinct) > 1:
+        return "in " + " and in ".join(f"`{line}`" for line in distinct) + "."
+    if len(lines) > 1:
+        return f"`{lines[0]}` ran {len(lines)} times."
+    return ""
 
 
 def _one_hot(ns: Namespace, spec: Assignment) -> str:
