@@ -50,8 +50,7 @@ FRAGMENTS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("02-connected-networks", "no-softmax"): {
         "activations": ("softmax (found linear)", "the output layer's activation is 'linear'",
                         "add activation='softmax' to the last Dense layer"),
-        # The hint quotes the student's own failed "fit" step (see the report: the more
-        # specific no-softmax diagnosis is shadowed by it).
+        # The no-softmax diagnosis, not the student's own failed "fit" step check.
         "test_accuracy": ("0.152 on mnist-sample-5k", "(needed: 0.85;",
                           "reference solution reaches 0.900",
                           "loss='categorical_crossentropy' expects probabilities"),

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from coursefiles import read
+from coursefiles import ROOT, read
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "checks"))
 from recorded import facts as recorded_facts  # noqa: E402
@@ -139,18 +139,22 @@ test_images = test_images.reshape(test_images.shape[0], img_rows, img_cols, 1)
 input_shape = (img_rows, img_cols, 1)"""
 
 
+def both_fail(k: Kernel, aid: str, step: str, check: str, fragment: str) -> None:
+    """The step check and the graded check fail, each saying `fragment`: one rule, one verdict."""
+    message = k.step(aid, step)
+    assert message and fragment in message, message
+    passed, text = k.graded(aid, check, arrays=("train_images", "test_images"))
+    assert not passed and fragment in text, text
+
+
 # 01 ------------------------------------------------------------------------------------
 
 
 def test_01_images_without_the_channel_axis_fail_the_step_and_the_grade(kernel: Kernel) -> None:
     start_01(kernel)
     kernel.ok("input_shape = (img_rows, img_cols, 1)")  # the reshape cell skipped
-    message = kernel.step(PREPARING_DATA, "reshape")
-    assert message and "the images still lack the channel axis (one grey channel)" in message
-    passed, text = kernel.graded(PREPARING_DATA, "image_shapes",
-                                 arrays=("train_images", "test_images"))
-    assert not passed, text
-    assert "the images still lack the channel axis (one grey channel)" in text
+    both_fail(kernel, PREPARING_DATA, "reshape", "image_shapes",
+              "the images still lack the channel axis (one grey channel)")
 
 
 def test_01_integer_division_loses_the_scaling_points_in_both(kernel: Kernel) -> None:
@@ -159,12 +163,11 @@ def test_01_integer_division_loses_the_scaling_points_in_both(kernel: Kernel) ->
     kernel.ok('train_images = train_images.astype("float32")\n'
               'test_images = test_images.astype("float32")')
     kernel.ok("train_images //= 255\ntest_images //= 255")
-    message = kernel.step(PREPARING_DATA, "scale")
-    assert message and "`//` is integer division: it rounds every pixel down to 0 or 1" in message
-    passed, text = kernel.graded(PREPARING_DATA, "pixel_range",
-                                 arrays=("train_images", "test_images"))
-    assert not passed, text
-    assert "`//` is integer division" in text
+    both_fail(kernel, PREPARING_DATA, "scale", "pixel_range",
+              "`//` is integer division: it rounds every pixel down to 0 or 1")
+    # the README's student path quotes this message: it must be the real one
+    readme = (ROOT / "README.md").read_text()
+    assert kernel.step(PREPARING_DATA, "scale").replace("\n", "\n   ") in readme
 
 
 def test_01_scaled_in_the_dtype_cell_and_again_names_both_divisions(kernel: Kernel) -> None:
