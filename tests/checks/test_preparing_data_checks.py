@@ -115,19 +115,20 @@ def test_input_shape() -> None:
     assert check(AID, "input_shape", f).message == "input_shape is (28, 28, 1)."
     f["export"]["variables"]["input_shape"] = [784]
     r = check(AID, "input_shape", f)
-    assert not r.passed and r.message == "input_shape is (784,), expected (28, 28, 1)."
-    assert r.hint == "one image is 28 rows by 28 columns with 1 colour channel"
+    assert not r.passed and r.message == ("Expected input_shape = (28, 28, 1), the shape of one "
+                                          "image; found input_shape = (784,).")
+    assert r.hint == "set `input_shape = (img_rows, img_cols, 1)`: the shape of one image."
     f["export"]["variables"]["input_shape"] = None
     r = check(AID, "input_shape", f)
     assert r.message == "input_shape is not set to a tuple of ints."
     assert r.hint == "set input_shape = (img_rows, img_cols, 1)"
 
 
-def test_input_shape_must_be_the_shape_of_one_image() -> None:
+def test_input_shape_is_the_prepared_image_and_costs_nothing_twice() -> None:
+    """Images left without the channel axis lose image_shapes' points, not these too."""
     f = facts(AID)
     f["arrays"]["train_images"]["shape"] = [4000, 28, 28]
-    r = check(AID, "input_shape", f)
-    assert not r.passed
-    assert r.message == "input_shape is (28, 28, 1) but one image has shape (28, 28)."
-    f["export"]["variables"]["input_shape"] = [28, 28]
     assert check(AID, "input_shape", f).passed
+    f["export"]["variables"]["input_shape"] = [28, 28]
+    r = check(AID, "input_shape", f)
+    assert not r.passed and r.hint.startswith("keep the channel axis")

@@ -89,22 +89,13 @@ def one_hot_labels(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Ch
 
 def input_shape(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
     value = ((facts.get("export") or {}).get("variables") or {}).get("input_shape")
-    images = (facts.get("arrays") or {}).get("train_images")
     if value is None:
         return CheckResult.fail(cs.name, cs.points, "input_shape is not set to a tuple of ints.",
                                 "set input_shape = (img_rows, img_cols, 1)", cs.title)
-    ok = tuple(value) in ((28, 28, 1), (28, 28))
-    if ok and images and tuple(images["shape"][1:]) != tuple(value):
-        return CheckResult.fail(
-            cs.name, cs.points,
-            f"input_shape is {shape_text(value)} but one image has shape "
-            f"{shape_text(images['shape'][1:])}.",
-            "input_shape must be the shape of one image, without the batch axis", cs.title)
-    if ok:
-        return CheckResult.ok(cs.name, cs.points, f"input_shape is {shape_text(value)}.", cs.title)
-    return CheckResult.fail(cs.name, cs.points,
-                            f"input_shape is {shape_text(value)}, expected (28, 28, 1).",
-                            "one image is 28 rows by 28 columns with 1 colour channel", cs.title)
+    problem = rules.input_shape(tuple(value) if isinstance(value, list) else value)
+    if problem:
+        return CheckResult.fail(cs.name, cs.points, problem.sentence(), problem.change, cs.title)
+    return CheckResult.ok(cs.name, cs.points, f"input_shape is {shape_text(value)}.", cs.title)
 
 
 CHECKS = {

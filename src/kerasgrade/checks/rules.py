@@ -44,6 +44,22 @@ def image_shape(name: str, shape: Sequence[int], n: int) -> Problem | None:
                    change)
 
 
+def input_shape(value: object) -> Problem | None:
+    """01's input_shape: one prepared image, (28, 28, 1). Only the value is judged: whether the
+    images have that shape is image_shape's rule, so one mistake costs points once."""
+    shape = tuple(value) if isinstance(value, tuple | list) else value
+    expected = (*IMAGE, 1)
+    if shape == expected:
+        return None
+    change = "set `input_shape = (img_rows, img_cols, 1)`: the shape of one image."
+    if isinstance(shape, tuple) and len(shape) == len(expected) + 1:
+        change = "leave out the number of images. " + change
+    elif shape == IMAGE:
+        change = "keep the channel axis, as the images have it. " + change
+    return Problem(f"input_shape = {shape_text(expected)}, the shape of one image",
+                   f"input_shape = {value!r}"[:200], change)
+
+
 def pixel_scale(name: str, low: float, high: float, whole: bool | None) -> Problem | None:
     """Pixels scaled to [0, 1] by one division by 255. `whole`: every value is a whole number
     (None when unknown), which in [0, 1] means an integer division (`//= 255`) made 0s and 1s."""

@@ -67,16 +67,10 @@ def _reshape(ns: Namespace, spec: Assignment) -> str:
 
 def _input_shape(ns: Namespace, spec: Assignment) -> str:
     value = need(ns, "input_shape")
-    image = array(ns, "train_images").shape[1:]
-    shape = tuple(value) if isinstance(value, tuple | list) else value
-    if shape not in ((28, 28, 1), (28, 28)) or shape != image:
-        change = "set `input_shape = (img_rows, img_cols, 1)`: the shape of one image."
-        if isinstance(shape, tuple) and len(shape) == len(image) + 1:
-            change = "leave out the number of images. " + change
-        raise StepFailure(
-            f"the shape of one image, {shape_text(image)}", f"input_shape = {value!r}", change
-        )
-    return f"input_shape = {shape!r}"
+    problem = rules.input_shape(value)
+    if problem:
+        raise failure(problem)
+    return f"input_shape = {tuple(value)!r}"
 
 
 def _dtype(ns: Namespace, spec: Assignment) -> str:
