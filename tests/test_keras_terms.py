@@ -58,3 +58,6 @@ def test_probability_rows() -> None:
     assert rows_sum_to_one([[0.25, 0.75], [1.0, 0.0]])
     assert not rows_sum_to_one([[0.5, 0.6]])  # does not add up to 1
     assert not rows_sum_to_one([[1.5, -0.5]])  # adds up, but negative: raw scores
+    # y_proba.round(2), as the lesson prints it: ten values rounded may sum to 0.99
+    rounded = np.array([[0.02, 0.01, 0.0, 0.0, 0.0, 0.17, 0.0, 0.11, 0.0, 0.68]], "float32")
+    assert rows_sum_to_one(rounded) and not rows_sum_to_one(rounded * 1.1)

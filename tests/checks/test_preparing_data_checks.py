@@ -7,13 +7,15 @@ from recorded import check, facts
 AID = "01-preparing-data"
 
 
-def test_image_shapes_pass_with_or_without_the_channel_axis() -> None:
+def test_image_shapes_need_the_channel_axis_as_the_step_check_does() -> None:
     f = facts(AID)
     assert check(AID, "image_shapes", f).message == "Images have shape (4000, 28, 28, 1)."
     for name in ("train_images", "test_images"):
         f["arrays"][name]["shape"] = f["arrays"][name]["shape"][:3]
     r = check(AID, "image_shapes", f)
-    assert r.passed and r.message == "Images have shape (4000, 28, 28)."
+    assert not r.passed
+    assert "found train_images (4000, 28, 28)" in r.message
+    assert r.hint.startswith("the images still lack the channel axis (one grey channel)")
 
 
 def test_image_shapes_fail_names_the_array_its_shape_and_the_reshape() -> None:
@@ -21,7 +23,8 @@ def test_image_shapes_fail_names_the_array_its_shape_and_the_reshape() -> None:
     f["arrays"]["train_images"]["shape"] = [4000, 784]
     r = check(AID, "image_shapes", f)
     assert (r.passed, r.points, r.max_points) == (False, 0.0, 2)
-    assert r.message == "train_images has shape (4000, 784), expected (4000, 28, 28, 1)."
+    assert r.message == ("Expected train_images of shape (4000, 28, 28, 1); found train_images "
+                         "(4000, 784).")
     assert "train_images.reshape(train_images.shape[0], img_rows, img_cols, 1)" in r.hint
 
 
@@ -30,8 +33,10 @@ def test_image_shapes_expect_the_row_count_of_the_data_served() -> None:
     f["data_sizes"] = {"train": 60000, "test": 10000}  # full MNIST, a sample's arrays
     r = check(AID, "image_shapes", f)
     assert not r.passed
-    assert "train_images has shape (4000, 28, 28, 1), expected (60000, 28, 28, 1)" in r.message
-    assert "test_images has shape (1000, 28, 28, 1), expected (10000, 28, 28, 1)" in r.message
+    assert ("Expected train_images of shape (60000, 28, 28, 1); found train_images "
+            "(4000, 28, 28, 1)") in r.message
+    assert ("Expected test_images of shape (10000, 28, 28, 1); found test_images "
+            "(1000, 28, 28, 1)") in r.message
 
 
 def test_a_missing_array_fails_every_check_that_reads_it_and_says_why() -> None:
@@ -70,9 +75,20 @@ def test_pixel_range() -> None:
     assert not r.passed
     assert r.message == ("Expected pixels in [0, 1]: train_images spans 0..0.00392157, "
                          "test_images spans 0..0.00392157.")
-    assert r.hint == "divide by 255 exactly once; the brightest pixel should become 1.0"
+    assert "divided by 255 more than once" in r.hint
+    assert "the arrays alone cannot tell where: look for another `/ 255`" in r.hint
     f["arrays"]["train_images"].update(min=-1.0, max=1.0)  # scaled to [-1, 1]
     assert not check(AID, "pixel_range", f).passed
+
+
+def test_pixel_range_names_an_integer_division() -> None:
+    """`//= 255` leaves pixels 0 and 1 only: in range, but the shades of grey are gone."""
+    f = facts(AID)
+    assert check(AID, "pixel_range", f).passed  # a real run's fact: not whole numbers
+    f["arrays"]["train_images"]["whole_numbers"] = True
+    r = check(AID, "pixel_range", f)
+    assert not r.passed
+    assert r.hint.startswith("`//` is integer division: it rounds every pixel down to 0 or 1")
 
 
 def test_one_hot_labels_fail_for_each_way_labels_go_wrong() -> None:
@@ -99,19 +115,20 @@ def test_input_shape() -> None:
     assert check(AID, "input_shape", f).message == "input_shape is (28, 28, 1)."
     f["export"]["variables"]["input_shape"] = [784]
     r = check(AID, "input_shape", f)
-    assert not r.passed and r.message == "input_shape is (784,), expected (28, 28, 1)."
-    assert r.hint == "one image is 28 rows by 28 columns with 1 colour channel"
+    assert not r.passed and r.message == ("Expected input_shape = (28, 28, 1), the shape of one "
+                                          "image; found input_shape = (784,).")
+    assert r.hint == "set `input_shape = (img_rows, img_cols, 1)`: the shape of one image."
     f["export"]["variables"]["input_shape"] = None
     r = check(AID, "input_shape", f)
     assert r.message == "input_shape is not set to a tuple of ints."
     assert r.hint == "set input_shape = (img_rows, img_cols, 1)"
 
 
-def test_input_shape_must_be_the_shape_of_one_image() -> None:
+def test_input_shape_is_the_prepared_image_and_costs_nothing_twice() -> None:
+    """Images left without the channel axis lose image_shapes' points, not these too."""
     f = facts(AID)
     f["arrays"]["train_images"]["shape"] = [4000, 28, 28]
-    r = check(AID, "input_shape", f)
-    assert not r.passed
-    assert r.message == "input_shape is (28, 28, 1) but one image has shape (28, 28)."
-    f["export"]["variables"]["input_shape"] = [28, 28]
     assert check(AID, "input_shape", f).passed
+    f["export"]["variables"]["input_shape"] = [28, 28]
+    r = check(AID, "input_shape", f)
+    assert not r.passed and r.hint.startswith("keep the channel axis")

@@ -39,7 +39,7 @@ SAMPLE_DIFFERENCES: dict[tuple[str, str], tuple[str, ...]] = {
 FRAGMENTS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("01-preparing-data", "not-scaled"): {
         "pixel_range": ("Expected pixels in [0, 1]", "train_images spans 0..255",
-                        "test_images spans 0..255", "divide the images by 255"),
+                        "test_images spans 0..255", "divide by 255 once"),
     },
     ("02-connected-networks", "dense32"): {
         "architecture": ("25,450 parameters (expected 12,730)",
@@ -50,11 +50,10 @@ FRAGMENTS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("02-connected-networks", "no-softmax"): {
         "activations": ("softmax (found linear)", "the output layer's activation is 'linear'",
                         "add activation='softmax' to the last Dense layer"),
-        # The hint quotes the student's own failed "fit" step (see the report: the more
-        # specific no-softmax diagnosis is shadowed by it).
+        # The no-softmax diagnosis, not the student's own failed "fit" step check.
         "test_accuracy": ("0.152 on mnist-sample-5k", "(needed: 0.85;",
                           "reference solution reaches 0.905",
-                          "categorical_crossentropy expects probabilities"),
+                          "loss='categorical_crossentropy' expects probabilities"),
     },
     ("02-connected-networks", "five-epochs"): {
         "epochs": ("epochs is 5, expected 10.", "set epochs = 10"),
@@ -175,31 +174,29 @@ def test_the_fast_tier_never_imports_tensorflow() -> None:
     assert out.strip() == "[]"
 
 
-# Found by recording the demo mistakes: today's messages that mislead. strict: when the checks
-# are fixed these pass, and the xfail mark must go.
-@pytest.mark.xfail(strict=True, reason="first_prediction formats the output of a model without "
-                   "softmax (a raw score, 31.03) as a percentage: 'Dress (class 3, 3103%)'")
+# Found by recording the demo mistakes: messages that misled (issue 14).
 def test_first_prediction_never_shows_more_than_100_percent() -> None:
+    """Without softmax the output is a raw score (31.03), once shown as 'Dress (class 3, 3103%)'."""
     message = run("03-fashion-classifier", facts("03-fashion-classifier", "no-softmax"))[
         "first_prediction"].message
-    percent = float(message.rsplit(", ", 1)[1].split("%")[0])
-    assert percent <= 100, message
+    assert "your model predicts Dress (class 3, raw score 31.03)" in message
+    assert "%" not in message
 
 
-@pytest.mark.xfail(strict=True, reason="label_mistake takes the student's own failed "
-                   "check_step('fit') cell for a failed model.fit, and y_proba (3, 10) for the "
-                   "labels: a missing softmax is diagnosed as one-hot labels with the wrong loss")
 def test_a_missing_softmax_is_not_blamed_on_the_labels_or_the_loss() -> None:
+    """label_mistake once took the student's own failed check_step('fit') cell for a failed
+    model.fit, and y_proba (3, 10) for the labels."""
     results = run("03-fashion-classifier", facts("03-fashion-classifier", "no-softmax"))
     for name in ("validation_accuracy", "first_prediction"):
         assert "labels are one-hot rows" not in results[name].hint
-        assert "softmax" in results[name].hint
+        assert results[name].hint.startswith("the output layer has activation 'linear' but "
+                                              "loss='sparse_categorical_crossentropy' expects "
+                                              "probabilities"), results[name].hint
 
 
-@pytest.mark.xfail(strict=True, reason="the hint quotes the student's failed step check, cut at "
-                   "300 characters mid-word, as 'training failed: CheckFailed: ...', where "
-                   "diagnose_low_accuracy has a specific no-softmax hint")
 def test_a_missing_softmax_gets_the_no_softmax_hint_in_02() -> None:
+    """The hint once quoted the student's failed step check, cut at 300 characters."""
     hint = run("02-connected-networks", facts("02-connected-networks", "no-softmax"))[
         "test_accuracy"].hint
     assert hint.startswith("the output layer has activation 'linear'"), hint
+    assert "CheckFailed" not in hint

@@ -218,7 +218,7 @@ CASES_03: dict[str, Case] = {
     "validation_from_the_end": ("split", lambda ns: ns | {
         "X_valid": ns["X_train_full"][-5000:] / 255.0}, ("first 5,000",)),
     "test_not_scaled": ("split", lambda ns: ns | {"X_test": ns["X_test"] * 255},
-                        ("scaled to [0, 1]",)),
+                        ("X_test between 0 and 1", "divide by 255 once")),
     "labels_not_split": ("split", lambda ns: ns | {"y_train": ns["y_train_full"]},
                          ("y_train_full[5000:]",)),
     "class_name_typo": ("class_names", lambda ns: ns | {

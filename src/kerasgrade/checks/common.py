@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from kerasgrade import artifacts
+from kerasgrade.checks import rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
-from kerasgrade.keras_terms import ACCURACY_METRICS, CHANCE, layer_matches, layer_table, shape_text
-from kerasgrade.report.results import CheckResult, GraderFault
+from kerasgrade.keras_terms import ACCURACY_METRICS, CHANCE, layer_matches, layer_table
+from kerasgrade.report.results import CheckFailed, CheckResult, GraderFault
 
 
 def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
@@ -21,7 +22,9 @@ def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Chec
         layer_matches(e, g) for e, g in zip(spec.layers, found)
     )
     count = f"{model['params']:,} parameters (expected {spec.total_params:,})"
-    if ok and model["params"] == spec.total_params:
+    input_shape = model.get("input_shape")
+    flat = input_shape and rules.model_input(input_shape[1:], None, spec.names.train_images)
+    if ok and model["params"] == spec.total_params and not flat:
         return CheckResult.ok(cs.name, cs.points, f"Architecture as expected: {count}.\n{table}",
                               cs.title)
     hints = []
@@ -39,10 +42,8 @@ def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Chec
         if e.type == g["type"] == "Dense" and g.get("units") != e.output_shape[-1]:
             hints.append(f"a Dense layer has {g.get('units')} units where {e.output_shape[-1]} "
                          f"are expected (Dense({e.output_shape[-1]}))")
-    input_shape = model.get("input_shape")
-    if input_shape and int(_prod(input_shape[1:])) != 28 * 28:
-        hints.append(f"the input shape is {shape_text(input_shape)}; the images are 28x28, "
-                     "so use input_shape (28, 28, 1) or (28, 28)")
+    if flat:
+        hints.append(f"{flat.found}, but expected {flat.expected}: {flat.change}")
     if found and found[0]["type"] != "Flatten":
         hints.append("start with a Flatten layer that turns each 28x28 image into 784 numbers")
     return CheckResult.fail(
@@ -50,13 +51,6 @@ def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Chec
         "; ".join(hints) or "build the layers exactly as in the table's expected column",
         cs.title,
     )
-
-
-def _prod(dims: list[Any]) -> int:
-    out = 1
-    for d in dims:
-        out *= d or 0
-    return out
 
 
 def activations(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
@@ -73,8 +67,8 @@ def activations(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Check
     if found and found[-1] != "softmax":
         hint.append(
             f"the output layer's activation is {found[-1]!r}: add activation='softmax' to the "
-            "last Dense layer so it outputs probabilities that sum to 1 (categorical "
-            "cross-entropy expects probabilities; without softmax the network trains to chance)"
+            f"last Dense layer so it outputs probabilities that sum to 1 ({_loss(facts, spec)} "
+            "expects probabilities; without softmax the network trains to chance)"
         )
     if any(f != "relu" for f in found[:-1]):
         hint.append("hidden Dense layers should use activation='relu'")
@@ -107,21 +101,29 @@ def compile_settings(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> 
                             "pass these arguments to model.compile()", cs.title)
 
 
-def label_mistake(facts: dict[str, Any]) -> str | None:
+def _loss(facts: dict[str, Any], spec: Assignment) -> str:
+    """The loss the student compiled with, else the assignment's."""
+    return (facts.get("model") or {}).get("loss") or spec.loss[0]
+
+
+def label_mistake(facts: dict[str, Any], spec: Assignment) -> str | None:
     """Name a label-encoding mistake from the error that training raised."""
     loss = (facts.get("model") or {}).get("loss")
     summaries = (facts.get("export") or {}).get("array_summaries", {})
     for err in artifacts.failed_cells(facts):
+        if err.get("ename") == CheckFailed.__name__:  # a step check the student ran, not fit
+            continue
         text = f"{err.get('ename')}: {err.get('evalue')}"
         if ".fit(" not in err.get("source", "") and "fit" not in text:
             continue
-        shape = next((s["shape"] for k, s in summaries.items() if "label" in k or k.startswith(
-            "y_")), None)
+        labels = summaries.get(spec.names.train_labels)
+        shape = labels["shape"] if labels else None
         if loss == "categorical_crossentropy" and (shape is None or len(shape) == 1):
             return (
                 "training failed because the labels are integers (one number per image) while "
                 "loss='categorical_crossentropy' expects one-hot rows of 10: convert them with "
-                "keras.utils.to_categorical(labels, num_classes)"
+                f"keras.utils.to_categorical({spec.names.train_labels}, 10), or compile with "
+                "loss='sparse_categorical_crossentropy'"
             )
         if loss == "sparse_categorical_crossentropy" and shape and len(shape) == 2:
             return (
@@ -156,35 +158,36 @@ def accuracy(
         return CheckResult.ok(cs.name, cs.points, measured[0].upper() + measured[1:] + ".",
                               cs.title)
     return CheckResult.fail(cs.name, cs.points, measured[0].upper() + measured[1:] + ".",
-                            diagnose_low_accuracy(facts, acc), cs.title)
+                            diagnose_low_accuracy(facts, spec, acc), cs.title)
 
 
-def diagnose_low_accuracy(facts: dict[str, Any], acc: float) -> str:
+def diagnose_low_accuracy(facts: dict[str, Any], spec: Assignment, acc: float) -> str:
     """Name the usual mistake behind a low accuracy, most specific first."""
     m = facts["model"]
     ev = facts.get("evaluation") or {}
     dense = [g for g in m["layers"] if g["type"] == "Dense"]
     hist = artifacts.history(facts)
-    mistake = label_mistake(facts)
+    names = spec.names
+    mistake = label_mistake(facts, spec)
     if mistake:
         return mistake
     if not hist or not hist.get("loss"):
-        return ("the model was never trained: call model.fit(train_images, train_labels, "
-                "epochs=epochs) before evaluating")
+        return (f"the model was never trained: call model.fit({names.train_images}, "
+                f"{names.train_labels}, epochs=epochs) before evaluating")
     if (dense and dense[-1].get("activation") != "softmax" and m.get("loss", "").startswith(
             ("categorical", "sparse")) and not m.get("from_logits")):
         return (
             f"the output layer has activation {dense[-1].get('activation')!r} but "
             f"loss={m['loss']!r} expects probabilities, so training goes nowhere (chance is "
             "10%). Add activation='softmax' to the output Dense layer (or compile with "
-            "keras.losses.CategoricalCrossentropy(from_logits=True))"
+            "from_logits=True)"
         )
     unscaled = ev.get("test_accuracy_unscaled")
     if unscaled is not None and unscaled > acc + 0.15:
         return (
             f"your model does much better on raw pixels 0..255 ({unscaled:.3f}) than on pixels "
-            "scaled to [0, 1]: it was trained without dividing by 255. Convert to float32 and "
-            "divide the images by 255 before training"
+            f"scaled to [0, 1]: it was trained without dividing by 255. Convert to float32 and "
+            f"divide {names.train_images} and {names.test_images} by 255 before training"
         )
     if acc <= CHANCE:
         return "the model is at chance level: check the labels, the loss and the output layer"

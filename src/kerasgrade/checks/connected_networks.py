@@ -6,7 +6,7 @@ from functools import partial
 from typing import Any
 
 from kerasgrade import artifacts
-from kerasgrade.checks import common
+from kerasgrade.checks import common, rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.report.results import CheckResult
 
@@ -33,6 +33,10 @@ def epochs(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResul
 def test_evaluation(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
     variables = (facts.get("export") or {}).get("variables") or {}
     acc, loss = variables.get("test_acc"), variables.get("test_loss")
+    unpacked = rules.evaluate_outputs(set(variables), acc)
+    if unpacked:
+        return CheckResult.fail(cs.name, cs.points, unpacked.sentence(), unpacked.change,
+                                cs.title)
     if not isinstance(acc, float) or not isinstance(loss, float):
         return CheckResult.fail(cs.name, cs.points,
                                 "test_loss and test_acc are not both numbers.",

@@ -52,14 +52,16 @@ def first_prediction(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> 
                                 f"{ev['error']}", "", cs.title)
     first = ev["first_predicted"][0]
     p = ev["first_probabilities"][0][first]
-    found = f"{spec.class_names[first]} (class {first}, {p:.0%})"
+    # Without softmax the outputs are raw scores, not probabilities: no percentage then.
+    share = f"{p:.0%}" if ev.get("all_rows_sum_to_one") else f"raw score {p:.2f}"
+    found = f"{spec.class_names[first]} (class {first}, {share})"
     if first == ANKLE_BOOT:
         return CheckResult.ok(cs.name, cs.points,
                               f"The first test image is predicted as {found}.", cs.title)
     return CheckResult.fail(cs.name, cs.points,
                             f"The first test image is an ankle boot (class 9); your model "
                             f"predicts {found}.",
-                            common.diagnose_low_accuracy(facts, ev.get("test_accuracy", 0.0)),
+                            common.diagnose_low_accuracy(facts, spec, ev.get("test_accuracy", 0.0)),
                             cs.title)
 
 

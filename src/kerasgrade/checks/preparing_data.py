@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kerasgrade.checks import rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.keras_terms import shape_text
 from kerasgrade.report.results import CheckResult
@@ -30,17 +31,13 @@ def image_shapes(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Chec
     if (bad := _missing(facts, IMAGES, cs)) is not None:
         return bad
     sizes = facts["data_sizes"]
-    wrong = []
-    for name, n in zip(IMAGES, (sizes["train"], sizes["test"])):
-        shape = tuple(facts["arrays"][name]["shape"])
-        if shape not in ((n, 28, 28, 1), (n, 28, 28)):
-            wrong.append(f"{name} has shape {shape_text(shape)}, expected ({n}, 28, 28, 1)")
-    if not wrong:
+    problems = [p for name, n in zip(IMAGES, (sizes["train"], sizes["test"]))
+                if (p := rules.image_shape(name, facts["arrays"][name]["shape"], n))]
+    if not problems:
         found = shape_text(facts["arrays"]["train_images"]["shape"])
         return CheckResult.ok(cs.name, cs.points, f"Images have shape {found}.", cs.title)
-    return CheckResult.fail(cs.name, cs.points, "; ".join(wrong) + ".",
-                            "reshape with train_images.reshape(train_images.shape[0], img_rows, "
-                            "img_cols, 1), and the same for test_images", cs.title)
+    return CheckResult.fail(cs.name, cs.points, " ".join(p.sentence() for p in problems),
+                            " ".join(p.change for p in problems), cs.title)
 
 
 def image_dtype(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
@@ -58,17 +55,15 @@ def image_dtype(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Check
 def pixel_range(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
     if (bad := _missing(facts, IMAGES, cs)) is not None:
         return bad
-    ranges = {n: (facts["arrays"][n].get("min", 0.0), facts["arrays"][n].get("max", 0.0))
-              for n in IMAGES}
-    found = ", ".join(f"{n} spans {lo:g}..{hi:g}" for n, (lo, hi) in ranges.items())
-    if all(lo >= 0.0 and 0.5 < hi <= 1.0 for lo, hi in ranges.values()):
+    arrays = facts["arrays"]
+    found = ", ".join(f"{n} spans {arrays[n].get('min', 0.0):g}..{arrays[n].get('max', 0.0):g}"
+                      for n in IMAGES)
+    problems = [p for n in IMAGES if (p := rules.pixel_scale(
+        n, arrays[n].get("min", 0.0), arrays[n].get("max", 0.0), arrays[n].get("whole_numbers")))]
+    if not problems:
         return CheckResult.ok(cs.name, cs.points, f"Pixels lie in [0, 1]: {found}.", cs.title)
-    if any(hi > 1.0 for _, hi in ranges.values()):
-        hint = "the pixels are still 0..255: divide the images by 255 (after astype('float32'))"
-    else:
-        hint = "divide by 255 exactly once; the brightest pixel should become 1.0"
-    return CheckResult.fail(cs.name, cs.points, f"Expected pixels in [0, 1]: {found}.", hint,
-                            cs.title)
+    return CheckResult.fail(cs.name, cs.points, f"Expected pixels in [0, 1]: {found}.",
+                            problems[0].change, cs.title)
 
 
 def one_hot_labels(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
@@ -94,22 +89,13 @@ def one_hot_labels(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Ch
 
 def input_shape(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
     value = ((facts.get("export") or {}).get("variables") or {}).get("input_shape")
-    images = (facts.get("arrays") or {}).get("train_images")
     if value is None:
         return CheckResult.fail(cs.name, cs.points, "input_shape is not set to a tuple of ints.",
                                 "set input_shape = (img_rows, img_cols, 1)", cs.title)
-    ok = tuple(value) in ((28, 28, 1), (28, 28))
-    if ok and images and tuple(images["shape"][1:]) != tuple(value):
-        return CheckResult.fail(
-            cs.name, cs.points,
-            f"input_shape is {shape_text(value)} but one image has shape "
-            f"{shape_text(images['shape'][1:])}.",
-            "input_shape must be the shape of one image, without the batch axis", cs.title)
-    if ok:
-        return CheckResult.ok(cs.name, cs.points, f"input_shape is {shape_text(value)}.", cs.title)
-    return CheckResult.fail(cs.name, cs.points,
-                            f"input_shape is {shape_text(value)}, expected (28, 28, 1).",
-                            "one image is 28 rows by 28 columns with 1 colour channel", cs.title)
+    problem = rules.input_shape(tuple(value) if isinstance(value, list) else value)
+    if problem:
+        return CheckResult.fail(cs.name, cs.points, problem.sentence(), problem.change, cs.title)
+    return CheckResult.ok(cs.name, cs.points, f"input_shape is {shape_text(value)}.", cs.title)
 
 
 CHECKS = {

@@ -55,6 +55,16 @@ class Threshold:
 
 
 @dataclass(frozen=True)
+class DataNames:
+    """The names the lesson gives its data arrays, so that every message uses them."""
+
+    train_images: str = "train_images"
+    train_labels: str = "train_labels"
+    test_images: str = "test_images"
+    test_labels: str = "test_labels"
+
+
+@dataclass(frozen=True)
 class Mistake:
     """A typical mistake, for the demo class and the tests: text edits to the solution, and
     the checks it fails on the full data set."""
@@ -95,6 +105,7 @@ class Assignment:
     # name nor its graded cells do; the assignment matching the most patterns wins.
     markers: tuple[str, ...] = ()
     mistakes: dict[str, Mistake] = field(default_factory=dict)  # fails: on the full data
+    names: DataNames = DataNames()
 
     def check(self, name: str) -> CheckSpec:
         for c in self.checks:
@@ -135,7 +146,8 @@ def _assignment(entry: dict[str, Any]) -> Assignment:
     tuples = ("loss", "variables", "arrays", "markers", "class_names")
     return Assignment(
         **{k: v for k, v in entry.items()
-           if k not in ("checks", "layers", "thresholds", "leaderboard", "mistakes", *tuples)},
+           if k not in ("checks", "layers", "thresholds", "leaderboard", "mistakes", "names",
+                         *tuples)},
         **{k: tuple(entry[k]) for k in tuples if k in entry},
         checks=tuple(CheckSpec(**c) for c in entry["checks"]),
         layers=tuple(_layer(r) for r in entry.get("layers", ())),
@@ -143,6 +155,7 @@ def _assignment(entry: dict[str, Any]) -> Assignment:
         leaderboard=tuple(Leaderboard(**b) for b in entry.get("leaderboard", ())),
         mistakes={n: Mistake(m["edits"], tuple(m["fails"]))
                   for n, m in entry.get("mistakes", {}).items()},
+        names=DataNames(**entry.get("names", {})),
     )
 
 

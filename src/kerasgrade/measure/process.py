@@ -212,6 +212,8 @@ def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
                 if all(type(v) in (int, float) for v in claimed):
                     low, high = min(low, claimed[0]), max(high, claimed[1])
             fact["min"], fact["max"] = low, high
+        if a.ndim >= 3:  # images: only whole numbers in [0, 1] tell an integer division (//)
+            fact["whole_numbers"] = bool(np.all(a == np.round(a)))
         if rows is None:
             rows = np.arange(len(a)) if a.ndim else np.zeros(0, dtype=np.int64)
         if a.ndim == 2 and a.shape[1] == 10:

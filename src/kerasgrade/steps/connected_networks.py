@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from kerasgrade.checks import rules
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.keras_terms import shape_text
 from kerasgrade.steps.framework import (
@@ -11,6 +12,7 @@ from kerasgrade.steps.framework import (
     Step,
     StepFailure,
     data_source,
+    failure,
     model_in,
     need,
     number,
@@ -18,6 +20,7 @@ from kerasgrade.steps.framework import (
 from kerasgrade.steps.model import (
     accuracy_bar,
     architecture,
+    check_input,
     check_layers,
     compiled,
     diagnosis,
@@ -51,29 +54,27 @@ def _new_model(ns: Namespace, spec: Assignment) -> str:
 
 def _input_layer(ns: Namespace, spec: Assignment) -> str:
     model = model_in(ns)
-    check_layers(model, spec.layers, 1)
+    check_layers(model, spec, 1)
     want = tuple(need(ns, "input_shape"))
-    got = tuple(model.input_shape[1:])
-    if got != want:
-        raise StepFailure(
-            f"a model that reads images of shape input_shape = {shape_text(want)}",
-            f"the model reads {shape_text(got)}",
-            "use `keras.Input(shape=input_shape)`.",
-        )
+    check_input(model, want, spec.names.train_images, "input_shape")
     return f"Flatten turns each {shape_text(want)} image into 784 numbers"
 
 
 def _hidden_layer(ns: Namespace, spec: Assignment) -> str:
-    check_layers(model_in(ns), spec.layers, 2)
+    check_layers(model_in(ns), spec, 2)
     return f"{spec_text(spec.layers[1])}"
 
 
 def _output_layer(ns: Namespace, spec: Assignment) -> str:
-    check_layers(model_in(ns), spec.layers, 3)
+    check_layers(model_in(ns), spec, 3)
     return f"{spec_text(spec.layers[2])}"
 
 
 def _evaluate(ns: Namespace, spec: Assignment) -> str:
+    unpacked = rules.evaluate_outputs({n for n in ("test_loss", "test_acc") if n in ns},
+                                      ns.get("test_acc"))
+    if unpacked:
+        raise failure(unpacked)
     loss, acc = number(ns, "test_loss"), number(ns, "test_acc")
     if not (math.isfinite(loss) and loss >= 0 and 0 <= acc <= 1):
         swapped = 0 <= loss <= 1 and (acc > 1 or not math.isfinite(acc))
@@ -82,12 +83,12 @@ def _evaluate(ns: Namespace, spec: Assignment) -> str:
             f"test_loss = {loss:g}, test_acc = {acc:g}",
             "evaluate returns the loss first: `test_loss, test_acc = model.evaluate(...)`."
             if swapped
-            else diagnosis(model_in(ns)),
+            else diagnosis(model_in(ns), spec),
         )
     source = data_source(ns)
     bar = accuracy_bar(spec, source)
     if bar is not None and acc < bar:
-        change = diagnosis(model_in(ns))
+        change = diagnosis(model_in(ns), spec)
         if acc < loss <= 1:  # a trained network's loss is rarely below its accuracy
             change = (
                 "check the order first: evaluate returns the loss first, `test_loss, "

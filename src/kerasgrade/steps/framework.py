@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasgrade.checks.rules import Problem
 from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.report.results import CheckFailed
@@ -34,6 +35,11 @@ class StepFailure(Exception):
         self.expected = expected
         self.found = found
         self.change = change
+
+
+def failure(problem: Problem, more: str = "") -> StepFailure:
+    """A shared rule's problem (kerasgrade.checks.rules) as a step failure."""
+    return StepFailure(problem.expected, problem.found, problem.change + more)
 
 
 def check_step(assignment_id: str, step: str, namespace: Namespace) -> None:

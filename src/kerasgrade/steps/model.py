@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kerasgrade.checks import rules
 from kerasgrade.course.assignments import Assignment, LayerSpec
-from kerasgrade.keras_terms import ACCURACY_METRICS, CHANCE, compile_item, same_weights, shape_text
+from kerasgrade.keras_terms import (
+    ACCURACY_METRICS,
+    CHANCE,
+    compile_item,
+    layer_table,
+    same_weights,
+    shape_text,
+)
 from kerasgrade.steps.framework import (
     Namespace,
     StepFailure,
     data_source,
+    failure,
     model_in,
     need,
 )
@@ -51,7 +61,7 @@ def layer_text(layer: Any) -> str:
     return f"{head} with output {shape_text(out)} and {layer.count_params():,} parameters"
 
 
-def layer_problem(layer: Any, spec: LayerSpec, position: int) -> StepFailure | None:
+def layer_problem(layer: Any, spec: LayerSpec, position: int, loss: str) -> StepFailure | None:
     where = f"layer {position + 1}"
     kind = type(layer).__name__
     if kind != spec.type:
@@ -80,7 +90,7 @@ def layer_problem(layer: Any, spec: LayerSpec, position: int) -> StepFailure | N
         return StepFailure(
             f"{where}: {spec_text(spec)}",
             f"{where}: {layer_text(layer)}",
-            activation_advice(spec.activation, act),
+            activation_advice(spec.activation, act, loss),
         )
     if output_shape(layer) != spec.output_shape or layer.count_params() != spec.params:
         return StepFailure(
@@ -92,14 +102,9 @@ def layer_problem(layer: Any, spec: LayerSpec, position: int) -> StepFailure | N
     return None
 
 
-def activation_advice(expected: str, found: str | None) -> str:
+def activation_advice(expected: str, found: str | None, loss: str) -> str:
     if expected == "softmax" and found == "linear":
-        return (
-            "your output layer has no activation, so it gives raw scores, but "
-            "categorical_crossentropy expects probabilities: in Keras 3 such a network "
-            "trains to chance level (about 10% accuracy). Add activation='softmax': "
-            "`Dense(10, activation='softmax')`."
-        )
+        return rules.softmax_advice(loss)
     if expected == "softmax":
         return (
             f"use activation='softmax' instead of '{found}': softmax makes the 10 outputs "
@@ -113,23 +118,53 @@ def activation_advice(expected: str, found: str | None) -> str:
     return f"use activation='{expected}' instead of '{found}'."
 
 
-def check_layers(model: Any, specs: tuple[LayerSpec, ...], upto: int) -> None:
+def loss_of(model: Any, spec: Assignment) -> str:
+    """The loss the model was compiled with, else the one the assignment asks for."""
+    if getattr(model, "compiled", False):
+        loss, _ = compile_item(model.get_compile_config().get("loss"))
+        if loss:
+            return loss
+    return spec.loss[0]
+
+
+def found_rows(model: Any) -> list[dict[str, Any]]:
+    """The model's layers as the grader's facts list them, for keras_terms.layer_table."""
+    return [
+        {"type": type(layer).__name__, "output_shape": output_shape(layer),
+         "params": layer.count_params() if layer.built else 0,
+         "activation": activation_of(layer)}
+        for layer in model.layers
+    ]
+
+
+def check_layers(model: Any, spec: Assignment, upto: int) -> None:
     """The first `upto` layers must match the spec; say so when one was added twice."""
+    specs = spec.layers
     layers = model.layers
-    for i, spec in enumerate(specs[:upto]):
+    for i, layer_spec in enumerate(specs[:upto]):
         if i >= len(layers):
             raise StepFailure(
-                f"layer {i + 1}: {spec_text(spec)}",
+                f"layer {i + 1}: {spec_text(layer_spec)}",
                 f"the model has {len(layers)} layer(s)",
                 "add it with `model.add(...)` in the cell above and run that cell once.",
             )
-        problem = layer_problem(layers[i], spec, i)
+        problem = layer_problem(layers[i], layer_spec, i, loss_of(model, spec))
         if problem is not None:
-            raise problem
+            table = layer_table(specs[: max(upto, len(layers))], found_rows(model))
+            change = problem.change
+            if len(layers) > upto:  # a corrected cell ran again: it added to the old model
+                change = (
+                    f"the model still holds the layer from before: {len(layers)} layers where "
+                    f"this step expects {upto}. Running a cell with `model.add(...)` again "
+                    "adds to the same model, after the old layers. Run again from the cell "
+                    "with `model = Sequential()`, then each cell after it once."
+                )
+            raise StepFailure(problem.expected, f"{problem.found}\n{table}", change)
     if upto == len(specs) and len(layers) > upto:
         raise StepFailure(
             f"{len(specs)} layers",
-            f"{len(layers)} layers; layer {upto + 1} is {layer_text(layers[upto])}",
+            f"{len(layers)} layers; layer {upto + 1} is {layer_text(layers[upto])}\n"
+            + layer_table(specs, found_rows(model)),
             "remove the extra layer(s): run the notebook again from the cell that creates "
             "the model, running each cell once.",
         )
@@ -144,9 +179,42 @@ def check_layers(model: Any, specs: tuple[LayerSpec, ...], upto: int) -> None:
         )
 
 
+def check_input(model: Any, image: tuple[int, ...] | None, images_name: str,
+                code: str | None = None) -> None:
+    """The model reads one whole image (the rule the graded architecture check applies)."""
+    try:
+        found = tuple(model.input_shape[1:])
+    except (AttributeError, ValueError):  # no input yet: check_layers says what to add
+        return
+    problem = rules.model_input(found, image, images_name, code)
+    if problem:
+        raise failure(problem)
+
+
+def image_shape(ns: Namespace, spec: Assignment) -> tuple[int, ...] | None:
+    """The shape of one training image in the student's namespace, if there is one."""
+    images = ns.get(spec.names.train_images)
+    return tuple(images.shape[1:]) if isinstance(images, np.ndarray) else None
+
+
+def summary_called(ns: Namespace) -> None:
+    """`model.summary` without parentheses names the method and prints nothing: found in the
+    inputs IPython keeps (`In`), since the model itself cannot tell."""
+    cells = [c for c in ns.get("In", []) if isinstance(c, str) and "model.summary" in c]
+    if cells and re.search(r"model\.summary\b(?!\s*\()", cells[-1]):
+        raise StepFailure(
+            "`model.summary()`, which prints the table of layers",
+            "`model.summary` without parentheses: that names the method without calling it, "
+            "so no table was printed",
+            "add the parentheses, `model.summary()`, and run the cell again.",
+        )
+
+
 def architecture(ns: Namespace, spec: Assignment) -> str:
     model = model_in(ns)
-    check_layers(model, spec.layers, len(spec.layers))
+    check_input(model, image_shape(ns, spec), spec.names.train_images)
+    check_layers(model, spec, len(spec.layers))
+    summary_called(ns)
     total = model.count_params()
     if total != spec.total_params:
         raise StepFailure(
@@ -174,7 +242,7 @@ def compiled(ns: Namespace, spec: Assignment) -> str:
     optimizer, _ = compile_item(cc.get("optimizer"))
     metrics = [compile_item(m)[0] for m in cc.get("metrics") or []]
     wanted = spec.loss[0]
-    labels = ns.get("train_labels", ns.get("y_train"))
+    labels = ns.get(spec.names.train_labels)
     integer_labels = isinstance(labels, np.ndarray) and labels.ndim == 1
     if loss not in spec.loss or (integer_labels and loss == "categorical_crossentropy"):
         why = {
@@ -197,7 +265,7 @@ def compiled(ns: Namespace, spec: Assignment) -> str:
         raise StepFailure(
             "an output layer that gives probabilities",
             "an output layer with no activation",
-            activation_advice("softmax", "linear"),
+            activation_advice("softmax", "linear", loss or wanted),
         )
     if spec.optimizer is not None and optimizer != spec.optimizer:
         raise StepFailure(
@@ -221,9 +289,9 @@ def accuracy_key(history: dict[str, list[float]], prefix: str = "") -> str | Non
     return None
 
 
-def diagnosis(model: Any) -> str:
+def diagnosis(model: Any, spec: Assignment) -> str:
     if model.layers and activation_of(model.layers[-1]) == "linear":
-        return activation_advice("softmax", "linear")
+        return activation_advice("softmax", "linear", loss_of(model, spec))
     return (
         "the network learned little: check that the pixels are scaled to [0, 1], that the "
         "labels match the loss, and that you trained for the number of epochs asked; then "
@@ -275,7 +343,7 @@ def trained(ns: Namespace, spec: Assignment) -> str:
         raise StepFailure(
             "training accuracy well above chance (10%)",
             f"{acc[-1]:.3f} after {asked} epochs",
-            diagnosis(model),
+            diagnosis(model, spec),
         )
     done = f"{asked} epochs, training accuracy {acc[0]:.3f} -> {acc[-1]:.3f}"
     if spec.validation_images:
@@ -299,7 +367,7 @@ def validation(
         raise StepFailure(
             f"validation accuracy of at least {bar} on {source}",
             f"{val:.4f}",
-            diagnosis(model),
+            diagnosis(model, spec),
         )
     return f", validation accuracy {val:.4f}" + (f" (the graded bar is {bar})" if bar else "")
 

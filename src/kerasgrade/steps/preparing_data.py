@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from kerasgrade.checks import rules
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.keras_terms import shape_text
 from kerasgrade.steps.framework import (
@@ -11,6 +14,7 @@ from kerasgrade.steps.framework import (
     Step,
     StepFailure,
     array,
+    failure,
     need,
 )
 
@@ -55,31 +59,18 @@ def _load(ns: Namespace, spec: Assignment) -> str:
 
 def _reshape(ns: Namespace, spec: Assignment) -> str:
     for part, (images, labels) in _images_and_labels(ns).items():
-        expected = (len(labels), 28, 28, 1)
-        if images.shape != expected:
-            change = (
-                f"reshape with the channel axis last: `{part}_images = {part}_images.reshape("
-                f"{part}_images.shape[0], img_rows, img_cols, 1)`."
-            )
-            if images.ndim == 4 and images.shape[1] == 1:
-                change = "put the channel axis last: (N, 28, 28, 1), not (N, 1, 28, 28). " + change
-            raise StepFailure(shape_text(expected), f"{part}_images {shape_text(images.shape)}",
-                              change)
+        problem = rules.image_shape(f"{part}_images", images.shape, len(labels))
+        if problem:
+            raise failure(problem)
     return "images are (N, 28, 28, 1): one grey channel"
 
 
 def _input_shape(ns: Namespace, spec: Assignment) -> str:
     value = need(ns, "input_shape")
-    image = array(ns, "train_images").shape[1:]
-    shape = tuple(value) if isinstance(value, tuple | list) else value
-    if shape not in ((28, 28, 1), (28, 28)) or shape != image:
-        change = "set `input_shape = (img_rows, img_cols, 1)`: the shape of one image."
-        if isinstance(shape, tuple) and len(shape) == len(image) + 1:
-            change = "leave out the number of images. " + change
-        raise StepFailure(
-            f"the shape of one image, {shape_text(image)}", f"input_shape = {value!r}", change
-        )
-    return f"input_shape = {shape!r}"
+    problem = rules.input_shape(value)
+    if problem:
+        raise failure(problem)
+    return f"input_shape = {tuple(value)!r}"
 
 
 def _dtype(ns: Namespace, spec: Assignment) -> str:
@@ -96,21 +87,39 @@ def _dtype(ns: Namespace, spec: Assignment) -> str:
 
 def _scale(ns: Namespace, spec: Assignment) -> str:
     for part, (images, _) in _images_and_labels(ns).items():
+        name = f"{part}_images"
         low, high = float(images.min()), float(images.max())
-        if low < 0 or high > 1:
-            raise StepFailure(
-                f"{part}_images between 0 and 1",
-                f"values from {low:g} to {high:g}",
-                f"divide by 255: `{part}_images /= 255`.",
-            )
-        if high <= 1 / 255 + 1e-6:
-            raise StepFailure(
-                f"{part}_images between 0 and 1, the brightest pixels near 1",
-                f"the largest value is {high:g}",
-                "the images were divided by 255 more than once (the cell ran twice): run "
-                "the notebook again from the top, running each cell once.",
-            )
+        problem = rules.pixel_scale(name, low, high, bool(np.all(images == np.round(images))))
+        if problem and high <= 1 / 255 + 1e-6 and (cause := _divisions(ns, name)):
+            problem = replace(problem, change=(
+                f"the images were divided by 255 more than once: {cause} Divide once, with "
+                f"`{name} /= 255` in this step, then run the notebook again from the top."))
+        if problem:
+            raise failure(problem)
     return "pixels lie in [0, 1]"
+
+
+def _divisions(ns: Namespace, name: str) -> str:
+    """Which code divided `name` by 255 since it was loaded, when that tells why it was divided
+    more than once; "" when it does not. Read from the inputs IPython keeps (`In`)."""
+    lines: list[str] = []
+    for cell in reversed([c for c in ns.get("In", []) if isinstance(c, str)]):
+        for line in reversed(cell.splitlines()):
+            target = line.split("=")[0]
+            if name in target and "dataset" in line:  # loaded here: older runs do not count
+                return _cause(lines[::-1])
+            if name in target and "255" in line:
+                lines.append(line.strip())
+    return ""
+
+
+def _cause(lines: list[str]) -> str:
+    distinct = list(dict.fromkeys(lines))
+    if len(distinct) > 1:
+        return "in " + " and in ".join(f"`{line}`" for line in distinct) + "."
+    if len(lines) > 1:
+        return f"`{lines[0]}` ran {len(lines)} times."
+    return ""
 
 
 def _one_hot(ns: Namespace, spec: Assignment) -> str:
