@@ -147,7 +147,7 @@ def test_test_accuracy_threshold_per_data_source(source: str, bar: float) -> Non
     f["evaluation"]["test_accuracy"] = bar - 0.001
     r = check(AID, "test_accuracy", f)
     assert not r.passed and r.points == 0
-    assert r.message.startswith(f"Test accuracy measured by the grader: {bar - 0.001:.3f} on "
+    assert r.message.startswith(f"test accuracy {bar - 0.001:.3f} on "
                                 f"{source} (needed: {bar:.2f}; the reference solution reaches")
     # Trained, scaled, softmax and above chance: the generic advice.
     assert r.hint == "train for the number of epochs asked and keep the architecture as specified"

@@ -54,13 +54,13 @@ def test_compile_settings_accept_either_probability_loss_and_any_optimizer() -> 
 def test_validation_accuracy_threshold() -> None:
     f = facts(AID)
     assert check(AID, "validation_accuracy", f).message.startswith(
-        "Validation accuracy measured by the grader: ")
+        "validation accuracy 0.")
     f["evaluation"]["validation_accuracy"] = BAR
     assert check(AID, "validation_accuracy", f).passed
     f["evaluation"]["validation_accuracy"] = BAR - 0.001
     r = check(AID, "validation_accuracy", f)
     assert not r.passed and r.points == 0
-    assert r.message == ("Validation accuracy measured by the grader: 0.849 on fashion-mnist "
+    assert r.message == ("validation accuracy 0.849 on fashion-mnist "
                          "(needed: 0.85; the reference solution reaches 0.889).")
     assert r.hint == "train for the number of epochs asked and keep the architecture as specified"
 

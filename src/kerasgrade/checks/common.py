@@ -152,13 +152,13 @@ def accuracy(
         return CheckResult.fail(cs.name, cs.points, f"The grader could not evaluate your model: "
                                 f"{ev['error']}", "", cs.title)
     acc = ev[key]
-    measured = (f"{split} accuracy measured by the grader: {acc:.3f} on {source} "
-                f"(needed: {bar.minimum:.2f}; the reference solution reaches {bar.reference:.3f})")
+    # The title already says who measured it ("Test accuracy measured by the grader").
+    measured = (f"{split} accuracy {acc:.3f} on {source} (needed: {bar.minimum:.2f}; the "
+                f"reference solution reaches {bar.reference:.3f}).")
     if acc >= bar.minimum:
-        return CheckResult.ok(cs.name, cs.points, measured[0].upper() + measured[1:] + ".",
-                              cs.title)
-    return CheckResult.fail(cs.name, cs.points, measured[0].upper() + measured[1:] + ".",
-                            diagnose_low_accuracy(facts, spec, acc), cs.title)
+        return CheckResult.ok(cs.name, cs.points, measured, cs.title)
+    return CheckResult.fail(cs.name, cs.points, measured, diagnose_low_accuracy(facts, spec, acc),
+                            cs.title)
 
 
 def diagnose_low_accuracy(facts: dict[str, Any], spec: Assignment, acc: float) -> str:
