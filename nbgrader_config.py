@@ -41,11 +41,11 @@ if importlib.util.find_spec("kerasgrade") is None:
     )
 
 # The cell limit of `kerasgrade grade` and `pytest autograder/` (from the reference solution's
-# measured time, kerasgrade.assignments.time_limits): for the assignment named on nbgrader's
+# measured time, kerasgrade.course.assignments.time_limits): for the assignment named on nbgrader's
 # command line, else the largest (nbgrader's default of 30 s would cut training off).
-from kerasgrade.assignments import ASSIGNMENTS  # noqa: E402  (after the path)
-from kerasgrade.course import is_test_cell  # noqa: E402
-from kerasgrade.execute import time_limits  # noqa: E402
+from kerasgrade.course.assignments import ASSIGNMENTS  # noqa: E402  (after the path)
+from kerasgrade.course.build import is_test_cell  # noqa: E402
+from kerasgrade.execute.options import time_limits  # noqa: E402
 
 _named = [a for a in ASSIGNMENTS if any(a in arg for arg in sys.argv[1:])]
 _limits = [time_limits(a) for a in _named or ASSIGNMENTS]
@@ -59,8 +59,8 @@ c.Execute.timeout_func = lambda cell: (_test_cell_timeout if is_test_cell(cell)
 
 # generate_feedback: nbgrader's preprocessors, then the kerasgrade report (checks, layer
 # table, plots) at the top of each student's page, from the facts the hidden cells measured.
-from kerasgrade.inert import InertOutputs  # noqa: E402  (after the path)
-from kerasgrade.nbgrader_feedback import KerasgradeReport  # noqa: E402
+from kerasgrade.frontends.nbgrader.feedback import KerasgradeReport  # noqa: E402
+from kerasgrade.report.inert import InertOutputs  # noqa: E402  (after the path)
 
 c.GenerateFeedback.preprocessors = [
     *GenerateFeedback.class_traits()["preprocessors"].default(), InertOutputs, KerasgradeReport,
@@ -78,7 +78,7 @@ if SANDBOXED not in ("0", "1"):  # a misspelt "yes" must not mean unsandboxed
     raise SystemExit(f"KERASGRADE_NBGRADER_SANDBOX must be 1 or 0, not {SANDBOXED!r}")
 if SANDBOXED == "1":
     try:
-        from kerasgrade.sandboxed_kernel import configure
+        from kerasgrade.frontends.nbgrader.kernel import configure
 
         configure(c, ROOT)
     except Exception as exc:

@@ -1,10 +1,4 @@
 """The hidden checks' pytest front end (options: see `pytest autograder/ --help`)."""
 
-from kerasgrade.pytest_plugin import (  # noqa: F401  pytest finds hooks by name here
-    graded,
-    pytest_addoption,
-    pytest_collection_finish,
-    pytest_configure,
-    pytest_generate_tests,
-    pytest_sessionfinish,
-)
+# pytest finds the plugin's hooks and fixture by name in this module.
+from kerasgrade.pytest_plugin import *  # noqa: F403

@@ -42,7 +42,7 @@ import psutil
 from nbgrader.api import Gradebook
 
 from kerasgrade import data
-from kerasgrade.demo import answered
+from kerasgrade.course.demo import answered
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "02-connected-networks"
@@ -259,7 +259,7 @@ def run_kerasgrade(template: Path, base: Path, workers: int) -> Run:
     run = Run(f"kerasgrade grade --workers {workers}", workers, load=(os.getloadavg()[0], 0.0),
               capacity=capacity())
     run.seconds, run.returncode, run.peak_worker_mb = timed(
-        [sys.executable, "-m", "kerasgrade.cli", "grade", ASSIGNMENT, "--workers", str(workers)],
+        [sys.executable, "-m", "kerasgrade", "grade", ASSIGNMENT, "--workers", str(workers)],
         course, pool_workers, base / f"kerasgrade-{workers}.log")
     run.load = (run.load[0], os.getloadavg()[0])
     run.scores = gradebook_scores(course)

@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Full MNIST and Fashion-MNIST, verified, in this folder's data/ (once; later runs find them).
 export KERASGRADE_DATA_DIR="${KERASGRADE_DATA_DIR:-$PWD/data}"
-python3 -m kerasgrade.cli data fetch
+python3 -m kerasgrade data fetch
 course="${1:-.}"
 assignment="${2:-02-connected-networks}"
 if [[ ! -d "$course/submitted" ]]; then
-  python3 -m kerasgrade.cli demo "$course" --assignment "$assignment"
+  python3 -m kerasgrade demo "$course" --assignment "$assignment"
 fi
-python3 -m kerasgrade.cli grade "$assignment" --root "$course"
+python3 -m kerasgrade grade "$assignment" --root "$course"

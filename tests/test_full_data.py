@@ -18,8 +18,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from kerasgrade import assignments
-from kerasgrade.demo import EXPECTED_FAILURES, MISTAKES, answered
+from kerasgrade.course import assignments
+from kerasgrade.course.demo import EXPECTED_FAILURES, MISTAKES, answered
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_SOURCES = {"mnist", "fashion-mnist"}
@@ -44,7 +44,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], d
             nbformat.write(answered(ROOT, aid, change), path)
     # The three batches at once, a worker each: 03's one notebook trains for minutes alone.
     procs = {aid: subprocess.Popen(
-        [sys.executable, "-m", "kerasgrade.cli", "grade", aid, "--root", str(course),
+        [sys.executable, "-m", "kerasgrade", "grade", aid, "--root", str(course),
          "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for aid in MISTAKES}
     for aid, proc in procs.items():

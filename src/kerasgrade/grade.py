@@ -16,28 +16,14 @@ from typing import Any
 
 import nbformat
 
-from kerasgrade import assignments, checks, inert, sanitize
-from kerasgrade.execute import ExecOptions, execute
-from kerasgrade.results import CheckResult, SubmissionResult
-
-REPORTS = "reports"  # kerasgrade's own per-student pages, beside nbgrader's feedback/
-GRADES_CSV = "kerasgrade-grades.csv"  # not nbgrader export's default grades.csv
-COURSE_DIRS = ("autograder", "source", "solutions", "submitted", "autograded", "feedback",
-               REPORTS, GRADES_CSV, "grades.csv", "downloaded", "gradebook.db", ".kerasgrade")
-
-
-def course_root() -> Path:
-    """The course folder: the repository this package lives in, when it is one."""
-    here = Path(__file__).resolve().parents[2]
-    return here if (here / "assignments").is_dir() else Path.cwd()
-
-
-def private_paths(root: Path, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
-    """What a student's code must never read: the course's private folders and files.
-
-    /run holds the machine's service sockets, which stay connectable on a read-only mount.
-    """
-    return tuple(root / d for d in COURSE_DIRS) + (Path("/run"),) + extra
+from kerasgrade import checks, sanitize
+from kerasgrade.course import assignments
+from kerasgrade.course.layout import RELEASE, course_root
+from kerasgrade.execute.driver import execute
+from kerasgrade.execute.options import ExecOptions
+from kerasgrade.report import inert
+from kerasgrade.report.results import CheckResult, SubmissionResult
+from kerasgrade.sandbox.policy import private_paths
 
 
 def recognise(path: Path, nb: Any) -> str:
@@ -52,12 +38,12 @@ def recognise(path: Path, nb: Any) -> str:
         if ids and mine and len(mine & ids) >= len(ids) // 2:
             return aid
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    if re.search(r"fashion", code, re.I):
-        return assignments.FASHION_CLASSIFIER
-    if ".fit(" in code:
-        return assignments.CONNECTED_NETWORKS
-    if "to_categorical" in code:
-        return assignments.PREPARING_DATA
+    matched = {aid: sum(bool(re.search(m, code, re.I)) for m in spec.markers)
+               for aid, spec in assignments.ASSIGNMENTS.items()
+               if spec.markers and all(re.search(m, code, re.I) for m in spec.markers)}
+    if matched:
+        # The most specific wins; on a tie the later lesson, which builds on the earlier.
+        return max(reversed(matched), key=matched.__getitem__)
     raise ValueError(
         f"cannot tell which assignment {path.name} is for: name it after the assignment "
         f"(one of {', '.join(assignments.ASSIGNMENTS)}) or pass --assignment"
@@ -71,16 +57,16 @@ def _grade_ids(nb: Any) -> set[str]:
 
 
 def _release(assignment_id: str, root: Path | None = None) -> Any:
-    folder = (root or course_root()) / "assignments" / assignment_id
+    folder = (root or course_root()) / RELEASE / assignment_id
     path = folder / f"{assignment_id}.ipynb"
     return nbformat.read(path, as_version=4) if path.exists() else None
 
 
-def failed_result(assignment_id: str, student: str, notebook: str, reason: str,
-                  hint: str = "") -> SubmissionResult:
+def failed_result(assignment_id: str, student: str, notebook: str, reason: str
+                  ) -> SubmissionResult:
     """A score of zero with the reason on every check: the batch goes on."""
     spec = assignments.ASSIGNMENTS.get(assignment_id)
-    checks_ = [CheckResult.fail(c.name, c.points, reason, hint, c.title)
+    checks_ = [CheckResult.fail(c.name, c.points, reason, title=c.title)
                for c in (spec.checks if spec else ())]
     return SubmissionResult(assignment_id, student, notebook, "error", reason, checks_)
 

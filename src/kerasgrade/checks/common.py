@@ -2,116 +2,23 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
-from kerasgrade.assignments import Assignment, CheckSpec, LayerSpec
-from kerasgrade.results import CheckResult
-
-CHANCE = 0.2  # ten classes: a model at or under this has learned (almost) nothing
-
-
-def fmt_shape(shape: Any) -> str:
-    if shape is None:
-        return "?"
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
-        ",)" if len(shape) == 1 else ")"
-    )
-
-
-def model_problem(facts: dict[str, Any]) -> str | None:
-    """Why there is no model to check, in words a student can act on; None if there is one."""
-    execution = facts.get("execution") or {}
-    if execution.get("reason") and not facts.get("model", {}).get("loaded"):
-        return execution["reason"]
-    model = facts.get("model") or {}
-    if model.get("loaded"):
-        return None
-    if model.get("error"):
-        return f"the grader could not load your model: {model['error']}"
-    export = facts.get("export") or {}
-    if export and not export.get("model_variable"):
-        return (
-            "no Keras model was found: the notebook must leave the network in a variable "
-            "named `model` (model = Sequential() ...)"
-        )
-    return "no model was produced: run every cell from top to bottom without errors"
-
-
-def failed_cells(facts: dict[str, Any]) -> list[dict[str, Any]]:
-    return list((facts.get("execution") or {}).get("errors", []))
-
-
-def history(facts: dict[str, Any]) -> dict[str, list[float]] | None:
-    return (facts.get("export") or {}).get("history")
-
-
-def spec_text(layer: LayerSpec) -> str:
-    act = f", {layer.activation}" if layer.activation else ""
-    return f"{layer.type} {fmt_shape(layer.output_shape)} {layer.params:,}{act}"
-
-
-def found_text(row: dict[str, Any]) -> str:
-    act = row.get("activation")
-    act_txt = f", {act}" if act and row["type"] == "Dense" else ""
-    return f"{row['type']} {fmt_shape(row['output_shape'])} {row['params']:,}{act_txt}"
-
-
-def layer_rows(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]
-               ) -> list[tuple[str, str, str]]:
-    """(expected, found, mark) per layer, aligned so a missing or extra layer shows.
-
-    Marks: ok, activation differs, WRONG, MISSING, EXTRA.
-    """
-    exp_keys = [(e.type, e.output_shape[-1]) for e in expected]
-    got_keys = [(r["type"], (r["output_shape"] or [None])[-1]) for r in found]
-    rows: list[tuple[str, str, str]] = []
-    matcher = difflib.SequenceMatcher(a=exp_keys, b=got_keys, autojunk=False)
-    for _op, i1, i2, j1, j2 in matcher.get_opcodes():
-        exp_part, got_part = expected[i1:i2], found[j1:j2]
-        for k in range(max(len(exp_part), len(got_part))):
-            e = exp_part[k] if k < len(exp_part) else None
-            g = got_part[k] if k < len(got_part) else None
-            if e is None:
-                mark = "EXTRA"
-            elif g is None:
-                mark = "MISSING"
-            elif not _layer_ok(e, g):
-                mark = "WRONG"
-            elif e.activation and g.get("activation") != e.activation:
-                mark = "activation differs"
-            else:
-                mark = "ok"
-            rows.append((spec_text(e) if e else "-", found_text(g) if g else "-", mark))
-    return rows
-
-
-def layer_table(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]) -> str:
-    """layer_rows as fixed-width text, for messages."""
-    rows = layer_rows(expected, found)
-    width = max(len(r[0]) for r in rows + [("expected", "", "")])
-    lines = [f"  {'expected':<{width}}  |  found"]
-    lines += [f"  {e:<{width}}  |  {g}  [{m}]" for e, g, m in rows]
-    return "\n".join(lines)
-
-
-def _layer_ok(e: LayerSpec, g: dict[str, Any]) -> bool:
-    return (
-        e.type == g["type"]
-        and tuple(g["output_shape"] or ()) == e.output_shape
-        and e.params == g["params"]
-    )
+from kerasgrade import artifacts
+from kerasgrade.course.assignments import Assignment, CheckSpec
+from kerasgrade.keras_terms import ACCURACY_METRICS, CHANCE, layer_matches, layer_table, shape_text
+from kerasgrade.report.results import CheckResult, GraderFault
 
 
 def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
-    problem = model_problem(facts)
+    problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
     model = facts["model"]
     found = model["layers"]
     table = layer_table(spec.layers, found)
     ok = len(found) == len(spec.layers) and all(
-        _layer_ok(e, g) for e, g in zip(spec.layers, found)
+        layer_matches(e, g) for e, g in zip(spec.layers, found)
     )
     count = f"{model['params']:,} parameters (expected {spec.total_params:,})"
     if ok and model["params"] == spec.total_params:
@@ -134,7 +41,7 @@ def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Chec
                          f"are expected (Dense({e.output_shape[-1]}))")
     input_shape = model.get("input_shape")
     if input_shape and int(_prod(input_shape[1:])) != 28 * 28:
-        hints.append(f"the input shape is {fmt_shape(input_shape)}; the images are 28x28, "
+        hints.append(f"the input shape is {shape_text(input_shape)}; the images are 28x28, "
                      "so use input_shape (28, 28, 1) or (28, 28)")
     if found and found[0]["type"] != "Flatten":
         hints.append("start with a Flatten layer that turns each 28x28 image into 784 numbers")
@@ -153,7 +60,7 @@ def _prod(dims: list[Any]) -> int:
 
 
 def activations(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
-    problem = model_problem(facts)
+    problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
     expected = [e.activation for e in spec.layers if e.type == "Dense"]
@@ -178,7 +85,7 @@ def activations(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Check
 
 
 def compile_settings(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
-    problem = model_problem(facts)
+    problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
     m = facts["model"]
@@ -191,7 +98,7 @@ def compile_settings(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> 
         problems.append(f"loss is {m['loss']!r}, expected {' or '.join(map(repr, spec.loss))}")
     if spec.optimizer and m["optimizer"] != spec.optimizer:
         problems.append(f"optimizer is {m['optimizer']!r}, expected {spec.optimizer!r}")
-    if not any("accuracy" in x or x == "acc" for x in m["metrics"]):
+    if not ACCURACY_METRICS & set(m["metrics"]):
         problems.append(f"metrics are {m['metrics']}, expected ['accuracy']")
     found = f"loss={m['loss']!r}, optimizer={m['optimizer']!r}, metrics={m['metrics']}"
     if not problems:
@@ -204,7 +111,7 @@ def label_mistake(facts: dict[str, Any]) -> str | None:
     """Name a label-encoding mistake from the error that training raised."""
     loss = (facts.get("model") or {}).get("loss")
     summaries = (facts.get("export") or {}).get("array_summaries", {})
-    for err in failed_cells(facts):
+    for err in artifacts.failed_cells(facts):
         text = f"{err.get('ename')}: {err.get('evalue')}"
         if ".fit(" not in err.get("source", "") and "fit" not in text:
             continue
@@ -229,11 +136,15 @@ def label_mistake(facts: dict[str, Any]) -> str | None:
 def accuracy(
     facts: dict[str, Any], spec: Assignment, cs: CheckSpec, key: str, split: str
 ) -> CheckResult:
-    problem = model_problem(facts)
+    problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
     ev = facts.get("evaluation") or {}
     source = facts.get("data_source", "")
+    if source not in spec.thresholds:  # the course's set-up, not the submission
+        raise GraderFault(f"{spec.id} has no accuracy threshold for the data source served, "
+                          f"{source!r} (known: {', '.join(sorted(spec.thresholds))}): add one "
+                          "to course/assignments.toml", "data")
     bar = spec.threshold(source)
     if ev.get("error"):
         return CheckResult.fail(cs.name, cs.points, f"The grader could not evaluate your model: "
@@ -253,7 +164,7 @@ def diagnose_low_accuracy(facts: dict[str, Any], acc: float) -> str:
     m = facts["model"]
     ev = facts.get("evaluation") or {}
     dense = [g for g in m["layers"] if g["type"] == "Dense"]
-    hist = history(facts)
+    hist = artifacts.history(facts)
     mistake = label_mistake(facts)
     if mistake:
         return mistake
@@ -283,7 +194,7 @@ def diagnose_low_accuracy(facts: dict[str, Any], acc: float) -> str:
 def saved_model(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
     saved = facts.get("saved") or []
     if not saved:
-        problem = model_problem(facts)
+        problem = artifacts.model_problem(facts)
         return CheckResult.fail(
             cs.name, cs.points, problem or "No saved model file (.keras or .h5) was found.",
             "save the trained model with model.save('my_model.keras')", cs.title,

@@ -5,16 +5,17 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from kerasgrade.assignments import Assignment, CheckSpec
+from kerasgrade import artifacts
 from kerasgrade.checks import common
-from kerasgrade.results import CheckResult
+from kerasgrade.course.assignments import Assignment, CheckSpec
+from kerasgrade.report.results import CheckResult
 
 AGREEMENT = 0.01  # evaluate() on the same data and model agrees to float noise
 
 
 def epochs(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
     value = ((facts.get("export") or {}).get("variables") or {}).get("epochs")
-    hist = common.history(facts)
+    hist = artifacts.history(facts)
     trained = len(hist["loss"]) if hist and hist.get("loss") else 0
     if value != spec.epochs:
         return CheckResult.fail(cs.name, cs.points,
@@ -39,7 +40,7 @@ def test_evaluation(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> C
                                 cs.title)
     measured = (facts.get("evaluation") or {}).get("test_accuracy")
     if measured is None:
-        return CheckResult.fail(cs.name, cs.points, common.model_problem(facts) or
+        return CheckResult.fail(cs.name, cs.points, artifacts.model_problem(facts) or
                                 "the grader could not measure the model", "", cs.title)
     if abs(acc - measured) > AGREEMENT:
         return CheckResult.fail(

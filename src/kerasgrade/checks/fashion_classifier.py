@@ -5,15 +5,17 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from kerasgrade.assignments import FASHION_CLASS_NAMES, Assignment, CheckSpec
+from kerasgrade import artifacts
 from kerasgrade.checks import common
-from kerasgrade.results import CheckResult
+from kerasgrade.course.assignments import Assignment, CheckSpec
+from kerasgrade.keras_terms import shape_text
+from kerasgrade.report.results import CheckResult
 
 ANKLE_BOOT = 9
 
 
 def probabilities(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
-    problem = common.model_problem(facts)
+    problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
     ev = facts.get("evaluation") or {}
@@ -31,7 +33,7 @@ def probabilities(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Che
     if len(y_proba["shape"]) != 2 or y_proba["shape"][1] != 10 or not y_proba["rows_sum_to_one"]:
         return CheckResult.fail(
             cs.name, cs.points,
-            f"y_proba has shape {common.fmt_shape(y_proba['shape'])} and rows summing to "
+            f"y_proba has shape {shape_text(y_proba['shape'])} and rows summing to "
             f"{y_proba.get('row_sums_first')}; expected (3, 10) rows that each sum to 1.",
             "y_proba = model.predict(X_new) on the trained model, without rounding it in place",
             cs.title)
@@ -41,7 +43,7 @@ def probabilities(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Che
 
 
 def first_prediction(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
-    problem = common.model_problem(facts)
+    problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
     ev = facts.get("evaluation") or {}
@@ -50,7 +52,7 @@ def first_prediction(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> 
                                 f"{ev['error']}", "", cs.title)
     first = ev["first_predicted"][0]
     p = ev["first_probabilities"][0][first]
-    found = f"{FASHION_CLASS_NAMES[first]} (class {first}, {p:.0%})"
+    found = f"{spec.class_names[first]} (class {first}, {p:.0%})"
     if first == ANKLE_BOOT:
         return CheckResult.ok(cs.name, cs.points,
                               f"The first test image is predicted as {found}.", cs.title)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kerasgrade.assignments import Assignment, CheckSpec
-from kerasgrade.checks.common import fmt_shape
-from kerasgrade.results import CheckResult
+from kerasgrade.course.assignments import Assignment, CheckSpec
+from kerasgrade.keras_terms import shape_text
+from kerasgrade.report.results import CheckResult
 
 IMAGES = ("train_images", "test_images")
 LABELS = ("train_labels", "test_labels")
@@ -34,9 +34,9 @@ def image_shapes(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Chec
     for name, n in zip(IMAGES, (sizes["train"], sizes["test"])):
         shape = tuple(facts["arrays"][name]["shape"])
         if shape not in ((n, 28, 28, 1), (n, 28, 28)):
-            wrong.append(f"{name} has shape {fmt_shape(shape)}, expected ({n}, 28, 28, 1)")
+            wrong.append(f"{name} has shape {shape_text(shape)}, expected ({n}, 28, 28, 1)")
     if not wrong:
-        found = fmt_shape(facts["arrays"]["train_images"]["shape"])
+        found = shape_text(facts["arrays"]["train_images"]["shape"])
         return CheckResult.ok(cs.name, cs.points, f"Images have shape {found}.", cs.title)
     return CheckResult.fail(cs.name, cs.points, "; ".join(wrong) + ".",
                             "reshape with train_images.reshape(train_images.shape[0], img_rows, "
@@ -78,7 +78,7 @@ def one_hot_labels(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Ch
     for name in LABELS:
         a = facts["arrays"][name]
         if len(a["shape"]) != 2 or a["shape"][1] != 10:
-            problems.append(f"{name} has shape {fmt_shape(a['shape'])}, expected "
+            problems.append(f"{name} has shape {shape_text(a['shape'])}, expected "
                             f"({a.get('expected_rows', 'N')}, 10)")
         elif not a.get("one_hot"):
             problems.append(f"{name} rows are not one-hot (a single 1 and nine 0s)")
@@ -102,13 +102,13 @@ def input_shape(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Check
     if ok and images and tuple(images["shape"][1:]) != tuple(value):
         return CheckResult.fail(
             cs.name, cs.points,
-            f"input_shape is {fmt_shape(value)} but one image has shape "
-            f"{fmt_shape(images['shape'][1:])}.",
+            f"input_shape is {shape_text(value)} but one image has shape "
+            f"{shape_text(images['shape'][1:])}.",
             "input_shape must be the shape of one image, without the batch axis", cs.title)
     if ok:
-        return CheckResult.ok(cs.name, cs.points, f"input_shape is {fmt_shape(value)}.", cs.title)
+        return CheckResult.ok(cs.name, cs.points, f"input_shape is {shape_text(value)}.", cs.title)
     return CheckResult.fail(cs.name, cs.points,
-                            f"input_shape is {fmt_shape(value)}, expected (28, 28, 1).",
+                            f"input_shape is {shape_text(value)}, expected (28, 28, 1).",
                             "one image is 28 rows by 28 columns with 1 colour channel", cs.title)
 
 

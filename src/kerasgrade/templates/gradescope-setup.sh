@@ -50,5 +50,5 @@ for req in map(Requirement, requires("kerasgrade") or ()):
 PY
 # Found, not imported: importing TensorFlow alone takes seconds.
 "$venv/bin/python" -c 'import importlib.util as u
-assert all(map(u.find_spec, ("kerasgrade.gradescope", "tensorflow", "keras", "nbgrader")))' \
+assert all(map(u.find_spec, ("kerasgrade.frontends.gradescope", "tensorflow", "keras", "nbgrader")))' \
   || { echo "setup.sh: the venv at $venv cannot import the grader" >&2; exit 1; }

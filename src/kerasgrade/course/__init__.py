@@ -1,0 +1,1 @@
+"""The course: every assignment declared once, the course folders, building the notebooks."""

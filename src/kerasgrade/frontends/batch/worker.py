@@ -1,0 +1,255 @@
+"""Where submissions are graded: pool processes or Dask workers; they grade and write nothing.
+
+A dead worker costs only the job it held: the job is retried (ATTEMPTS) and the worker
+replaced; a failure of the grader is never the student's score.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import multiprocessing
+import os
+import resource
+import signal
+import socket
+import tempfile
+import time
+import traceback
+import urllib.parse
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from kerasgrade import sandbox
+from kerasgrade.course.layout import release_notebook
+from kerasgrade.frontends.batch.plan import Job
+from kerasgrade.grade import grade_notebook
+
+# A worker's kernel peaks near 0.7 GB on the MNIST sample and 1.3 GB on full MNIST, beside its
+# resident inspector (TensorFlow imported, a forked child per measurement): 1.1-1.4 GB and
+# 1.9-2.0 GB measured per worker. The default pool never plans more workers than memory holds.
+WORKER_MEMORY = 2048 * 2**20
+
+
+PR_SET_PDEATHSIG = 1
+
+
+# Tries per submission when the grader fails on it (a worker died, the sandbox did not
+# start): a second failure is reported, and a later run tries again.
+ATTEMPTS = 2
+
+
+def grade_job(job: Job) -> dict[str, Any]:
+    """Grade one submission where this runs (pool process or Dask worker); write nothing."""
+    started = time.monotonic()
+    with sandbox.claim_slot() as slot, tempfile.TemporaryDirectory(prefix="kerasgrade-job-") as tmp:
+        work = Path(tmp)
+        notebook = work / job.filename
+        notebook.write_bytes(job.notebook)
+        if job.release is not None:
+            release = release_notebook(work, job.assignment)
+            release.parent.mkdir(parents=True)
+            release.write_bytes(job.release)
+        threads = job.options.threads or max(1, cores() // job.host_share.get(_dask_host(), 1))
+        options = dataclasses.replace(job.options, slot=slot, threads=threads,
+                                      resident_inspector=True)
+        executed = work / "executed.ipynb"
+        result = grade_notebook(notebook, job.assignment, job.student, options, root=work,
+                                executed_to=executed)
+        executed_text = executed.read_text() if executed.exists() else None
+    result.notebook = job.source
+    return {
+        "result": result.to_dict(with_facts=True),
+        "executed": executed_text,
+        "worker": {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "slot": slot,
+            "threads": threads,
+            # ru_maxrss is in KiB on Linux: the worker process's own peak, kernels not included
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "seconds": time.monotonic() - started,
+        },
+    }
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def _dask_host() -> str:
+    try:
+        from distributed import get_worker
+
+        return urllib.parse.urlsplit(get_worker().address).hostname or ""
+    except (ImportError, ValueError):  # not in a Dask worker
+        return ""
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: a killed `kerasgrade grade` takes its workers (and their sandboxes,
+    which die with their parent) along instead of leaving them grading for nobody."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+@dataclass
+class Outcome:
+    """A finished local job, read like a future: result() returns the payload or raises."""
+
+    payload: dict[str, Any] | None
+    failure: str = ""
+    retrying: bool = False  # failed, and sent to another worker: not yet the job's outcome
+
+    def result(self) -> dict[str, Any]:
+        if self.payload is None:
+            raise WorkerFailure(self.failure)
+        return self.payload
+
+
+class WorkerFailure(RuntimeError):
+    """A job's worker died or the grader failed inside it: never the student's score."""
+
+
+def _worker(conn: Connection, parent: int) -> None:
+    """A pool process: grade the jobs it is sent until it gets None (or its parent dies)."""
+    _die_with_parent(parent)
+    while (job := conn.recv()) is not None:
+        try:
+            outcome = Outcome(grade_job(job))
+        except Exception as exc:  # the grader's own failure, reported by the parent
+            outcome = Outcome(None, traceback.format_exception_only(exc)[-1].strip())
+        conn.send(outcome)
+
+
+class _Pool:
+    """Worker processes that each grade one job at a time. Unlike ProcessPoolExecutor, which
+    breaks every pending future when one of its processes dies, a dead worker (the OOM
+    killer, kill -9) costs only the job it held: that job is retried and a new worker
+    replaces it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        # spawn: forking this process would copy its threads (rich's refresher) and database
+        # connection into every worker.
+        self.context = multiprocessing.get_context("spawn")
+        self.idle: list[tuple[BaseProcess, Connection]] = []
+        self.running: dict[Connection, tuple[BaseProcess, Job]] = {}
+
+    def _start(self) -> None:
+        mine, theirs = self.context.Pipe()
+        process = self.context.Process(target=_worker, args=(theirs, os.getpid()),
+                                       name="kerasgrade-worker", daemon=True)
+        process.start()
+        theirs.close()
+        self.idle.append((process, mine))
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]:
+        """(job, outcome) pairs as they finish; a failed job is retried up to ATTEMPTS times,
+        then its last failure is the outcome."""
+        pending = deque(jobs)
+        attempts: Counter[str] = Counter()
+        for _ in range(min(self.size, len(jobs))):
+            self._start()
+        while pending or self.running:
+            while pending and self.idle:
+                process, conn = self.idle.pop()
+                try:
+                    conn.send(pending[0])
+                except OSError:  # it died while idle: a new one takes the job
+                    process.join()
+                    conn.close()
+                    self._start()
+                    continue
+                job = pending.popleft()
+                attempts[job.student] += 1
+                self.running[conn] = (process, job)
+            ready = wait([*self.running, *(p.sentinel for p, _ in self.running.values())])
+            for conn, (process, job) in list(self.running.items()):
+                outcome = self._receive(conn, process, ready)
+                if outcome is None:  # still grading
+                    continue
+                del self.running[conn]
+                if outcome.payload is None and attempts[job.student] < ATTEMPTS:
+                    yield job, Outcome(None, outcome.failure, retrying=True)
+                    pending.appendleft(job)
+                else:
+                    yield job, outcome
+
+    def _receive(self, conn: Connection, process: BaseProcess,
+                 ready: list[Any]) -> Outcome | None:
+        """The worker's outcome if it has one, a failure if it died (then it is replaced)."""
+        if conn in ready:
+            try:
+                outcome: Outcome = conn.recv()
+                self.idle.append((process, conn))
+                return outcome
+            except (EOFError, OSError):
+                pass  # it died mid-answer
+        elif process.sentinel not in ready:
+            return None
+        process.join()
+        conn.close()
+        self._start()
+        return Outcome(None, f"its worker process (pid {process.pid}) died, exit code "
+                       f"{process.exitcode}")
+
+    def close(self) -> None:
+        """Idle workers end by themselves (their resident inspectors clean up); running ones,
+        on an interrupt, are killed with their sandboxes."""
+        for _, conn in self.idle:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        for process, _ in self.running.values():
+            process.kill()
+        workers = [*self.idle, *((p, c) for c, (p, _) in self.running.items())]
+        for process, conn in workers:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            conn.close()
+
+
+def run_local(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Any]]:
+    """(job, outcome) pairs from a pool of spawned processes, one kernel each."""
+    pool = _Pool(workers)
+    try:
+        yield from pool.run(jobs)
+    finally:
+        pool.close()
+
+
+def run_dask(jobs: list[Job], address: str) -> Iterator[tuple[Job, Any]]:
+    """The same task on a Dask distributed cluster; workers must be able to import kerasgrade."""
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    with Client(address, timeout="30s") as client:
+        share: dict[str, int] = {}
+        for info in client.scheduler_info(n_workers=-1)["workers"].values():
+            share[info["host"]] = share.get(info["host"], 0) + info["nthreads"]
+        futures = {
+            client.submit(grade_job, dataclasses.replace(job, host_share=share), pure=False,
+                          retries=ATTEMPTS - 1,
+                          key=f"kerasgrade-{job.assignment}-{job.student}-{os.urandom(4).hex()}"):
+            job
+            for job in jobs
+        }
+        for future in dask_completed(list(futures)):
+            yield futures[future], future
+
+
+def default_workers() -> int:
+    by_memory = psutil.virtual_memory().available // WORKER_MEMORY
+    return max(1, min(cores(), by_memory))

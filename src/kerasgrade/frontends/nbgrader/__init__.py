@@ -1,0 +1,1 @@
+"""nbgrader integration: hidden test cells, feedback, the sandboxed kernel, LMS plugins."""

@@ -1,0 +1,1 @@
+"""Stage 5: the result schema and everything made from it (pages, gradebook, CSV)."""

@@ -1,0 +1,164 @@
+"""What a batch writes, from one process: gradebook, class CSV, pages, graded notebooks, state.
+
+The graded notebook is what `nbgrader autograde` leaves (formgrader and generate_feedback read
+it); the resume state is written last, so a killed run redoes a submission rather than losing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat.v4 import new_output
+from nbgrader import utils as nbgrader_utils
+from nbgrader.utils import find_all_files
+
+from kerasgrade import sanitize
+from kerasgrade.artifacts import facts_bundle
+from kerasgrade.course.layout import GRADES_CSV, REPORTS, graded_dir
+from kerasgrade.report import feedback, gradebook
+from kerasgrade.report.results import SubmissionResult
+
+STATE_DIR = Path(".kerasgrade") / "results"
+
+
+CSV_FIELDS = ("student", "assignment", "score", "max_score", "late_penalty", "status", "reason")
+
+
+TIMESTAMP = "timestamp.txt"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Readers (and a rerun after a kill) see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def state_path(root: Path, assignment_id: str, student: str) -> Path:
+    return root / STATE_DIR / assignment_id / f"{student}.json"
+
+
+def stored_state(root: Path, assignment_id: str, student: str) -> dict[str, Any] | None:
+    """The resume state of a graded submission (its result, the fingerprints), if any."""
+    try:
+        return json.loads(state_path(root, assignment_id, student).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+class Publisher:
+    """Everything the batch writes, in one process: reporters first, resume state last."""
+
+    def __init__(self, root: Path, assignment_id: str, book: gradebook.GradebookWriter,
+                 notebook_id: str) -> None:
+        self.root = root
+        self.assignment_id = assignment_id
+        self.book = book
+        self.notebook_id = notebook_id
+        self.rows = {(row["assignment"], row["student"]): row for row in self._stored_rows()}
+
+    def state_path(self, student: str) -> Path:
+        return state_path(self.root, self.assignment_id, student)
+
+    def publish(self, submitted: Path, result: SubmissionResult, state: dict[str, Any],
+                executed: str | None = None) -> None:
+        """submitted: the student's folder in submitted/ (its timestamp and other files)."""
+        # Where nbgrader's formgrader and generate_feedback look for the graded notebook.
+        folder = graded_dir(self.root, result.student, self.assignment_id)
+        graded = folder / f"{self.notebook_id}.ipynb"
+        if executed is not None:
+            _write_atomic(graded, autograded_notebook(executed, result))
+        else:  # no run (a refused file): an older run's notebook would contradict the grade
+            graded.unlink(missing_ok=True)
+        self.sync(submitted, result)
+        self._reports(submitted, result, state)
+
+    def refresh(self, submitted: Path, state: dict[str, Any]) -> None:
+        """An unchanged submission: the class-wide stores again (a new or reset gradebook is
+        filled again), its reports again when its lateness changed (an extension, a due date)."""
+        result = SubmissionResult.from_dict(state["result"])
+        before = (result.late_penalty, result.seconds_late)
+        self.sync(submitted, result)
+        if (result.late_penalty, result.seconds_late) != before:
+            self._reports(submitted, result, state)
+
+    def _reports(self, submitted: Path, result: SubmissionResult, state: dict[str, Any]
+                 ) -> None:
+        """kerasgrade's own pages, nbgrader's timestamp.txt, then the resume state."""
+        out = self.root / REPORTS / result.student / self.assignment_id
+        result.write_gradescope(out / "results.json")
+        feedback.write_page(result, out / "feedback.html")
+        graded = graded_dir(self.root, result.student, self.assignment_id)
+        if graded.is_dir():
+            self._carry_over(submitted, graded)
+        state["result"] = result.to_dict(with_facts=True)
+        _write_atomic(self.state_path(result.student), json.dumps(state))
+
+    def _carry_over(self, submitted: Path, graded: Path) -> None:
+        """What `nbgrader autograde` copies from submitted/ besides the notebooks, by nbgrader's
+        own rule: timestamp.txt and submission_secret.txt, which generate_feedback and
+        release_feedback need, and the student's other files. Links are passed over."""
+        (graded / TIMESTAMP).unlink(missing_ok=True)  # a stale one would date the work wrong
+        for name in find_all_files(str(submitted), self.book.settings.ignore() + ["*.ipynb"]):
+            path = Path(name)
+            if path.is_file() and not path.is_symlink():
+                target = graded / path.relative_to(submitted)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+
+    def sync(self, submitted: Path, result: SubmissionResult) -> None:
+        """The class-wide stores: the gradebook, whose late penalty the result takes, and the
+        class CSV."""
+        self.book.record(result, self.notebook_id, gradebook.read_timestamp(submitted))
+        late = self.book.assign_late_penalty(self.assignment_id, self.notebook_id,
+                                             result.student)
+        result.late_penalty, result.seconds_late = late.penalty, late.seconds_late
+        self.rows[(self.assignment_id, result.student)] = _row(result)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, CSV_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows[key] for key in sorted(self.rows))
+        _write_atomic(self.root / GRADES_CSV, buffer.getvalue())
+
+    def _stored_rows(self) -> Iterator[dict[str, Any]]:
+        for path in sorted((self.root / STATE_DIR).glob("*/*.json")):
+            with contextlib.suppress(OSError, json.JSONDecodeError, KeyError, TypeError):
+                yield _row(SubmissionResult.from_dict(json.loads(path.read_text())["result"]))
+
+
+def _row(result: SubmissionResult) -> dict[str, Any]:
+    return {"student": result.student, "assignment": result.assignment,
+            "score": f"{result.score:g}", "max_score": f"{result.max_score:g}",
+            "late_penalty": f"{result.late_penalty:g}", "status": result.status,
+            "reason": result.reason}
+
+
+def autograded_notebook(executed: str, result: SubmissionResult) -> str:
+    """The executed notebook with what `nbgrader autograde` leaves in its graded cells: each
+    check's verdict, and in the first the facts generate_feedback's report is drawn from."""
+    nb = nbformat.reads(executed, as_version=4)
+    checks = {c.name: c for c in result.checks}
+    first = True
+    for cell in nb.cells:
+        check = checks.get(sanitize.grade_id(cell) or "")
+        if cell.cell_type != "code" or not nbgrader_utils.is_grade(cell) or check is None:
+            continue
+        line = check.line()
+        cell.outputs = ([new_output("display_data", data=facts_bundle(result.assignment,
+                                                                      result.facts))]
+                        if first and result.facts else [])
+        cell.outputs.append(
+            new_output("stream", name="stdout", text=line + "\n") if check.passed else
+            new_output("error", ename="CheckFailed", evalue=line, traceback=line.splitlines()))
+        first = False
+    return nbformat.writes(nb)

@@ -1,0 +1,179 @@
+"""The one result schema every front end reads (pytest, nbgrader, Gradescope, CSV, HTML)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from kerasgrade.course import assignments
+
+Status = Literal["graded", "error"]
+
+
+class CheckFailed(AssertionError):
+    """A check that did not pass, as a notebook shows it: the message, no traceback.
+
+    IPython displays the lines _render_traceback_ returns in place of the traceback, whose
+    frames (kerasgrade's) would only bury the message. The cell still ends in an error, which
+    is how nbgrader scores a test cell 0.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return str(self).splitlines()
+
+
+class GraderFault(RuntimeError):
+    """The grader's own machinery failed: never a student's score. The message names the
+    fault for the instructor; stage says where: "sandbox" (the runner did not start),
+    "kernel" (it did not start or its setup failed), "data" (the grader's data cannot be
+    loaded), "inspector" (the measuring process)."""
+
+    def __init__(self, message: str, stage: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check: what was expected, what was found, what to change."""
+
+    name: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+    hint: str = ""
+    title: str = ""
+
+    @classmethod
+    def ok(cls, name: str, max_points: float, message: str, title: str = "") -> CheckResult:
+        return cls(name, max_points, max_points, True, message, "", title)
+
+    @classmethod
+    def fail(
+        cls, name: str, max_points: float, message: str, hint: str = "", title: str = ""
+    ) -> CheckResult:
+        return cls(name, 0.0, max_points, False, message, hint, title)
+
+    def line(self) -> str:
+        """What a graded notebook cell shows: printed when it passed, raised when not."""
+        if self.passed:
+            return f"✔ {self.title or self.name}: {self.message}"
+        return f"✘ {self.title or self.name}: {self.text()}"
+
+    def text(self) -> str:
+        """The message a student reads, with the hint when the check failed."""
+        if self.passed or not self.hint:
+            return self.message
+        return f"{self.message}\nWhat to change: {self.hint}"
+
+
+@dataclass
+class SubmissionResult:
+    """Everything a grade is: per-check results plus how the submission was run."""
+
+    assignment: str
+    student: str
+    notebook: str
+    status: Status
+    reason: str = ""
+    checks: list[CheckResult] = field(default_factory=list)
+    data_source: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    # Set from nbgrader's gradebook (due date, extension, timestamp.txt) and its
+    # LateSubmissionPlugin: the points taken off the checks' sum.
+    late_penalty: float = 0.0
+    seconds_late: float = 0.0
+
+    @property
+    def raw_score(self) -> float:
+        return round(sum(c.points for c in self.checks), 4)
+
+    @property
+    def score(self) -> float:
+        return round(max(0.0, self.raw_score - self.late_penalty), 4)
+
+    def late_note(self) -> str:
+        """One sentence on lateness for the student, or "" for work on time."""
+        if self.seconds_late <= 0:
+            return ""
+        late = f"Submitted {_duration(self.seconds_late)} after the due date"
+        if not self.late_penalty:
+            return f"{late}: no late penalty."
+        return f"{late}: late penalty {self.late_penalty:g} of {self.raw_score:g} points."
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_points for c in self.checks), 4)
+
+    def to_dict(self, with_facts: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        if not with_facts:
+            d.pop("facts")
+        d["score"] = self.score
+        d["raw_score"] = self.raw_score
+        d["max_score"] = self.max_score
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SubmissionResult:
+        d = dict(d)
+        for derived in ("score", "raw_score", "max_score"):
+            d.pop(derived, None)
+        d["checks"] = [CheckResult(**c) for c in d.get("checks", [])]
+        return cls(**d)
+
+    def to_gradescope(self) -> dict[str, Any]:
+        """Gradescope's results.json: score, max_score, one entry per test with the visibility
+        the assignment gives its check, and the measured figures for the leaderboard."""
+        spec = assignments.ASSIGNMENTS.get(self.assignment)
+        visibility = {c.name: c.visibility for c in spec.checks} if spec else {}
+        out: dict[str, Any] = {
+            "score": self.score,
+            "max_score": self.max_score,
+            "visibility": "visible",
+            "tests": [
+                {
+                    "name": c.title or c.name,
+                    "score": c.points,
+                    "max_score": c.max_points,
+                    "output": c.text(),
+                    "visibility": visibility.get(c.name, "visible"),
+                    "status": "passed" if c.passed else "failed",
+                }
+                for c in self.checks
+            ],
+        }
+        lines = []
+        if self.status == "error":
+            lines.append(f"Grading error: {self.reason}")
+        elif self.data_source:
+            lines.append(f"Graded on data source: {self.data_source}")
+        if note := self.late_note():
+            lines.append(note)
+        if lines:
+            out["output"] = "\n".join(lines)
+        evaluation = self.facts.get("evaluation") or {}
+        board = [{"name": b.name, "value": round(value, 4), "order": b.order}
+                 for b in (spec.leaderboard if spec else ())
+                 if isinstance(value := evaluation.get(b.key), float)]
+        if board and self.status == "graded":
+            out["leaderboard"] = board
+        return out
+
+    def write_gradescope(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_gradescope(), indent=2))
+
+
+def _duration(seconds: float) -> str:
+    """Coarse enough to read, exact enough to check: "2 days 3 hours", "5 minutes"."""
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count:.0f} {unit}{'s' if count != 1 else ''}")
+    return " ".join(parts[:2]) or f"{seconds:.0f} seconds"

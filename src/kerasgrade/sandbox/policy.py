@@ -1,0 +1,54 @@
+"""What a sandboxed student process sees: hidden course paths, shown paths, its environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import kerasgrade
+from kerasgrade.course.layout import COURSE_DIRS
+from kerasgrade.keras_terms import quiet_tensorflow
+
+
+def private_paths(root: Path, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+    """What a student's code must never read: the course's private folders and files.
+
+    /run holds the machine's service sockets, which stay connectable on a read-only mount.
+    """
+    return tuple(root / d for d in COURSE_DIRS) + (Path("/run"),) + extra
+
+
+def sandbox_env(scratch: Path, threads: int | None = None,
+                data_dir: Path | None = None) -> dict[str, str]:
+    """The whole environment of a sandboxed student process: none of the grader's own."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "HOME": str(scratch),
+        "KERAS_HOME": str(scratch / ".keras"),
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(scratch / ".matplotlib"),
+        "IPYTHONDIR": str(scratch / ".ipython"),
+        "JUPYTER_RUNTIME_DIR": str(scratch / ".jupyter"),
+        "JUPYTER_DATA_DIR": str(scratch / ".jupyter"),
+        "KERASGRADE_OFFLINE": "1",
+        "PYTHONPATH": str(Path(kerasgrade.__file__).resolve().parent.parent),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    for key in ("KERASGRADE_DATA_DIR", "KERASGRADE_NO_SAMPLE"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    if data_dir:
+        env["KERASGRADE_DATA_DIR"] = str(data_dir)
+    return dict(quiet_tensorflow(env))
+
+
+def shown_paths(env: dict[str, str]) -> tuple[Path, ...]:
+    """The package and the data folder, which the sandbox must show read-only even where they
+    sit under its private /tmp (a clone in /tmp, a data folder there) or a hidden folder."""
+    # A missing one is skipped (bwrap would refuse to start): loading the data then fails
+    # with the loaders' own message.
+    return tuple(Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR")
+                 if k in env and Path(env[k]).exists())

@@ -1,0 +1,1 @@
+"""The visible step checks a student runs in the notebook, one module per assignment."""

@@ -1,0 +1,52 @@
+"""A small class graded by `kerasgrade grade`, for the tests of batches and what reads them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from nbfactory import write
+from nbgrader.api import Gradebook
+
+from kerasgrade.course.assignments import CONNECTED_NETWORKS
+from kerasgrade.course.demo import MISTAKES, answered
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+AID = CONNECTED_NETWORKS
+
+
+EXPECTED = {"alice": 14.0, "bob": 11.0, "carol": 0.0}
+
+
+def make_course(root: Path, students: tuple[str, ...] = ("alice", "bob", "carol")) -> Path:
+    """A course folder: the released notebook and nbgrader's submitted/ layout."""
+    release = root / "assignments" / AID
+    release.mkdir(parents=True)
+    shutil.copy(REPO / "assignments" / AID / f"{AID}.ipynb", release)
+    notebooks = {"alice": answered(REPO, AID), "bob": answered(REPO, AID, MISTAKES[AID]["dense32"])}
+    for student in students:
+        path = root / "submitted" / student / AID / f"{AID}.ipynb"
+        if student in notebooks:
+            write(notebooks[student], path)
+        else:
+            path.parent.mkdir(parents=True)
+            path.write_text('{"cells": [')  # a notebook cut off mid-upload
+    return root
+
+
+def grade(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kerasgrade", "grade", AID, "--root",
+                           str(root), *extra], capture_output=True, text=True, timeout=900)
+
+
+def state(root: Path, student: str) -> Path:
+    return root / ".kerasgrade" / "results" / AID / f"{student}.json"
+
+
+def gradebook_scores(root: Path) -> dict[str, float]:
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        return {s.student.id: s.score for s in gb.assignment_submissions(AID)}

@@ -1,0 +1,57 @@
+"""01's prepared arrays on full MNIST: the grader gets what its checks need, not 215 MiB."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from kerasgrade.execute.kernel.export_cell import SAMPLE_ROWS, export_namespace
+from kerasgrade.measure.process import array_facts
+
+MIB = 1024 * 1024
+
+
+def test_large_images_leave_as_a_sample_with_their_shape_and_range(tmp_path: Path) -> None:
+    labels = np.arange(60_000) % 10
+    data = SimpleNamespace(y_train=labels, y_test=labels[:10_000])
+    images = np.zeros((60_000, 28, 28, 1), dtype="float32")  # 188 MB, as full MNIST prepared
+    images[-1, 0, 0, 0] = 1.0  # the brightest pixel in the last image only
+    one_hot = np.eye(10, dtype="float32")[labels]
+    one_hot[-1] = np.roll(one_hot[-1], 1)  # the last row's label is wrong
+    export_namespace({"train_images": images, "train_labels": one_hot}, tmp_path,
+                     arrays=("train_images", "train_labels"))
+    assert (tmp_path / "arrays.npz").stat().st_size < 4 * MIB
+    summaries = json.loads((tmp_path / "export.json").read_text())["arrays"]
+    assert len(summaries["train_images"]["rows"]) == SAMPLE_ROWS
+    assert "rows" not in summaries["train_labels"]  # labels go whole
+    facts = array_facts(tmp_path, data, summaries)
+    assert facts["train_images"] == {"shape": [60_000, 28, 28, 1], "dtype": "float32",
+                                     "min": 0.0, "max": 1.0}
+    assert facts["train_labels"]["one_hot"] and not facts["train_labels"]["agrees_with_labels"]
+
+
+def test_an_arrays_file_the_student_broke_is_no_arrays_not_a_crash(tmp_path: Path) -> None:
+    """The student's kernel writes arrays.npz: whatever it leaves there is the notebook's
+    fault (the checks then say the arrays are missing), never a crash of the measurement,
+    which would be reported as the grader's own failure on every run."""
+    data = SimpleNamespace(y_train=np.arange(10), y_test=np.arange(10))
+    path = tmp_path / "arrays.npz"
+    elsewhere = tmp_path / "elsewhere.npz"
+    np.savez(elsewhere, train_labels=np.eye(10, dtype="float32"))
+    np.savez(tmp_path / "objects.npz", train_labels=np.array([{"a": 1}], dtype=object))
+    broken = {
+        "garbage": lambda: path.write_bytes(b"PK\x03\x04 not really a zip"),
+        "pickled objects": lambda: (tmp_path / "objects.npz").rename(path),
+        "a symlink": lambda: path.symlink_to(elsewhere),
+        "a FIFO": lambda: os.mkfifo(path),
+    }
+    for what, make in broken.items():
+        make()
+        assert array_facts(tmp_path, data, None) == {}, what
+        path.unlink()
+    elsewhere.rename(path)  # the same arrays in a regular file are read
+    assert array_facts(tmp_path, data, None)["train_labels"]["one_hot"]

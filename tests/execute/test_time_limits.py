@@ -1,0 +1,85 @@
+"""Time limits come from the reference solution's measured time, the same in every front end
+(issue 12, finding 4). The endless loop graded under them is in tests/sandbox/test_hostile.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from kerasgrade.course import build as course
+from kerasgrade.course.assignments import CONNECTED_NETWORKS
+from kerasgrade.execute import options
+from kerasgrade.execute.options import (
+    CELL_FLOOR,
+    LIMIT_FACTOR,
+    NOTEBOOK_FLOOR,
+    ExecOptions,
+    time_limits,
+    with_limits,
+)
+from kerasgrade.frontends.nbgrader.kernel import kernel_limits
+
+REPO = Path(__file__).resolve().parents[2]
+AID = CONNECTED_NETWORKS
+
+
+def test_limits_are_a_multiple_of_the_reference_time_per_data_source() -> None:
+    measured = options.recorded_times()[AID]["measured"]
+    assert {"mnist", "mnist-sample-5k"} <= set(measured), "time both sources: course build"
+    for source, run in measured.items():
+        limits = options.source_limits(AID, source)
+        assert limits.cell == max(CELL_FLOOR, LIMIT_FACTOR * run["cell"])
+        assert limits.notebook == max(NOTEBOOK_FLOOR, LIMIT_FACTOR * run["notebook"])
+    # Full data takes longer: a source never timed gets the slowest one's limits.
+    slowest = options.source_limits(AID, "mnist")
+    assert options.source_limits(AID, "unknown") == slowest
+    assert slowest.cell >= options.source_limits(AID, "mnist-sample-5k").cell
+
+
+def test_limits_can_be_set_per_assignment(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    times = options.recorded_times()
+    times[AID] |= {"cell_seconds": 42, "notebook_seconds": 99}
+    path = tmp_path / "time_limits.json"
+    path.write_text(json.dumps(times))
+    monkeypatch.setattr(options, "TIME_LIMITS_FILE", path)
+    assert options.source_limits(AID) == options.TimeLimits(42, 99)
+    # Every front end reads them: the batch and pytest (ExecOptions), the sandboxed kernel.
+    given = with_limits(ExecOptions(), AID)
+    assert (given.cell_timeout, given.limits.wall_seconds) == (42, 99)
+    assert kernel_limits(AID).wall_seconds == 99
+
+
+def test_course_build_times_the_solution_cells_and_the_run() -> None:
+    """The slowest cell leaves nbgrader's test cells (the grader's checks) out."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import time\ntime.sleep(2)"),
+        nbformat.v4.new_code_cell("time.sleep(4)", metadata={"nbgrader": {
+            "grade": True, "solution": False, "grade_id": "t", "points": 1}}),
+    ])
+    _, cell, notebook = course.execute(nb)
+    assert 2 <= cell < 4
+    assert notebook >= 6
+
+
+def test_nbgrader_uses_the_assignments_cell_limit() -> None:
+    """nbgrader_config.py: Execute.timeout for the assignment on nbgrader's command line, and
+    a test cell bounded like the grader's own cells, by the notebook's limit."""
+    script = (
+        "import sys\n"
+        "from traitlets.config.loader import PyFileConfigLoader\n"
+        f"sys.argv = ['nbgrader', 'autograde', {AID!r}]\n"
+        f"c = PyFileConfigLoader('nbgrader_config.py', path={str(REPO)!r}).load_config()\n"
+        "test = {'metadata': {'nbgrader': {'grade': True, 'solution': False}}}\n"
+        "print(c.Execute.timeout, c.Execute.timeout_func({'metadata': {}}),"
+        " c.Execute.timeout_func(test))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout.split()
+    limits = time_limits(AID)
+    assert [int(x) for x in out] == [int(limits.cell), int(limits.cell), int(limits.notebook)]

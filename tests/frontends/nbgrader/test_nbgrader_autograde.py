@@ -1,0 +1,45 @@
+"""nbgrader's own commands grade the course right: real nbgrader, real training, real data.
+
+A temporary course folder gets the repository's source/ and nbgrader_config.py; nbgrader
+generates the release, autogrades submissions, and the scores are read from its gradebook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nbgrader_course import ROOT, autograde, expected_points
+
+from kerasgrade.course import assignments
+from kerasgrade.course.demo import MISTAKES, answered, untouched
+
+
+def test_02_solution_full_untouched_zero_one_mistake_one_step(tmp_path: Path) -> None:
+    aid = assignments.CONNECTED_NETWORKS
+    scores = autograde(tmp_path, aid, {
+        "solution": answered(ROOT, aid),
+        "untouched": untouched(ROOT, aid),
+        "dense32": answered(ROOT, aid, MISTAKES[aid]["dense32"]),
+    })
+    full = expected_points(aid)
+    assert scores["solution"] == full
+    assert scores["untouched"] == dict.fromkeys(full, 0.0)
+    assert scores["dense32"] == full | {"architecture": 0.0}
+
+
+def test_01_solution_full_untouched_zero(tmp_path: Path) -> None:
+    aid = assignments.PREPARING_DATA
+    scores = autograde(tmp_path, aid, {"solution": answered(ROOT, aid),
+                                       "untouched": untouched(ROOT, aid)})
+    full = expected_points(aid)
+    assert scores["solution"] == full
+    assert scores["untouched"] == dict.fromkeys(full, 0.0)
+
+
+@pytest.mark.slow
+def test_03_solution_full_marks(tmp_path: Path) -> None:
+    """30 epochs on 55,000 Fashion-MNIST images: the slowest test (minutes)."""
+    aid = assignments.FASHION_CLASSIFIER
+    scores = autograde(tmp_path, aid, {"solution": answered(ROOT, aid)})
+    assert scores["solution"] == expected_points(aid)

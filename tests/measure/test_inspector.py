@@ -1,0 +1,135 @@
+"""The resident inspector of batch workers measures exactly what a fresh process measures,
+survives its own death and a hang, and never copies what a submission's links point at."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from kerasgrade import sandbox
+from kerasgrade.course import assignments
+from kerasgrade.execute.kernel.export_cell import export_namespace
+from kerasgrade.execute.options import ExecOptions
+from kerasgrade.measure import client as inspector
+from kerasgrade.sandbox.policy import sandbox_env, shown_paths
+
+AID = assignments.CONNECTED_NETWORKS
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 02 model (12,730 parameters, compiled, untrained) exported as the kernel would."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    out = tmp_path_factory.mktemp("exported") / "artifacts"
+    export_namespace({"model": model, "epochs": 10}, out, variables=("epochs",))
+    return out
+
+
+@pytest.fixture
+def resident() -> Iterator[None]:
+    yield
+    if getattr(inspector._LOCAL, "resident", None) is not None:  # each test starts afresh
+        inspector._LOCAL.resident.close()
+        inspector._LOCAL.resident = None
+
+
+def place(artifacts: Path, scratch: Path) -> Path:
+    """A copy of the artifacts where the kernel would have left them."""
+    job = scratch / "artifacts"
+    shutil.rmtree(job, ignore_errors=True)
+    shutil.copytree(artifacts, job, symlinks=True)
+    return job
+
+
+def measure(job: Path, options: ExecOptions) -> tuple[sandbox.SandboxRun, dict]:
+    scratch = job.parent
+    env = sandbox_env(scratch, options.threads, options.data_dir)
+    shown = shown_paths(env)
+    run = inspector.measure(job, AID, scratch, env, shown, options)
+    facts_file = job / "facts.json"
+    return run, json.loads(facts_file.read_text()) if facts_file.exists() else {}
+
+
+def test_resident_measures_what_a_fresh_process_measures(
+        artifacts: Path, tmp_path: Path, resident: None) -> None:
+    one_shot, fresh = measure(place(artifacts, tmp_path), ExecOptions())
+    options = ExecOptions(resident_inspector=True)
+    first, kept = measure(place(artifacts, tmp_path), options)
+    pid = inspector._LOCAL.resident.proc.pid
+    second, again = measure(place(artifacts, tmp_path), options)
+    assert (one_shot.status, first.status, second.status) == ("ok", "ok", "ok"), second.stderr
+    assert fresh["model"]["params"] == 12_730
+    assert kept == fresh and again == fresh  # forked per request: nothing carries over
+    assert inspector._LOCAL.resident.proc.pid == pid  # one TensorFlow import served both
+    assert 0 < second.peak_rss_mb < 4096
+
+
+def test_resident_restarted_after_it_died(artifacts: Path, tmp_path: Path,
+                                          resident: None) -> None:
+    options = ExecOptions(resident_inspector=True)
+    assert measure(place(artifacts, tmp_path), options)[0].status == "ok"
+    dead = inspector._LOCAL.resident.proc
+    os.killpg(dead.pid, 9)
+    dead.wait()
+    run, facts = measure(place(artifacts, tmp_path), options)
+    assert run.status == "ok" and facts["model"]["params"] == 12_730
+    assert inspector._LOCAL.resident.proc.pid != dead.pid
+
+
+def test_resident_that_hangs_is_stopped(artifacts: Path, tmp_path: Path,
+                                        resident: None) -> None:
+    # Starting TensorFlow alone takes longer than this limit.
+    options = ExecOptions(resident_inspector=True, limits=sandbox.Limits(wall_seconds=0.5))
+    run, facts = measure(place(artifacts, tmp_path), options)
+    assert (run.status, facts) == ("timeout", {})
+    assert "did not finish in 0.5 s" in run.reason
+    assert inspector._LOCAL.resident.proc is None  # killed with its sandbox; the next job restarts
+
+
+def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, resident: None) -> None:
+    options = ExecOptions(resident_inspector=True)
+    # A model only root may read: a grader that followed the link would measure it.
+    secret = tmp_path / "secret.keras"
+    shutil.copyfile(artifacts / "model.keras", secret)
+    secret.chmod(0o600)
+    job = place(artifacts, tmp_path)
+    (job / "model.keras").unlink()
+    (job / "model.keras").symlink_to(secret)  # resolved in the sandbox, as its own uid
+    run, facts = measure(job, options)
+    assert run.status == "ok" and facts["model"]["loaded"] is False, facts["model"]
+
+    job = place(artifacts, tmp_path)
+    os.mkfifo(job / "pipe")  # opening it would wait for a writer: copying must refuse it
+    run, facts = measure(job, options)
+    assert run.status == "refused" and "could not be copied" in run.reason and facts == {}
+
+
+def test_threads_of_a_dask_worker_get_a_resident_each(artifacts: Path, tmp_path: Path) -> None:
+    options = ExecOptions(resident_inspector=True)
+    both = threading.Barrier(2)
+
+    def task(scratch: Path) -> tuple[str, int, int]:
+        both.wait()  # two tasks at once, as in a worker with --nthreads 2
+        run, facts = measure(place(artifacts, scratch), options)
+        resident = inspector._LOCAL.resident
+        pid = resident.proc.pid
+        resident.close()
+        return run.status, facts["model"]["params"], pid
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(task, [tmp_path / "a", tmp_path / "b"]))
+    assert [r[:2] for r in results] == [("ok", 12_730)] * 2
+    assert results[0][2] != results[1][2]
