@@ -42,7 +42,8 @@ def sandbox_env(scratch: Path, threads: int | None = None,
             env[key] = os.environ[key]
     if data_dir:
         env["KERASGRADE_DATA_DIR"] = str(data_dir)
-    return dict(quiet_tensorflow(env))
+    quiet_tensorflow(env)
+    return env
 
 
 def shown_paths(env: dict[str, str]) -> tuple[Path, ...]:

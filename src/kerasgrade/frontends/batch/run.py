@@ -102,9 +102,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     options = ExecOptions(sandbox=not args.no_sandbox, hide=private_paths(root),
                           threads=None if args.scheduler else threads)
     subs = discover(root, aid)
-    if any(sub.path and (args.force or not reusable(stored_state(root, aid, sub.student),
-                                                     sub.path.read_bytes(), version))
-           for sub in subs):
+    # Each notebook and its stored state are read once: what is to be graded decides whether
+    # the self-test runs, then plans the jobs.
+    found = {sub.student: (sub.path.read_bytes(), stored_state(root, aid, sub.student))
+             for sub in subs if sub.path is not None}
+    to_grade = {student for student, (data, stored) in found.items()
+                if args.force or not reusable(stored, data, version)}
+    if to_grade:
         # Only when something is to be graded: an unchanged class costs no kernel start.
         started = time.monotonic()
         try:  # before the gradebook opens: a grader that cannot run records nothing
@@ -123,7 +127,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             raise GraderFailure(str(exc)) from None
         publisher = Publisher(root, aid, book, notebook_id)
         batch = Batch(root, aid, publisher, version, console)
-        jobs = batch.plan(subs, options, release, args.force)
+        jobs = batch.plan(subs, found, to_grade, options, release)
         if args.scheduler:
             if args.workers:
                 console.print("--workers is ignored with --scheduler: the cluster decides")
@@ -151,10 +155,11 @@ class Batch:
         self.subs: dict[str, Submission] = {}
         self.skipped = self.graded = self.failed = self.grader_failures = 0
 
-    def plan(self, subs: list[Submission], options: ExecOptions, release: bytes | None,
-             force: bool) -> list[Job]:
-        """Jobs for what must be graded; unchanged results are re-synced, unreadable folders
-        get their error result here."""
+    def plan(self, subs: list[Submission],
+             found: dict[str, tuple[bytes, dict[str, Any] | None]], to_grade: set[str],
+             options: ExecOptions, release: bytes | None) -> list[Job]:
+        """Jobs for what must be graded (found: each notebook and its stored state); unchanged
+        results are re-synced, unreadable folders get their error result here."""
         jobs = []
         for sub in subs:
             self.subs[sub.student] = sub
@@ -163,9 +168,8 @@ class Batch:
                                        str(sub.folder.relative_to(self.root)), sub.problem)
                 self._finish(sub, result, self._state(result, "", {}))
                 continue
-            data = sub.path.read_bytes()
-            stored = stored_state(self.root, self.assignment_id, sub.student)
-            if not force and stored and reusable(stored, data, self.version):
+            data, stored = found[sub.student]
+            if sub.student not in to_grade and stored is not None:
                 self.publisher.refresh(sub.folder, stored)
                 self.skipped += 1
                 continue
