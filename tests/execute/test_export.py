@@ -55,3 +55,34 @@ def test_an_arrays_file_the_student_broke_is_no_arrays_not_a_crash(tmp_path: Pat
         path.unlink()
     elsewhere.rename(path)  # the same arrays in a regular file are read
     assert array_facts(tmp_path, data, None)["train_labels"]["one_hot"]
+
+
+def test_a_results_table_leaves_as_bounded_plain_data(tmp_path: Path) -> None:
+    """04's table: a dict of rows of numbers goes as JSON; what is not plain data (objects,
+    subclasses that could lie, containers too large or too deep) goes as None, uncalled."""
+
+    class Lying(dict):
+        def items(self):  # never called: only exact dicts pass
+            raise AssertionError("called")
+
+    row = {"params": 12_730, "epochs": 10, "test_acc": np.float32(0.5), "test_loss": 0.25,
+           "seconds": 3.5}
+    deep: list = []
+    for _ in range(10):
+        deep = [deep]
+    namespace = {
+        "results": {"baseline": row, "odd": {"seconds": object()}},
+        "lying": Lying(a=1),
+        "big": {str(i): i for i in range(65)},
+        "deep": deep,
+        "int_keys": {1: 2},
+    }
+    report = export_namespace(namespace, tmp_path / "out",
+                              variables=("results", "lying", "big", "deep", "int_keys"))
+    variables = report["variables"]
+    assert variables["results"] == {"baseline": row | {"test_acc": 0.5},
+                                    "odd": {"seconds": None}}
+    assert variables["lying"] is variables["big"] is variables["deep"] is None
+    assert variables["int_keys"] is None
+    stored = json.loads((tmp_path / "out" / "export.json").read_text())
+    assert stored["variables"] == variables

@@ -77,7 +77,10 @@ def activations(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Check
             "cross-entropy expects probabilities; without softmax the network trains to chance)"
         )
     if any(f != "relu" for f in found[:-1]):
-        hint.append("hidden Dense layers should use activation='relu'")
+        hint.append("hidden Dense layers should use activation='relu'" + (
+            "; a hidden layer without one (linear) adds nothing: stacked Dense layers without "
+            "activations compute only a linear function of the pixels"
+            if "linear" in found[:-1] else ""))
     if len(found) != len(expected):
         hint.append(f"expected {len(expected)} Dense layers, found {len(found)}")
     return CheckResult.fail(cs.name, cs.points, f"Activations expected: {pairs}.",
