@@ -77,8 +77,9 @@ def _given(m: ModelSpec, ns: Namespace, spec: Assignment) -> str:
                           f"{trained} epoch(s)",
                           change + "; run the cell that builds it again, once.")
     row = _row(ns, spec, m, model, m.epochs)
-    return (f"{m.name}: {m.total_params:,} parameters, {m.epochs} epoch(s), test accuracy "
-            f"{row.get('test_acc')}")
+    acc = row.get("test_acc")
+    shown = f"{acc:.4f}" if isinstance(acc, float | int) else repr(acc)
+    return f"{m.name}: {m.total_params:,} parameters, {m.epochs} epoch(s), test accuracy {shown}"
 
 
 def _record(ns: Namespace, spec: Assignment) -> str:
