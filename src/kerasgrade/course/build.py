@@ -10,8 +10,8 @@ checks on it and proves the reference solution earns every point. They hold no s
 for teachers. The `### BEGIN/END` marker lines are dropped so that it reads as a
 finished notebook.
 
-    python -m kerasgrade.course build [ROOT [ID ...]]   regenerate assignments/ and solutions/
-                                             (of every assignment, or of the ids given)
+    python -m kerasgrade.course build [ROOT] [ID ...]  regenerate assignments/ and solutions/
+                                             (every assignment's, or those of the ids given)
     python -m kerasgrade.course check [ROOT]   list what differs from source/ (exit 1 if any)
     python -m kerasgrade.course time ID [ROOT] execute one solution to record its times only
 """
