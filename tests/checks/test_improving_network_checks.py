@@ -63,8 +63,11 @@ def test_fits_split_over_calls_count_whole() -> None:
 
 
 def test_one_epoch_aliased_to_the_baseline() -> None:
+    # model_one_epoch = model_baseline, then fit(epochs=1): both names, one model, 11 epochs.
     f = facts(AID)
-    f["models"]["model_one_epoch"]["id"] = f["models"]["model_baseline"]["id"]
+    baseline = f["models"]["model_baseline"]
+    baseline.update(iterations=11 * baseline["steps_per_epoch"], history_epochs=1)
+    f["models"]["model_one_epoch"] = dict(baseline)
     r = check(AID, "one_epoch", f)
     assert "`model_one_epoch` is the same model as `model_baseline`" in r.message
     assert "build a new network for `model_one_epoch` with Sequential([...])" in r.hint

@@ -95,31 +95,40 @@ def fixed_model(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Check
     model, problem = _model(facts, m)
     if model is None:
         return CheckResult.fail(cs.name, cs.points, problem or "", "", cs.title)
-    failed = _shape_problem(model, m, spec, cs) or _epochs_problem(model, m, cs)
+    # An alias first: its epochs and accuracy are the other model's, and that is the mistake.
+    failed = (_alias_problem(facts, model, m, spec, cs) or _shape_problem(model, m, spec, cs)
+              or _epochs_problem(model, m, cs) or _below_problem(facts, model, m, spec, cs))
     if failed:
         return failed
-    if m.below:
-        failed = _below_problem(facts, model, m, spec, cs)
-        if failed:
-            return failed
     return CheckResult.ok(
         cs.name, cs.points,
         f"`{m.name}`: {m.total_params:,} parameters, trained for {m.epochs} epoch(s), test "
         f"accuracy {model['test_accuracy']:.4f} (measured by the grader).", cs.title)
 
 
+def _alias_problem(facts: dict[str, Any], model: dict[str, Any], m: ModelSpec,
+                   spec: Assignment, cs: CheckSpec) -> CheckResult | None:
+    """The model it is compared with, under a second name (export records each id())."""
+    if not m.below:
+        return None
+    other = spec.model(m.below)
+    found = (facts.get("models") or {}).get(other.name) or {}
+    if found.get("id") is None or found.get("id") != model.get("id"):
+        return None
+    return CheckResult.fail(
+        cs.name, cs.points,
+        f"`{m.name}` is the same model as `{other.name}` (one object under two names): "
+        f"fitting it trained `{other.name}` further.",
+        f"build a new network for `{m.name}` with Sequential([...]) instead of "
+        f"`{m.name} = {other.name}`", cs.title)
+
+
 def _below_problem(facts: dict[str, Any], model: dict[str, Any], m: ModelSpec,
                    spec: Assignment, cs: CheckSpec) -> CheckResult | None:
-    """A new model, less accurate than the longer-trained one it is compared with."""
-    other = spec.model(m.below or "")
-    found = (facts.get("models") or {}).get(other.name) or {}
-    if found.get("id") is not None and found.get("id") == model.get("id"):
-        return CheckResult.fail(
-            cs.name, cs.points,
-            f"`{m.name}` is the same model as `{other.name}` (one object under two names): "
-            f"fitting it trained `{other.name}` further.",
-            f"build a new network for `{m.name}` with Sequential([...]) instead of "
-            f"`{m.name} = {other.name}`", cs.title)
+    """Less accurate than the longer-trained model it is compared with."""
+    if not m.below:
+        return None
+    other = spec.model(m.below)
     compared, _ = _model(facts, other)
     source = facts.get("data_source", "")
     if compared is not None and trained_epochs(compared) == other.epochs and not (

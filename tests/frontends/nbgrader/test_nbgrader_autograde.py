@@ -39,13 +39,13 @@ def test_01_solution_full_untouched_zero(tmp_path: Path) -> None:
 
 
 def test_04_solution_full_autograded_marks_answers_left_to_the_teacher(tmp_path: Path) -> None:
-    """The three written answers are grade cells nbgrader leaves for formgrader: no score
-    until a teacher gives one, and they need manual grading."""
+    """The three written answers are grade cells nbgrader leaves for formgrader: no auto
+    score (nbgrader counts them 0 until a teacher grades them), flagged for manual grading."""
     aid = assignments.IMPROVING_NETWORK
     scores = autograde(tmp_path, aid, {"solution": answered(ROOT, aid)})
     spec = assignments.get(aid)
     assert scores["solution"] == expected_points(aid) | dict.fromkeys(
-        (c.name for c in spec.manual), None)
+        (c.name for c in spec.manual), 0.0)
     with Gradebook(f"sqlite:///{tmp_path / 'course' / 'gradebook.db'}") as gb:
         nb = gb.find_submission_notebook(aid, aid, "solution")
         manual = {g.name: (g.auto_score, g.needs_manual_grade, g.max_score)
