@@ -105,8 +105,9 @@ def _model_export(value: Any, path: Path) -> dict[str, Any]:
         entry["error"] = f"{type(exc).__name__}: {exc}"[:2000]
     hist = getattr(value, "history", None)
     if isinstance(hist, keras.callbacks.History):
-        entry["history_epochs"] = len(getattr(hist, "epoch", []))
-        steps = getattr(hist, "params", {}).get("steps")
+        epoch, params = getattr(hist, "epoch", None), getattr(hist, "params", None)
+        entry["history_epochs"] = len(epoch) if type(epoch) is list else None
+        steps = params.get("steps") if type(params) is dict else None
         entry["steps_per_epoch"] = steps if type(steps) is int else None
     optimizer = getattr(value, "optimizer", None)
     try:
