@@ -245,7 +245,7 @@ def model_facts(path: Path, exported_optimizer: str | None) -> tuple[Any, dict[s
     }
 
 
-def test_loss(probs: np.ndarray, labels: np.ndarray, loss: str | None,
+def evaluated_loss(probs: np.ndarray, labels: np.ndarray, loss: str | None,
               from_logits: bool | None) -> float | None:
     """The loss model.evaluate reports for these outputs under the model's own compiled loss
     (Keras's function, mean over the images); None for a loss other than the two cross-
@@ -304,7 +304,8 @@ def lesson_model_facts(artifacts: Path, spec: assignments.Assignment, export: di
             if probs.ndim != 2 or probs.shape[1] != 10:
                 raise ValueError(f"the model outputs shape {probs.shape[1:]}, expected (10,)")
             fact["test_accuracy"] = _accuracy(probs, data.y_test)
-            fact["test_loss"] = test_loss(probs, data.y_test, fact["loss"], fact["from_logits"])
+            fact["test_loss"] = evaluated_loss(probs, data.y_test, fact["loss"],
+                                               fact["from_logits"])
         except Exception as exc:  # hostile or broken model: a fact, never a crash
             fact["error"] = f"{type(exc).__name__}: {exc}"[:1000]
         out[m.name] = fact
