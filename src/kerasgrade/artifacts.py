@@ -20,6 +20,7 @@ RUN_REPORT = "run.json"  # the runner's report; read only when the runner finish
 ARTIFACTS = "artifacts"  # what the export cell wrote, inside the scratch folder:
 MODEL_FILE = "model.keras"  # the student's `model`
 SAVED_DIR = "saved"  # copies of the model files the notebook saved
+MODELS_DIR = "models"  # lessons with several models: <variable>.keras for each
 ARRAYS_FILE = "arrays.npz"  # the spec's arrays (sampled when large)
 EXPORT_FILE = "export.json"  # history, variables, array summaries, saved files
 # Written by the measuring process only.

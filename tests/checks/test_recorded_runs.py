@@ -62,6 +62,34 @@ FRAGMENTS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
         "saved_model": ("No saved model file (.keras or .h5) was found.",
                         "model.save('my_model.keras')"),
     },
+    ("04-improving-your-network", "one-epoch-trained-ten"): {
+        "one_epoch": ("`model_one_epoch` was trained for 10 epoch(s); expected 1",
+                      "write epochs=1 in the fit of `model_one_epoch`",
+                      "keep epochs = 10 for the ten-epoch experiments"),
+        "results_table": ('row "one_epoch" says 1 epoch(s); its model was trained for 10',
+                          "record the epochs the model was really trained for"),
+    },
+    ("04-improving-your-network", "second-layer-linear"): {
+        "two_layers": ("`model_two_layers`: Activations expected: relu (found relu), relu "
+                       "(found linear), softmax (found softmax).",
+                       "hidden Dense layers should use activation='relu'",
+                       "compute only a linear function of the pixels"),
+    },
+    ("04-improving-your-network", "table-from-training-images"): {
+        "results_table": ('row "baseline": test_acc 0.9515, but the grader measures 0.9050 on '
+                          "the test images",
+                          "record() must evaluate test_images, test_labels (not the training "
+                          "images)"),
+    },
+    ("04-improving-your-network", "best-over-budget"): {
+        "best_model": ("`model_best` has 407,050 parameters; the budget is 110,000.",
+                       "use fewer neurons: one hidden Dense(128) has 101,770 parameters"),
+    },
+    ("04-improving-your-network", "best-no-softmax"): {
+        "best_model": ("The output layer of `model_best` is Dense(10) with activation "
+                       "'linear'; expected Dense(10, activation='softmax')",
+                       "without softmax the network trains to chance"),
+    },
     ("03-fashion-classifier", "no-softmax"): {
         "activations": ("relu (found relu), softmax (found linear)",
                         "add activation='softmax' to the last Dense layer"),

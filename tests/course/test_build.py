@@ -59,11 +59,19 @@ def test_check_up_to_date_notices_an_edited_source(tmp_path: Path) -> None:
 @pytest.mark.parametrize("aid", IDS)
 def test_grading_cells_match_the_spec(aid: str) -> None:
     nb = read("source", aid)
-    grade_cells = [c for c in nb.cells if nbgrader(c).get("grade")]
+    grade_cells = [c for c in nb.cells if nbgrader(c).get("grade") and c.cell_type == "code"]
     spec = assignments.get(aid)
     assert [(nbgrader(c)["grade_id"], nbgrader(c)["points"]) for c in grade_cells] == [
         (c.name, c.points) for c in spec.checks
     ]
+    # Written answers: nbgrader "manually graded answer" cells, the spec's manual points.
+    answers = [c for c in nb.cells if nbgrader(c).get("grade") and c.cell_type == "markdown"]
+    assert [(nbgrader(c)["grade_id"], nbgrader(c)["points"]) for c in answers] == [
+        (c.name, c.points) for c in spec.manual
+    ]
+    for cell in answers:
+        assert nbgrader(cell)["solution"] and not nbgrader(cell)["locked"]
+        assert "### BEGIN SOLUTION" in cell.source and "Rubric for the grader" in cell.source
     for cell, check in zip(grade_cells, spec.checks):
         visible, hidden = cell.source.split("### BEGIN HIDDEN TESTS\n")
         assert visible.startswith("#") and visible.count("\n") == 1, "one visible comment line"
@@ -77,7 +85,7 @@ def test_every_todo_is_followed_by_its_check_cell(aid: str) -> None:
     nb = read("source", aid)
     steps = []
     for i, cell in enumerate(nb.cells):
-        if nbgrader(cell).get("solution"):
+        if nbgrader(cell).get("solution") and cell.cell_type == "code":
             assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
             check = nb.cells[i + 1]
             match = CHECK_CELL.match(check.source)
@@ -102,12 +110,16 @@ def test_master_notebooks_are_clean(aid: str) -> None:
 
 
 def solution_lines(nb: NotebookNode) -> set[str]:
-    lines = set()
+    """The lines of the solutions, except those the notebook gives in its own locked cells
+    (04 seeds in its setup cell and asks for the same line atop each experiment)."""
+    lines, given = set(), set()
     for cell in nb.cells:
         if nbgrader(cell).get("solution"):
             body = cell.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
             lines |= {line.strip() for line in body.splitlines() if line.strip()}
-    return lines
+        elif cell.cell_type == "code":
+            given |= {line.strip() for line in cell.source.splitlines()}
+    return lines - given
 
 
 @pytest.mark.parametrize("aid", IDS)
@@ -115,7 +127,8 @@ def test_released_notebook_has_no_solutions_or_hidden_tests(aid: str) -> None:
     released = read("assignments", aid)
     secrets = solution_lines(read("source", aid))
     for cell in released.cells:
-        if cell.cell_type != "code":
+        if cell.cell_type != "code":  # a written answer's model answer and rubric stay out
+            assert "Rubric" not in cell.source and "Model answer" not in cell.source
             continue
         for marker in course.MARKERS:
             assert marker not in cell.source

@@ -55,3 +55,61 @@ def test_an_arrays_file_the_student_broke_is_no_arrays_not_a_crash(tmp_path: Pat
         path.unlink()
     elsewhere.rename(path)  # the same arrays in a regular file are read
     assert array_facts(tmp_path, data, None)["train_labels"]["one_hot"]
+
+
+def test_a_results_table_leaves_as_bounded_plain_data(tmp_path: Path) -> None:
+    """04's table: a dict of rows of numbers goes as JSON; what is not plain data (objects,
+    subclasses that could lie, containers too large or too deep) goes as None, uncalled."""
+
+    class Lying(dict):
+        def items(self):  # never called: only exact dicts pass
+            raise AssertionError("called")
+
+    row = {"params": 12_730, "epochs": 10, "test_acc": np.float32(0.5), "test_loss": 0.25,
+           "seconds": 3.5}
+    deep: list = []
+    for _ in range(10):
+        deep = [deep]
+    namespace = {
+        "results": {"baseline": row, "odd": {"seconds": object()}},
+        "lying": Lying(a=1),
+        "big": {str(i): i for i in range(65)},
+        "deep": deep,
+        "int_keys": {1: 2},
+    }
+    report = export_namespace(namespace, tmp_path / "out",
+                              variables=("results", "lying", "big", "deep", "int_keys"))
+    variables = report["variables"]
+    assert variables["results"] == {"baseline": row | {"test_acc": 0.5},
+                                    "odd": {"seconds": None}}
+    assert variables["lying"] is variables["big"] is variables["deep"] is None
+    assert variables["int_keys"] is None
+    stored = json.loads((tmp_path / "out" / "export.json").read_text())
+    assert stored["variables"] == variables
+
+
+def test_each_model_variable_leaves_with_its_training_and_identity(tmp_path: Path) -> None:
+    """04's variables: each model saved as <name>.keras with its last fit's epochs and all its
+    training steps; two names of one model share an id; a non-model is only named."""
+    import keras
+
+    from kerasgrade.artifacts import MODELS_DIR
+
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])
+    model.compile(loss="mse", optimizer="adam")
+    x, y = np.zeros((64, 4), "float32"), np.zeros((64, 2), "float32")
+    for _ in range(2):  # a training cell run twice
+        model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    namespace = {"model_a": model, "model_b": model, "model_c": 3}
+    report = export_namespace(namespace, tmp_path, models=("model_a", "model_b", "model_c",
+                                                           "model_missing"))
+    a, b = report["models"]["model_a"], report["models"]["model_b"]
+    assert (a["history_epochs"], a["steps_per_epoch"], a["iterations"]) == (1, 2, 4)
+    assert a["id"] == b["id"] and a["error"] is None
+    assert report["models"]["model_c"] == {"type": "int"}
+    assert "model_missing" not in report["models"]
+    assert sorted(p.name for p in (tmp_path / MODELS_DIR).iterdir()) == [
+        "model_a.keras", "model_b.keras"]
+    assert export_namespace({}, tmp_path / "plain").keys() == {  # 01-03: no models key
+        "model_variable", "model_error", "variables", "array_summaries", "arrays",
+        "saved_files"}

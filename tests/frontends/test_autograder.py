@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from nbfactory import FIT, MODEL, SAVE, variant, write
 
-from kerasgrade.course.assignments import ASSIGNMENTS, CONNECTED_NETWORKS
-from kerasgrade.course.demo import untouched
+from kerasgrade.course.assignments import ASSIGNMENTS, CONNECTED_NETWORKS, IMPROVING_NETWORK
+from kerasgrade.course.demo import MISTAKES, answered, untouched
 from kerasgrade.grade import grade_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,6 +137,29 @@ def test_pytest_autograder_one_submission(tmp_path: Path) -> None:
     assert [t["visibility"] for t in report["tests"]] == [c.visibility for c in checks]
     assert {c.name for c in checks if c.visibility == "after_due_date"} == {"test_accuracy"}
 
+
+
+def test_pytest_autograder_04_solution_and_a_table_from_the_training_images(
+        tmp_path: Path) -> None:
+    """04 in one `pytest autograder/` run of two submissions: the reference earns every
+    autograded point; a results table filled from the training images loses the table's 2."""
+    aid = IMPROVING_NETWORK
+    write(answered(ROOT, aid), tmp_path / "subs" / "reference" / aid / f"{aid}.ipynb")
+    write(answered(ROOT, aid, MISTAKES[aid]["table-from-training-images"]),
+          tmp_path / "subs" / "train-table" / aid / f"{aid}.ipynb")
+    out = tmp_path / "results"
+    proc = _pytest_autograder("--submissions", str(tmp_path / "subs"), "--results-json",
+                              str(out))
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "1 failed, 13 passed" in proc.stdout, proc.stdout[-3000:]
+    reference = json.loads((out / "reference" / f"{aid}.json").read_text())
+    assert (reference["score"], reference["max_score"]) == (12, 12)
+    wrong = json.loads((out / "train-table" / f"{aid}.json").read_text())
+    assert wrong["score"] == 10
+    table = next(t for t in wrong["tests"] if t["score"] == 0)
+    assert 'row "baseline": test_acc 0.9' in table["output"]
+    assert "but the grader measures 0.9050 on the test images" in table["output"]
+    assert "not the training images" in table["output"]
 
 
 def _pytest_autograder(*args: str) -> subprocess.CompletedProcess[str]:

@@ -262,3 +262,32 @@ def test_formgrader_page_lists_and_shows_the_grades(
         assert auto["architecture"] == 0, auto  # the Dense(32) mistake
         # nbgrader's formgrade page loads MathJax from a CDN this offline machine cannot reach.
         assert [e for e in errors if e != "MathJax is not defined"] == [], errors
+
+
+def test_written_answers_wait_for_the_teacher_in_the_gradebook(tmp_path: Path) -> None:
+    """04's three manually graded answer cells: registered from the release with their points,
+    never auto-scored; the gradebook's score is the autograded part until formgrader adds
+    the rest. The checks run on a recorded real run (tests/fixtures/facts/)."""
+    from kerasgrade.checks import run_checks
+    from kerasgrade.course import assignments
+
+    aid = assignments.IMPROVING_NETWORK
+    spec = assignments.get(aid)
+    release = tmp_path / "assignments" / aid / f"{aid}.ipynb"
+    release.parent.mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[2] / "assignments" / aid / release.name,
+                release)
+    recorded = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "facts" / aid /
+                           "table-from-training-images.json").read_text())
+    result = SubmissionResult(aid, "ann", release.name, "graded", "",
+                              run_checks(aid, recorded["facts"]))
+    with gradebook.GradebookWriter(gradebook.course_settings(tmp_path)) as book:
+        notebook = book.ensure_assignment(aid, release)
+        book.record(result, notebook)
+        grades = {g.name: (g.auto_score, g.needs_manual_grade, g.max_score)
+                  for g in book.gb.find_submission_notebook(notebook, aid, "ann").grades}
+        assert {n: g for n, g in grades.items() if n in {c.name for c in spec.manual}} == {
+            c.name: (None, True, c.points) for c in spec.manual}
+        assert grades["results_table"] == (0, False, 2)
+        assert book.gb.find_submission(aid, "ann").score == 10
+        assert book.gb.find_submission(aid, "ann").max_score == 12 + 5

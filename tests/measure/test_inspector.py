@@ -133,3 +133,28 @@ def test_threads_of_a_dask_worker_get_a_resident_each(artifacts: Path, tmp_path:
         results = list(pool.map(task, [tmp_path / "a", tmp_path / "b"]))
     assert [r[:2] for r in results] == [("ok", 12_730)] * 2
     assert results[0][2] != results[1][2]
+
+
+def test_lesson_models_the_students_kernel_lied_about_are_facts_not_crashes(
+        tmp_path: Path) -> None:
+    """04's export record is the student's kernel's: an id that is no number is no model, a
+    model whose file is missing says why, a file that is not a model is an error, and only
+    the spec's variables are read."""
+    from kerasgrade.artifacts import MODELS_DIR
+    from kerasgrade.measure.process import lesson_model_facts
+
+    spec = assignments.get(assignments.IMPROVING_NETWORK)
+    (tmp_path / MODELS_DIR).mkdir()
+    (tmp_path / MODELS_DIR / "model_narrow.keras").write_text("not a zip")
+    export = {"models": {
+        "model_best": {"type": "Sequential", "id": "12"},
+        "model_wide": {"type": "Sequential", "id": 7, "error": "ValueError: unbuilt"},
+        "model_narrow": {"type": "Sequential", "id": 8, "iterations": -3},
+        "model_other": {"type": "Sequential", "id": 9},
+    }}
+    facts = lesson_model_facts(tmp_path, spec, export, data=None)
+    assert set(facts) == {"model_best", "model_wide", "model_narrow"}
+    assert facts["model_best"]["id"] is None and not facts["model_best"]["loaded"]
+    assert facts["model_wide"]["error"] == "ValueError: unbuilt"
+    assert facts["model_narrow"]["iterations"] is None
+    assert not facts["model_narrow"]["loaded"] and facts["model_narrow"]["error"]

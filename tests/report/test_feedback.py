@@ -259,3 +259,23 @@ def test_page_in_chromium(browser: BrowserContext, pages: dict[str, Path], name:
         (ROOT / "docs").mkdir(exist_ok=True)
         (ROOT / "docs" / "feedback-example.png").write_bytes(shot)
 
+
+
+def test_04_page_shows_the_autograded_score_and_the_written_answers_apart(
+        tmp_path: Path) -> None:
+    """The score is the autograded 12; the 5 points of written answers are named as the
+    teacher's (a recorded real run: the best model without softmax)."""
+    import json
+
+    aid = assignments.IMPROVING_NETWORK
+    recorded = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "facts" / aid /
+                           "best-no-softmax.json").read_text())
+    result = SubmissionResult(aid, "ann", f"{aid}.ipynb", "graded", "",
+                              checks.run_checks(aid, recorded["facts"]),
+                              data_source=recorded["data_source"], facts=recorded["facts"])
+    html = write_page(result, tmp_path / "feedback.html").read_text()
+    assert (result.score, result.max_score) == (9, 12)
+    assert ("The score above is the autograded part, 12 points. Your written answers, 5 "
+            "points more, are graded by your teacher: Question 1: did the second layer help? "
+            "(2)") in html
+    assert "The output layer of `model_best` is Dense(10) with activation" in html

@@ -25,7 +25,12 @@ from coursefiles import (
 )
 
 from kerasgrade.course import build as course
-from kerasgrade.course.assignments import CONNECTED_NETWORKS, FASHION_CLASSIFIER, PREPARING_DATA
+from kerasgrade.course.assignments import (
+    CONNECTED_NETWORKS,
+    FASHION_CLASSIFIER,
+    IMPROVING_NETWORK,
+    PREPARING_DATA,
+)
 from kerasgrade.steps import framework as student
 from kerasgrade.steps.framework import check_step
 
@@ -70,12 +75,21 @@ def ns03(tmp_path_factory: pytest.TempPathFactory) -> Namespace:
     return run_solution(FASHION_CLASSIFIER, tmp_path_factory.mktemp("ns03"), until="todo_fit")
 
 
+@pytest.fixture(scope="module")
+def ns04(tmp_path_factory: pytest.TempPathFactory) -> Namespace:
+    """04's six experiments on the sample (about 20 s of training on one core)."""
+    return run_solution(IMPROVING_NETWORK, tmp_path_factory.mktemp("ns04"))
+
+
+FIXTURES = {PREPARING_DATA: "ns01", CONNECTED_NETWORKS: "ns02", FASHION_CLASSIFIER: "ns03",
+            IMPROVING_NETWORK: "ns04"}
+
+
 @pytest.mark.parametrize("aid", IDS)
 def test_solution_passes_every_step(
     aid: str, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ns = request.getfixturevalue({PREPARING_DATA: "ns01", CONNECTED_NETWORKS: "ns02",
-                                  FASHION_CLASSIFIER: "ns03"}[aid])
+    ns = request.getfixturevalue(FIXTURES[aid])
     steps = list(student.steps_for(aid))
     if aid == FASHION_CLASSIFIER:  # the rest needs 30 epochs: the committed outputs show it
         steps = steps[: steps.index("fit")]
@@ -244,6 +258,49 @@ CASES_03: dict[str, Case] = {
 }
 
 
+def with_record(ns: Namespace, body: str) -> Namespace:
+    """ns with a record() of the student's kind: defined in the namespace, writing its table."""
+    ns = dict(ns)
+    exec("def record(name, model, epochs, seconds):\n" + body, ns)
+    return ns
+
+
+def without_row(ns: Namespace, row: str) -> Namespace:
+    return ns | {"results": {k: v for k, v in ns["results"].items() if k != row}}
+
+
+CASES_04: dict[str, Case] = {
+    "record_wrong_keys": ("record", lambda ns: with_record(
+        ns, "    loss, acc = model.evaluate(test_images, test_labels, verbose=0)\n"
+            "    results[name] = {'accuracy': acc, 'loss': loss}"),
+        ("keys accuracy, loss", "use the key names of the table exactly")),
+    "record_on_training_images": ("record", lambda ns: with_record(
+        ns, "    loss, acc = model.evaluate(train_images, train_labels, verbose=0)\n"
+            "    results[name] = {'params': model.count_params(), 'epochs': epochs,\n"
+            "                     'test_acc': acc, 'test_loss': loss, 'seconds': seconds}"),
+        ("evaluate on test_images, test_labels",)),
+    "record_appends_to_a_list": ("record", lambda ns: with_record(
+        ns, "    globals()['results'] = [name]"), ("store the row under its name",)),
+    "baseline_not_recorded": ("baseline", lambda ns: without_row(ns, "baseline"),
+                              ('a row results["baseline"]', 'record("baseline", model_baseline')),
+    "second_layer_linear": ("two_layers", lambda ns: ns | {"model_two_layers": mnist_model(
+        dense(16, "relu"), dense(16), dense(10, "softmax"))}, ("layer 3", "add activation='relu'")),
+    "one_epoch_aliased": ("one_epoch", lambda ns: ns | {"model_one_epoch": ns["model_baseline"]},
+                          ("the same object as `model_baseline`", "Sequential([...])")),
+    "epochs_set_to_one": ("one_epoch", lambda ns: ns | {"epochs": 1},
+                          ("`epochs` still 10", "leave `epochs = 10`")),
+    "wide_4096": ("wide", lambda ns: ns | {"model_wide": mnist_model(
+        dense(4096, "relu"), dense(10, "softmax"))}, ("give it 512 units",)),
+    "wide_two_epochs": ("wide", lambda ns: ns | {"model_wide": trained(ns, compiled(mnist_model(
+        dense(512, "relu"), dense(10, "softmax"))), 1, times=2)["model"]},
+        ("2 epoch(s)", "write epochs=1 in its fit")),
+    "best_over_budget": ("best", lambda ns: ns | {"model_best": mnist_model(
+        dense(512, "relu"), dense(10, "softmax"))}, ("at most 110,000 parameters", "407,050")),
+    "best_no_softmax": ("best", lambda ns: ns | {"model_best": mnist_model(
+        dense(128, "relu"), dense(10))}, ("Dense(10, activation='softmax')", "chance")),
+}
+
+
 def fashion_model() -> keras.Model:
     return mnist_model(dense(300, "relu"), dense(100, "relu"), dense(10, "softmax"),
                        shape=(28, 28))
@@ -270,6 +327,7 @@ CASES = (
     [(PREPARING_DATA, *case, name) for name, case in CASES_01.items()]
     + [(CONNECTED_NETWORKS, *case, name) for name, case in CASES_02.items()]
     + [(FASHION_CLASSIFIER, *case, name) for name, case in CASES_03.items()]
+    + [(IMPROVING_NETWORK, *case, name) for name, case in CASES_04.items()]
 )
 
 
@@ -288,8 +346,7 @@ def test_wrong_step_fails_with_a_helpful_message(
     aid: str, step: str, mutate: Callable[[Namespace], Namespace], phrases: tuple[str, ...],
     name: str, request: pytest.FixtureRequest, in_empty_dir: None,
 ) -> None:
-    ns = request.getfixturevalue({PREPARING_DATA: "ns01", CONNECTED_NETWORKS: "ns02",
-                                  FASHION_CLASSIFIER: "ns03"}[aid])
+    ns = request.getfixturevalue(FIXTURES[aid])
     wrong = mutate(dict(ns))
     if step == "save" and aid == CONNECTED_NETWORKS:
         shutil.copy(ns["__workdir__"] / "my_model.keras", Path.cwd())

@@ -15,6 +15,7 @@ from typing import Any, Literal
 PREPARING_DATA = "01-preparing-data"
 CONNECTED_NETWORKS = "02-connected-networks"
 FASHION_CLASSIFIER = "03-fashion-classifier"
+IMPROVING_NETWORK = "04-improving-your-network"
 
 @dataclass(frozen=True)
 class LayerSpec:
@@ -65,6 +66,31 @@ class DataNames:
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """One of several models a lesson builds, each in its own variable (04's experiments).
+
+    `layers` and `epochs` are exact when given; `max_params` and `max_epochs` bound a model the
+    student designs. `row` is its row in the lesson's results table, `check` the check that
+    grades it; `below`: its test accuracy must be under that model's (or, when that one cannot
+    be measured, under `references` of the data source).
+    """
+
+    name: str
+    check: str
+    row: str
+    layers: tuple[LayerSpec, ...] = ()
+    epochs: int | None = None
+    max_params: int | None = None
+    max_epochs: int | None = None
+    below: str | None = None
+    references: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+
+@dataclass(frozen=True)
 class Mistake:
     """A typical mistake, for the demo class and the tests: text edits to the solution, and
     the checks it fails on the full data set."""
@@ -106,6 +132,13 @@ class Assignment:
     markers: tuple[str, ...] = ()
     mistakes: dict[str, Mistake] = field(default_factory=dict)  # fails: on the full data
     names: DataNames = DataNames()
+    # Lessons with several models: each exported as <name>.keras and measured on its own.
+    models: tuple[ModelSpec, ...] = ()
+    # A dict the notebook keeps, one row per model (ModelSpec.row), each with these keys.
+    table: str | None = None
+    table_fields: tuple[str, ...] = ()
+    # nbgrader "manually graded answer" cells: graded in formgrader, never by the grader.
+    manual: tuple[CheckSpec, ...] = ()
 
     def check(self, name: str) -> CheckSpec:
         for c in self.checks:
@@ -118,9 +151,20 @@ class Assignment:
         """Every name exported from the student's namespace besides the model."""
         return tuple(dict.fromkeys(self.variables + LABEL_SUMMARIES))
 
+    def model(self, name: str) -> ModelSpec:
+        for m in self.models:
+            if m.name == name or m.check == name:
+                return m
+        raise KeyError(f"{self.id} has no model {name!r}; it has {[m.name for m in self.models]}")
+
     @property
     def max_score(self) -> float:
+        """The autograded points (the manual answers' points are manual_score)."""
         return sum(c.points for c in self.checks)
+
+    @property
+    def manual_score(self) -> float:
+        return sum(c.points for c in self.manual)
 
     def threshold(self, data_source: str) -> Threshold:
         try:
@@ -142,14 +186,21 @@ def _layer(row: dict[str, Any]) -> LayerSpec:
     return LayerSpec(row["type"], shape, row["params"], row.get("activation"))
 
 
+def _model(name: str, row: dict[str, Any]) -> ModelSpec:
+    return ModelSpec(name=name, **{k: v for k, v in row.items() if k != "layers"},
+                     layers=tuple(_layer(r) for r in row.get("layers", ())))
+
+
 def _assignment(entry: dict[str, Any]) -> Assignment:
-    tuples = ("loss", "variables", "arrays", "markers", "class_names")
+    tuples = ("loss", "variables", "arrays", "markers", "class_names", "table_fields")
     return Assignment(
         **{k: v for k, v in entry.items()
            if k not in ("checks", "layers", "thresholds", "leaderboard", "mistakes", "names",
-                         *tuples)},
+                         "models", "manual", *tuples)},
         **{k: tuple(entry[k]) for k in tuples if k in entry},
         checks=tuple(CheckSpec(**c) for c in entry["checks"]),
+        manual=tuple(CheckSpec(**c) for c in entry.get("manual", ())),
+        models=tuple(_model(n, m) for n, m in entry.get("models", {}).items()),
         layers=tuple(_layer(r) for r in entry.get("layers", ())),
         thresholds={s: Threshold(**t) for s, t in entry.get("thresholds", {}).items()},
         leaderboard=tuple(Leaderboard(**b) for b in entry.get("leaderboard", ())),

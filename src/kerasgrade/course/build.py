@@ -10,7 +10,8 @@ checks on it and proves the reference solution earns every point. They hold no s
 for teachers. The `### BEGIN/END` marker lines are dropped so that it reads as a
 finished notebook.
 
-    python -m kerasgrade.course build [ROOT]   regenerate assignments/ and solutions/
+    python -m kerasgrade.course build [ROOT] [ID ...]  regenerate assignments/ and solutions/
+                                             (every assignment's, or those of the ids given)
     python -m kerasgrade.course check [ROOT]   list what differs from source/ (exit 1 if any)
     python -m kerasgrade.course time ID [ROOT] execute one solution to record its times only
 """
@@ -54,10 +55,11 @@ def assignment_ids() -> list[str]:
 
 
 
-def build(root: Path) -> None:
-    """Regenerate assignments/ and solutions/ from source/ (executes every solution)."""
+def build(root: Path, only: list[str] | None = None) -> None:
+    """Regenerate assignments/ and solutions/ from source/ (executes every solution), of every
+    assignment or of those in `only`."""
     root = Path(root).resolve()
-    for aid in assignment_ids():
+    for aid in only or assignment_ids():
         release = root / RELEASE / aid
         shutil.rmtree(release, ignore_errors=True)  # so files removed from source go too
         generate_assignment(root, aid, root / RELEASE)
@@ -261,12 +263,14 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["time"] and len(args) in (2, 3):
         print(time_reference(Path(args[2] if len(args) > 2 else "."), args[1]))
         return 0
-    if not args or args[0] not in ("build", "check") or len(args) > 2:
+    unknown = [a for a in args[2:] if a not in assignments.ASSIGNMENTS]
+    if (not args or args[0] not in ("build", "check") or unknown
+            or (args[0] == "check" and len(args) > 2)):
         print(__doc__.split("\n\n")[-1], file=sys.stderr)
         return 2
     root = Path(args[1] if len(args) > 1 else ".")
     if args[0] == "build":
-        build(root)
+        build(root, args[2:])
         return 0
     diffs = check_up_to_date(root)
     for line in diffs:

@@ -40,10 +40,11 @@ REPORT_TYPES = {"status": str, "reason": str, "errors": list, "cell_seconds": li
 
 def export_source(assignment_id: str, artifacts: str) -> str:
     spec = assignments.get(assignment_id)
+    models = f", models={tuple(m.name for m in spec.models)!r}" if spec.models else ""
     return (
         "import kerasgrade.execute.kernel.export_cell as _kerasgrade_export\n"
         f"_kerasgrade_export.export_namespace(globals(), {artifacts!r}, "
-        f"variables={spec.exported!r}, arrays={spec.arrays!r})"
+        f"variables={spec.exported!r}, arrays={spec.arrays!r}{models})"
     )
 
 

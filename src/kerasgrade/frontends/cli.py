@@ -31,6 +31,7 @@ def _course(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """Grade one notebook and print the result (what a student or TA runs by hand)."""
+    from kerasgrade.course import assignments
     from kerasgrade.execute.options import ExecOptions
     from kerasgrade.grade import grade_notebook
     from kerasgrade.report.results import GraderFault
@@ -47,6 +48,9 @@ def _check(args: argparse.Namespace) -> int:
     else:
         print(f"{res.assignment}: {res.score:g}/{res.max_score:g} ({res.status}"
               f"{': ' + res.reason if res.reason else ''})")
+        spec = assignments.ASSIGNMENTS.get(res.assignment)
+        if spec is not None and spec.manual:
+            print(f"  + {spec.manual_score:g} points of written answers, graded by hand")
         for c in res.checks:
             mark = "PASS" if c.passed else "FAIL"
             print(f"  [{mark}] {c.points:g}/{c.max_points:g} {c.title or c.name}")

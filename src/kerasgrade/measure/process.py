@@ -25,6 +25,7 @@ from kerasgrade.artifacts import (
     FACTS_FILE,
     LOG_FILE,
     MODEL_FILE,
+    MODELS_DIR,
     SAVED_DIR,
     Facts,
     read_json,
@@ -233,6 +234,86 @@ def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
     return out
 
 
+def model_facts(path: Path, exported_optimizer: str | None) -> tuple[Any, dict[str, Any]]:
+    """Load a model file (vetted, safe mode) and describe it: (model, ModelFacts)."""
+    model = modelfile.load(path, compile=False)
+    return model, {
+        "loaded": True,
+        "model_class": type(model).__name__,
+        "input_shape": list(model.inputs[0].shape),
+        "layers": layer_table(model),
+        "params": int(model.count_params()),
+        **compile_facts(path, exported_optimizer),
+    }
+
+
+def evaluated_loss(probs: np.ndarray, labels: np.ndarray, loss: str | None,
+              from_logits: bool | None) -> float | None:
+    """The loss model.evaluate reports for these outputs under the model's own compiled loss
+    (Keras's function, mean over the images); None for a loss other than the two cross-
+    entropies the lessons use."""
+    import keras
+
+    if loss == "categorical_crossentropy":
+        y = keras.utils.to_categorical(labels, probs.shape[1])
+        values = keras.losses.categorical_crossentropy(y, probs, from_logits=bool(from_logits))
+    elif loss == "sparse_categorical_crossentropy":
+        values = keras.losses.sparse_categorical_crossentropy(labels, probs,
+                                                              from_logits=bool(from_logits))
+    else:
+        return None
+    value = float(np.mean(keras.ops.convert_to_numpy(values)))
+    return value if np.isfinite(value) else None
+
+
+def _entry_int(entry: dict[str, Any], key: str) -> int | None:
+    value = entry.get(key)
+    return value if type(value) is int and value >= 0 else None
+
+
+def lesson_model_facts(artifacts: Path, spec: assignments.Assignment, export: dict[str, Any],
+                       data: Any) -> dict[str, Any]:
+    """Each of the lesson's model variables (spec.models), as exported: what it is, how it was
+    trained (from the kernel's record: steps and epochs) and, measured here, its layers,
+    parameters and test accuracy and loss on the grader's test set."""
+    exported = export.get("models")
+    exported = exported if isinstance(exported, dict) else {}
+    out: dict[str, Any] = {}
+    for m in spec.models:
+        entry = exported.get(m.name)
+        if not isinstance(entry, dict):
+            continue  # no such variable in the notebook
+        kind = entry.get("type")
+        fact: dict[str, Any] = {"type": kind if isinstance(kind, str) else "?", "loaded": False,
+                                "error": None}
+        for key in ("id", "history_epochs", "steps_per_epoch", "iterations"):
+            fact[key] = _entry_int(entry, key)
+        path = artifacts / MODELS_DIR / f"{m.name}.keras"
+        if fact["id"] is None:  # not a Keras model: nothing was saved
+            out[m.name] = fact
+            continue
+        if not path.exists():
+            error = entry.get("error")
+            fact["error"] = error[:1000] if isinstance(error, str) else "no model file"
+            out[m.name] = fact
+            continue
+        optimizer = entry.get("optimizer")
+        try:
+            model, described = model_facts(path, optimizer if isinstance(optimizer, str)
+                                           else None)
+            fact.update(described)
+            probs = _predict(model, data.x_test)
+            if probs.ndim != 2 or probs.shape[1] != 10:
+                raise ValueError(f"the model outputs shape {probs.shape[1:]}, expected (10,)")
+            fact["test_accuracy"] = _accuracy(probs, data.y_test)
+            fact["test_loss"] = evaluated_loss(probs, data.y_test, fact["loss"],
+                                               fact["from_logits"])
+        except Exception as exc:  # hostile or broken model: a fact, never a crash
+            fact["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+        out[m.name] = fact
+    return out
+
+
 def _export_record(path: Path) -> dict[str, Any] | None:
     """What the export cell wrote, or None: the student's code could have replaced it (with
     broken JSON, a link, a FIFO), which must not crash the measurement."""
@@ -257,15 +338,8 @@ def inspect(artifacts: Path, assignment_id: str) -> Facts:
     facts["model"] = {"loaded": False, "error": None}
     if model_path.exists():
         try:
-            model = modelfile.load(model_path, compile=False)
-            facts["model"].update(
-                loaded=True,
-                model_class=type(model).__name__,
-                input_shape=list(model.inputs[0].shape),
-                layers=layer_table(model),
-                params=int(model.count_params()),
-                **compile_facts(model_path, (facts["export"] or {}).get("optimizer")),
-            )
+            model, described = model_facts(model_path, (facts["export"] or {}).get("optimizer"))
+            facts["model"].update(described)
         except Exception as exc:  # hostile or broken model: a reason, never a traceback wall
             facts["model"]["error"] = f"{type(exc).__name__}: {exc}"[:1000]
             model = None
@@ -273,6 +347,8 @@ def inspect(artifacts: Path, assignment_id: str) -> Facts:
         facts["model"]["error"] = facts["export"]["model_error"]
     facts["evaluation"] = evaluation_facts(model, spec, data) if model is not None else {}
     facts["saved"] = saved_file_facts(artifacts, model) if facts["export"] else []
+    if spec.models:
+        facts["models"] = lesson_model_facts(artifacts, spec, facts["export"] or {}, data)
     return facts
 
 

@@ -65,6 +65,8 @@ def style() -> str:
 def report(result: SubmissionResult) -> Report:
     spec = assignments.ASSIGNMENTS.get(result.assignment)
     sections = [s for s in (_cell_errors(result),) if s]
+    if spec is not None and spec.manual:  # the score shown is the autograded part only
+        sections.append(note("Written answers, graded by your teacher", manual_note(spec)))
     if spec is not None and spec.layers:  # 01 prepares data: there is no network to draw
         names = spec.class_names
         sections += [
@@ -96,6 +98,14 @@ def report(result: SubmissionResult) -> Report:
         checks=tuple(result.checks),
         sections=tuple(sections),
     )
+
+
+def manual_note(spec: Assignment) -> str:
+    """What the autograded score leaves out: the written answers' points."""
+    answers = ", ".join(f"{c.title} ({c.points:g})" for c in spec.manual)
+    return (f"The score above is the autograded part, {spec.max_score:g} points. Your "
+            f"written answers, {spec.manual_score:g} points more, are graded by your teacher: "
+            f"{answers}.")
 
 
 def _cell_errors(result: SubmissionResult) -> Section | None:

@@ -140,7 +140,9 @@ class GradebookWriter:
             )
         notebook = assignment.notebooks[0]
         cells = {cell.name: cell.max_score for cell in notebook.grade_cells}
-        checks = {c.name: float(c.points) for c in assignments.get(assignment_id).checks}
+        # The written answers are grade cells too, scored by hand in formgrader (manual).
+        spec = assignments.get(assignment_id)
+        checks = {c.name: float(c.points) for c in (*spec.checks, *spec.manual)}
         if cells != checks:
             raise GradebookMismatch(
                 f"the gradebook's grade cells for {assignment_id} ({_points(cells)}) are not the "
@@ -166,7 +168,8 @@ class GradebookWriter:
         """Each check's points as the auto score of the grade cell of the same name.
 
         Manual scores are never touched; as in nbgrader's SaveAutoGrades, a grade with a
-        manual score stays flagged for review.
+        manual score stays flagged for review, and a written answer (no check, no auto score)
+        waits for the teacher in formgrader.
         """
         gb = self.gb
         gb.update_or_create_student(result.student)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasgrade.artifacts import ARRAYS_FILE, EXPORT_FILE, MODEL_FILE, SAVED_DIR
+from kerasgrade.artifacts import ARRAYS_FILE, EXPORT_FILE, MODEL_FILE, MODELS_DIR, SAVED_DIR
 
 MAX_SAVED_BYTES = 50 * 1024 * 1024  # a 12,730- or 266,610-parameter model is a few MB
 # Labels and probabilities (a few MB) go whole; prepared images (188 MB of float32 for
@@ -22,13 +22,19 @@ MAX_SAVED_BYTES = 50 * 1024 * 1024  # a 12,730- or 266,610-parameter model is a 
 # sample of rows spread over the array leave the kernel.
 WHOLE_ARRAY_BYTES = 16 * 1024 * 1024
 SAMPLE_ROWS = 256
+# Containers in a plain variable (04's results table: a dict of rows, each a dict of numbers):
+# at most this many items and this deep, so that a student's value cannot blow up the export.
+MAX_ITEMS = 64
+MAX_DEPTH = 3
+MAX_KEY = 100
 
 
-def _plain(value: Any) -> Any:
-    """A JSON value for numbers, strings, tuples; None for anything else.
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A JSON value for numbers, strings, lists, tuples and dicts of str keys; None for anything
+    else.
 
-    Only exact built-in types pass, so an object with a lying __eq__ or __float__
-    cannot stand in for a number.
+    Only exact built-in types pass, so an object with a lying __eq__ or __float__ (or a dict
+    subclass with its own items()) cannot stand in for a value; nothing is called on it.
     """
     if value is None or type(value) in (bool, str):
         return value
@@ -37,10 +43,16 @@ def _plain(value: Any) -> Any:
     if type(value) is float:
         return value if math.isfinite(value) else None
     if isinstance(value, np.generic) and value.shape == ():
-        return _plain(value.item())
-    if type(value) in (list, tuple) and len(value) <= 64:
-        items = [_plain(v) for v in value]
+        return _plain(value.item(), depth)
+    if depth >= MAX_DEPTH:
+        return None
+    if type(value) in (list, tuple) and len(value) <= MAX_ITEMS:
+        items = [_plain(v, depth + 1) for v in value]
         return None if any(i is None and v is not None for i, v in zip(items, value)) else items
+    if type(value) is dict and len(value) <= MAX_ITEMS and all(
+            type(k) is str and len(k) <= MAX_KEY for k in value):
+        # A value that is not plain stays a key with None: the check can name it.
+        return {k: _plain(v, depth + 1) for k, v in dict.items(value)}
     return None
 
 
@@ -78,6 +90,34 @@ def _history(namespace: dict[str, Any], model: Any) -> dict[str, list[float]] | 
     return out
 
 
+def _model_export(value: Any, path: Path) -> dict[str, Any]:
+    """Save one of a lesson's model variables to `path`; say what it was and how it was
+    trained: its last fit's epochs, all its training steps, and id() (two names, one model)."""
+    import keras
+
+    if not isinstance(value, keras.Model):
+        return {"type": type(value).__name__[:100]}
+    entry: dict[str, Any] = {"type": type(value).__name__[:100], "id": id(value),
+                             "error": None}
+    try:
+        keras.saving.save_model(value, path)
+    except Exception as exc:  # the student's model may not be buildable or savable
+        entry["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+    hist = getattr(value, "history", None)
+    if isinstance(hist, keras.callbacks.History):
+        epoch, params = getattr(hist, "epoch", None), getattr(hist, "params", None)
+        entry["history_epochs"] = len(epoch) if type(epoch) is list else None
+        steps = params.get("steps") if type(params) is dict else None
+        entry["steps_per_epoch"] = steps if type(steps) is int else None
+    optimizer = getattr(value, "optimizer", None)
+    try:
+        entry["iterations"] = int(keras.ops.convert_to_numpy(optimizer.iterations))
+    except Exception:  # not compiled, or not an optimizer Keras knows: no step count
+        entry["iterations"] = None
+    entry["optimizer"] = type(optimizer).__name__ if optimizer is not None else None
+    return entry
+
+
 def _array_summary(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, np.ndarray):
         return None
@@ -104,8 +144,10 @@ def export_namespace(
     variables: tuple[str, ...] | list[str] = (),
     arrays: tuple[str, ...] | list[str] = (),
     workdir: str | Path = ".",
+    models: tuple[str, ...] | list[str] = (),
 ) -> dict[str, Any]:
-    """Write model.keras, the history, plain variables, arrays and the student's saved files."""
+    """Write model.keras, the history, plain variables, arrays and the student's saved files;
+    and each of `models` found in the namespace to MODELS_DIR/<name>.keras."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"model_variable": None, "model_error": None}
@@ -123,6 +165,10 @@ def export_namespace(
         # Saving to .h5 drops the optimizer from Keras's compile config; keep its name here.
         optimizer = getattr(model, "optimizer", None)
         report["optimizer"] = type(optimizer).__name__ if optimizer is not None else None
+    if models:
+        (out / MODELS_DIR).mkdir(exist_ok=True)
+        report["models"] = {m: _model_export(namespace[m], out / MODELS_DIR / f"{m}.keras")
+                            for m in models if m in namespace}
     report["variables"] = {v: _plain(namespace.get(v)) for v in variables if v in namespace}
     report["array_summaries"] = {
         v: s for v in variables if (s := _array_summary(namespace.get(v))) is not None

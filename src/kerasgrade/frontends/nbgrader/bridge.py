@@ -56,15 +56,17 @@ def measure(assignment_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
     """Facts about the student's work, measured once per notebook run."""
     from kerasgrade.execute.kernel.export_cell import export_namespace
 
-    key = (assignment_id, id(namespace.get("model")), os.getcwd())
+    spec = assignments.get(assignment_id)
+    # Measured again when any model variable names another object (a re-run notebook).
+    models = tuple(m.name for m in spec.models)
+    key = (assignment_id, tuple(id(namespace.get(n)) for n in ("model", *models)), os.getcwd())
     if key in _FACTS:
         return _FACTS[key]
-    spec = assignments.get(assignment_id)
     with tempfile.TemporaryDirectory(prefix="kerasgrade-nb-") as tmp:
         artifacts = Path(tmp) / "artifacts"
         export_namespace(namespace, artifacts,
                          variables=spec.exported,
-                         arrays=spec.arrays, workdir=".")
+                         arrays=spec.arrays, workdir=".", models=models)
         env = quiet_tensorflow(dict(os.environ, KERASGRADE_OFFLINE="1"))
         proc = subprocess.run(
             [sys.executable, "-m", "kerasgrade.measure.process", str(artifacts), assignment_id],
