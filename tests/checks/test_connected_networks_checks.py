@@ -15,7 +15,8 @@ FULL_BAR = 0.90  # and full MNIST's
 
 def test_epochs() -> None:
     f = facts(AID)
-    assert check(AID, "epochs", f).message == "Trained for 10 epochs."
+    assert check(AID, "epochs", f).message == (
+        "epochs = 10, and the model's history has 10 epochs.")
     f["export"]["variables"]["epochs"] = 5
     r = check(AID, "epochs", f)
     assert (r.passed, r.message, r.hint) == (False, "epochs is 5, expected 10.",

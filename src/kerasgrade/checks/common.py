@@ -156,17 +156,13 @@ def accuracy(
                                 f"{ev['error']}", "", cs.title)
     acc = ev[key]
     # The title already says who measured it ("Test accuracy measured by the grader").
-    measured = (f"{split} accuracy {acc:.3f} on {source} (needed: {_bar(bar.minimum)}; the "
-                f"reference solution reaches {bar.reference:.3f}).")
+    measured = (f"{split} accuracy {acc:.3f} on {source} (needed: "
+                f"{rules.bar_text(bar.minimum)}; the reference solution reaches "
+                f"{bar.reference:.3f}).")
     if acc >= bar.minimum:
         return CheckResult.ok(cs.name, cs.points, measured, cs.title)
     return CheckResult.fail(cs.name, cs.points, measured, diagnose_low_accuracy(facts, spec, acc),
                             cs.title)
-
-
-def _bar(minimum: float) -> str:
-    """A threshold as written in the spec: 0.85, 0.90, 0.915 (never rounded to 0.92)."""
-    return f"{minimum:.2f}" if round(minimum, 2) == minimum else f"{minimum:.3f}"
 
 
 def diagnose_low_accuracy(facts: dict[str, Any], spec: Assignment, acc: float) -> str:

@@ -27,7 +27,9 @@ def epochs(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResul
             f"epochs = {spec.epochs}, but the model was trained for {trained} epochs.",
             "pass it on: model.fit(train_images, train_labels, epochs=epochs, shuffle=True)",
             cs.title)
-    return CheckResult.ok(cs.name, cs.points, f"Trained for {trained} epochs.", cs.title)
+    return CheckResult.ok(cs.name, cs.points,
+                          f"epochs = {value}, and the model's history has {trained} epochs.",
+                          cs.title)
 
 
 def test_evaluation(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:

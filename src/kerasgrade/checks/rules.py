@@ -27,6 +27,11 @@ class Problem:
         return f"Expected {self.expected}; found {self.found}."
 
 
+def bar_text(minimum: float) -> str:
+    """A threshold as written in the spec: 0.85, 0.90, 0.915 (never rounded to 0.92)."""
+    return f"{minimum:.2f}" if round(minimum, 2) == minimum else f"{minimum:.3f}"
+
+
 def image_shape(name: str, shape: Sequence[int], n: int) -> Problem | None:
     """01's prepared images: (N, 28, 28, 1), the channel axis last. Images without the channel
     axis are not accepted: adding it is the lesson's step (the convolutional networks that come

@@ -94,8 +94,9 @@ def _evaluate(ns: Namespace, spec: Assignment) -> str:
                 "check the order first: evaluate returns the loss first, `test_loss, "
                 f"test_acc = model.evaluate(...)`. If that is right: {change}"
             )
-        raise StepFailure(f"a test accuracy of at least {bar} on {source}", f"{acc:.4f}", change)
-    graded = f" (the graded bar on {source} is {bar})" if bar is not None else ""
+        raise StepFailure(f"a test accuracy of at least {rules.bar_text(bar)} on {source}",
+                          f"{acc:.4f}", change)
+    graded = f" (the graded bar on {source} is {rules.bar_text(bar)})" if bar is not None else ""
     return f"test accuracy {acc:.4f}{graded}"
 
 

@@ -64,7 +64,7 @@ def _row(ns: Namespace, spec: Assignment, m: ModelSpec, model: Any, epochs: int)
 def _given(m: ModelSpec, ns: Namespace, spec: Assignment) -> str:
     """One of the lesson's given networks: its layers, compiled as 02's, trained, recorded."""
     model = _model(ns, m)
-    check_layers(model, m.layers, len(m.layers))
+    check_layers(model, spec, len(m.layers), m.layers)
     if model.count_params() != m.total_params:
         raise StepFailure(f"{m.total_params:,} parameters in `{m.name}`",
                           f"{model.count_params():,}", "compare your layers with the lesson.")

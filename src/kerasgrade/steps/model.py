@@ -137,9 +137,11 @@ def found_rows(model: Any) -> list[dict[str, Any]]:
     ]
 
 
-def check_layers(model: Any, spec: Assignment, upto: int) -> None:
-    """The first `upto` layers must match the spec; say so when one was added twice."""
-    specs = spec.layers
+def check_layers(model: Any, spec: Assignment, upto: int,
+                 specs: tuple[LayerSpec, ...] | None = None) -> None:
+    """The first `upto` layers must match the spec's (or `specs`, for a lesson with several
+    models); say so when one was added twice."""
+    specs = spec.layers if specs is None else specs
     layers = model.layers
     for i, layer_spec in enumerate(specs[:upto]):
         if i >= len(layers):
