@@ -30,7 +30,7 @@ def test_large_images_leave_as_a_sample_with_their_shape_and_range(tmp_path: Pat
     assert "rows" not in summaries["train_labels"]  # labels go whole
     facts = array_facts(tmp_path, data, summaries)
     assert facts["train_images"] == {"shape": [60_000, 28, 28, 1], "dtype": "float32",
-                                     "min": 0.0, "max": 1.0}
+                                     "min": 0.0, "max": 1.0, "whole_numbers": True}
     assert facts["train_labels"]["one_hot"] and not facts["train_labels"]["agrees_with_labels"]
 
 
