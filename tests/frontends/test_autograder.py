@@ -69,7 +69,8 @@ CASES = {
     ),
     "pixels_not_scaled": (
         variant({".astype('float32') / 255": ".astype('float32')"}), FULL - 3 - 1,
-        {"test_accuracy": "divide the images by 255", "test_evaluation": "test accuracy is"},
+        {"test_accuracy": "divide train_images and test_images by 255",
+         "test_evaluation": "test accuracy is"},
     ),
     "functional_api_tf_keras": (
         variant({"import keras\n": "import keras\nimport tensorflow as tf\n",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = "<img src=x onerror=alert(document.domain)>"  # a student id: a folder name
-NOT_SCALED = "the pixels are still 0..255: divide the images by 255 (after astype('float32'))"
+NOT_SCALED = "divide by 255 once: `train_images /= 255` (after converting to float32)."
 
 
 @pytest.fixture(scope="module")
@@ -151,12 +151,13 @@ def test_accuracy_against_the_threshold(class02: tuple) -> None:
     assert ("mnist-sample-5k: 1 of 2 below the threshold 0.85 (the reference solution reaches "
             "0.905") in page.text
     # What the grader said to nick: the missing softmax, and why the accuracy is low (the
-    # notebook's own step check, which stopped at training).
+    # no-softmax diagnosis, not the notebook's own failed step check).
     said = {check: text for _, check, text, who in rows_of(page) if who == "nick"}
     assert list(said) == ["activations relu hidden layer, softmax output",
                           "test_accuracy Test accuracy measured by the grader"], said
     assert "add activation='softmax' to the last Dense layer" in said[list(said)[0]]
-    assert "your output layer has no activation" in said[list(said)[1]]
+    assert ("the output layer has activation 'linear' but loss='categorical_crossentropy' "
+            "expects probabilities") in said[list(said)[1]]
 
 
 @pytest.mark.browser
