@@ -25,7 +25,6 @@ ARRAYS_FILE = "arrays.npz"  # the spec's arrays (sampled when large)
 EXPORT_FILE = "export.json"  # history, variables, array summaries, saved files
 # Written by the measuring process only.
 FACTS_FILE = "facts.json"
-LOG_FILE = "inspect.log"  # resident inspector: where a child's stderr goes
 MAX_JSON_BYTES = 20 * 1024 * 1024
 # nbgrader autograde: the facts travel in the first hidden test cell's output, as this type;
 # no renderer knows it, so nbconvert and Jupyter show the text/plain next to it.

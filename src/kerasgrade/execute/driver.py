@@ -25,6 +25,7 @@ from kerasgrade.artifacts import (
     read_json,
 )
 from kerasgrade.course import assignments
+from kerasgrade.execute import warm
 from kerasgrade.execute.kernel import setup_cell
 from kerasgrade.execute.kernel.runner import GRADER_CELL, READY, STARTED
 from kerasgrade.execute.options import ExecOptions, with_limits
@@ -103,19 +104,36 @@ def _phase_times(nb: Any, run: dict[str, Any]) -> dict[str, float]:
 def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) -> Execution:
     """Execute an already sanitized notebook; return the measured facts."""
     options = with_limits(options, assignment_id)
+    if options.warm:
+        zygote = warm.zygote_for(options, shown_paths(sandbox_env(workdir, options.threads,
+                                                                  options.data_dir)))
+        scratch = zygote.job_dir("notebook")
+        try:
+            return _execute(nb, assignment_id, scratch, options, zygote)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     scratch = workdir / "scratch"
     if scratch.exists():
         shutil.rmtree(scratch)
     scratch.mkdir(parents=True)
+    return _execute(nb, assignment_id, scratch, options, None)
+
+
+def _execute(nb: Any, assignment_id: str, scratch: Path, options: ExecOptions,
+             zygote: warm.Zygote | None) -> Execution:
     instrumented = instrument(nb, assignment_id, options)
     nbformat.write(instrumented, scratch / SUBMISSION)
     env = sandbox_env(scratch, options.threads, options.data_dir)
     shown = shown_paths(env)
-    run_argv = [sys.executable, "-m", "kerasgrade.execute.kernel.runner",
-                SUBMISSION, EXECUTED, RUN_REPORT, "--cell-timeout", str(options.cell_timeout)]
-    kernel = sandboxing.run(run_argv, scratch=scratch, hide=options.hide, env=env,
-                            readonly_binds=shown, limits=options.limits, slot=options.slot,
-                            enabled=options.sandbox)
+    run_args = [SUBMISSION, EXECUTED, RUN_REPORT, "--cell-timeout", str(options.cell_timeout)]
+    assert options.limits is not None
+    if zygote is not None:
+        kernel = zygote.run("runner", [*run_args, "--warm"], scratch, env, options.limits)
+    else:
+        kernel = sandboxing.run([sys.executable, "-m", "kerasgrade.execute.kernel.runner",
+                                 *run_args], scratch=scratch, hide=options.hide, env=env,
+                                readonly_binds=shown, limits=options.limits,
+                                slot=options.slot, enabled=options.sandbox)
     # Only a runner that finished wrote run.json; otherwise any file there is the student's.
     run = _run_report(scratch / RUN_REPORT) if kernel.status == "ok" else {}
     _raise_grader_fault(kernel, run)

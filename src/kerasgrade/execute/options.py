@@ -74,7 +74,7 @@ class ExecOptions:
     limits: Limits | None = None
     hide: tuple[Path, ...] = ()
     data_dir: Path | None = None
-    resident_inspector: bool = False  # batch workers: see kerasgrade.measure.client
+    warm: bool = False  # batch workers: jobs forked from a zygote (kerasgrade.execute.warm)
 
 
 def time_limits(assignment_id: str, data_dir: Path | None = None) -> TimeLimits:

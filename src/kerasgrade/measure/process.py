@@ -11,7 +11,6 @@ import json
 import os
 import stat
 import sys
-import traceback
 import warnings
 import zipfile
 from pathlib import Path
@@ -23,7 +22,6 @@ from kerasgrade.artifacts import (
     ARRAYS_FILE,
     EXPORT_FILE,
     FACTS_FILE,
-    LOG_FILE,
     MODEL_FILE,
     MODELS_DIR,
     SAVED_DIR,
@@ -352,45 +350,8 @@ def inspect(artifacts: Path, assignment_id: str) -> Facts:
     return facts
 
 
-def serve() -> int:
-    """Resident mode (`--serve`, one per batch worker): import TensorFlow once, then measure
-    each request in a freshly forked child, so nothing one model does reaches the next.
-
-    Request, one line on stdin: ARTIFACTS_DIR<TAB>ASSIGNMENT. Answer, one line on stdout: the
-    child's exit code and its peak RSS in KiB. The child's output goes to ARTIFACTS_DIR/LOG_FILE.
-    """
-    quiet_tensorflow()
-    import keras  # noqa: F401  (the import every child would otherwise repeat)
-
-    from kerasgrade import data as datasets
-
-    for line in sys.stdin:
-        artifacts, assignment_id = line.rstrip("\n").split("\t")
-        with warnings.catch_warnings():  # parsed here once, inherited by every child
-            warnings.simplefilter("ignore")
-            datasets.load(assignments.get(assignment_id).dataset)
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                log = os.open(Path(artifacts) / LOG_FILE, os.O_WRONLY | os.O_CREAT, 0o600)
-                os.dup2(log, 1)  # stdout is the answer pipe: nothing else may reach it
-                os.dup2(log, 2)
-                code = main([artifacts, assignment_id])
-            except BaseException:  # noqa: BLE001  (the child must never return into the loop)
-                traceback.print_exc()
-            finally:
-                sys.stderr.flush()
-                os._exit(code)
-        _, status, usage = os.wait4(pid, 0)
-        print(os.waitstatus_to_exitcode(status), usage.ru_maxrss, flush=True)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
-    if args == ["--serve"]:
-        return serve()
     artifacts, assignment_id = Path(args[0]), args[1]
     quiet_tensorflow()
     from kerasgrade.data import DataUnavailable

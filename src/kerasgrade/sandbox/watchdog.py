@@ -16,7 +16,7 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import psutil
 
@@ -92,11 +92,21 @@ class _Tail(threading.Thread):
             return bytes(self._head).decode(errors="replace")
 
 
+class Process(Protocol):
+    """What the watchdog needs of a process: a Popen, or a forked child (the warm zygote's)."""
+
+    pid: int
+    stdout: IO[bytes] | None
+    stderr: IO[bytes] | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
 def supervise(
     command: list[str], scratch: Path, env: dict[str, str], limits: Limits, sandboxed: bool
 ) -> SandboxRun:
-    start = time.monotonic()
-    deadline = start + limits.wall_seconds
     proc = subprocess.Popen(
         prlimit_argv(limits) + command,
         cwd=scratch,
@@ -106,6 +116,13 @@ def supervise(
         stderr=subprocess.PIPE,
         start_new_session=True,  # one process group to kill, detached from the grader's terminal
     )
+    return watch(proc, limits, sandboxed)
+
+
+def watch(proc: Process, limits: Limits, sandboxed: bool) -> SandboxRun:
+    """Hold a started process tree to the limits until it ends; its pid leads its group."""
+    start = time.monotonic()
+    deadline = start + limits.wall_seconds
     assert proc.stdout is not None and proc.stderr is not None
     out = _Tail(proc.stdout, limits.max_output_bytes)
     err = _Tail(proc.stderr, limits.max_output_bytes)

@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from jupyter_core.paths import jupyter_runtime_dir
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from kerasgrade.execute.kernel import forked
 
 MAX_CELL_OUTPUT = 100_000  # characters kept per cell
 GRADER_CELL = "kerasgrade"  # cell metadata key: the value names the grader's cell ("setup")
@@ -67,9 +70,16 @@ def _describe(nb: Any, index: int) -> str:
     return f"cell {number} (`{first[:60]}`)"
 
 
-def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout: float) -> None:
+def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout: float,
+        warm: bool = False) -> None:
     print(STARTED, flush=True)
     nb = nbformat.read(src, as_version=4)
+    t0 = time.monotonic()
+    km = None
+    if warm:  # this process already holds TensorFlow: the kernel is a fork of it
+        runtime = Path(jupyter_runtime_dir())
+        runtime.mkdir(parents=True, exist_ok=True)
+        km = forked.start(runtime / "kernel-kerasgrade.json", src.parent)
 
     def timeout(cell: Any) -> float:
         # The setup cell imports TensorFlow: on a busy machine that can outlast a short limit.
@@ -77,6 +87,7 @@ def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout
 
     client = NotebookClient(
         nb,
+        km=km,
         timeout_func=timeout,
         startup_timeout=startup_timeout,
         allow_errors=True,
@@ -88,7 +99,6 @@ def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout
         resources={"metadata": {"path": str(src.parent)}},
     )
     info: dict[str, Any] = {"status": "ok", "reason": "", "errors": [], "cell_seconds": []}
-    t0 = time.monotonic()
     try:
         with client.setup_kernel():
             info["kernel_start_seconds"] = time.monotonic() - t0
@@ -139,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("report", type=Path)
     p.add_argument("--cell-timeout", type=float, default=600)
     p.add_argument("--startup-timeout", type=float, default=120)
+    p.add_argument("--warm", action="store_true",
+                   help="fork the kernel from this process (kerasgrade.execute.warm)")
     a = p.parse_args(argv)
-    run(a.src, a.dst, a.report, a.cell_timeout, a.startup_timeout)
+    run(a.src, a.dst, a.report, a.cell_timeout, a.startup_timeout, a.warm)
     return 0
 
 

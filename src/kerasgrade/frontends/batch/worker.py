@@ -60,7 +60,7 @@ def grade_job(job: Job) -> dict[str, Any]:
             release.write_bytes(job.release)
         threads = job.options.threads or max(1, cores() // job.host_share.get(_dask_host(), 1))
         options = dataclasses.replace(job.options, slot=slot, threads=threads,
-                                      resident_inspector=True)
+                                      warm=True)
         executed = work / "executed.ipynb"
         result = grade_notebook(notebook, job.assignment, job.student, options, root=work,
                                 executed_to=executed)
