@@ -73,9 +73,11 @@ class Zygote:
                                   limits=self.options.limits, slot=self.slot,
                                   enabled=self.options.sandbox)
         if self._line(STARTUP_SECONDS) != READY:
+            code = self.proc.poll()
             self._stop()
-            raise GraderFault("the warm kernel process did not start: it could not import "
-                              "TensorFlow in its sandbox", "sandbox")
+            raise GraderFault("the warm kernel process did not get ready (" + (
+                f"exit code {code}" if code is not None else f"silent for {STARTUP_SECONDS:g} s")
+                + "): it imports TensorFlow in its sandbox", "sandbox")
 
     def run(self, entry: str, argv: Sequence[str], job: Path, env: dict[str, str],
             limits: sandbox.Limits) -> sandbox.SandboxRun:
