@@ -145,10 +145,7 @@ def open_shared(folder: Path) -> Dataset:
     The arrays are plain ndarrays viewing a private mapping of the files. Raises ValueError,
     naming the folder and the reason, if the folder is not a valid prepared data set.
     """
-    try:
-        meta = json.loads((folder / META).read_text())
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{folder}: no readable {META} ({e})") from None
+    meta = _read_meta(folder)
     arrays = []
     try:
         name, source, origin, shapes = _meta_fields(meta, folder)
@@ -182,7 +179,7 @@ def shared_dataset(name: str, data_dir: str | Path | None) -> Dataset | None:
         if not entry or not (folder / META).exists():
             continue
         try:
-            meta = json.loads((folder / META).read_text())
+            meta = _read_meta(folder)
             if not isinstance(meta, dict) or meta.get("name") != name:
                 continue
             if meta.get("data_dir") != data_key:
@@ -192,6 +189,13 @@ def shared_dataset(name: str, data_dir: str | Path | None) -> Dataset | None:
             # stacklevel as in load.py's _search: this module, not the student's line.
             warnings.warn(f"skipped {e}", CorruptDataWarning, stacklevel=2)
     return None
+
+
+def _read_meta(folder: Path) -> object:
+    try:
+        return json.loads((folder / META).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{folder}: no readable {META} ({e})") from None
 
 
 def _meta_fields(

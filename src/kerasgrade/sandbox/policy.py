@@ -40,13 +40,16 @@ def sandbox_env(scratch: Path, threads: int | None = None, data_dir: Path | None
     }
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    for key in ("KERASGRADE_DATA_DIR", "KERASGRADE_NO_SAMPLE", "KERASGRADE_SHARED_DATA"):
+    for key in ("KERASGRADE_DATA_DIR", "KERASGRADE_NO_SAMPLE"):
         if key in os.environ:
             env[key] = os.environ[key]
     if data_dir:
         env["KERASGRADE_DATA_DIR"] = str(data_dir)
+    shared_data = shared_data or os.environ.get("KERASGRADE_SHARED_DATA")
     if shared_data:
-        env["KERASGRADE_SHARED_DATA"] = shared_data
+        # Resolved: the sandbox binds a path's target, so a symlink itself is not shown there.
+        env["KERASGRADE_SHARED_DATA"] = os.pathsep.join(
+            str(Path(entry).resolve()) for entry in shared_data.split(os.pathsep) if entry)
     quiet_tensorflow(env)
     return env
 
@@ -56,10 +59,7 @@ def shown_paths(env: dict[str, str]) -> tuple[Path, ...]:
     read-only even where they sit under its private /tmp (a clone in /tmp, a data folder there,
     the shared data's root) or a hidden folder."""
     paths = [Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR") if k in env]
-    for entry in env.get("KERASGRADE_SHARED_DATA", "").split(os.pathsep):
-        if entry:
-            # A symlinked entry is only readable with its target shown too.
-            paths += dict.fromkeys([Path(entry), Path(entry).resolve()])
+    paths += [Path(e) for e in env.get("KERASGRADE_SHARED_DATA", "").split(os.pathsep) if e]
     # A missing one is skipped (bwrap would refuse to start): loading the data then fails
     # with the loaders' own message, or falls back to the normal search.
     return tuple(p for p in paths if p.exists())
