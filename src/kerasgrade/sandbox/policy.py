@@ -18,9 +18,12 @@ def private_paths(root: Path, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
     return tuple(root / d for d in COURSE_DIRS) + (Path("/run"),) + extra
 
 
-def sandbox_env(scratch: Path, threads: int | None = None,
-                data_dir: Path | None = None) -> dict[str, str]:
-    """The whole environment of a sandboxed student process: none of the grader's own."""
+def sandbox_env(scratch: Path, threads: int | None = None, data_dir: Path | None = None,
+                shared_data: str | None = None) -> dict[str, str]:
+    """The whole environment of a sandboxed student process: none of the grader's own.
+
+    ``shared_data``: a value of KERASGRADE_SHARED_DATA (``kerasgrade.data.share()``'s).
+    """
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -42,14 +45,21 @@ def sandbox_env(scratch: Path, threads: int | None = None,
             env[key] = os.environ[key]
     if data_dir:
         env["KERASGRADE_DATA_DIR"] = str(data_dir)
+    shared_data = shared_data or os.environ.get("KERASGRADE_SHARED_DATA")
+    if shared_data:
+        # Resolved: the sandbox binds a path's target, so a symlink itself is not shown there.
+        env["KERASGRADE_SHARED_DATA"] = os.pathsep.join(
+            str(Path(entry).resolve()) for entry in shared_data.split(os.pathsep) if entry)
     quiet_tensorflow(env)
     return env
 
 
 def shown_paths(env: dict[str, str]) -> tuple[Path, ...]:
-    """The package and the data folder, which the sandbox must show read-only even where they
-    sit under its private /tmp (a clone in /tmp, a data folder there) or a hidden folder."""
+    """The package, the data folder and the shared data folders, which the sandbox must show
+    read-only even where they sit under its private /tmp (a clone in /tmp, a data folder there,
+    the shared data's root) or a hidden folder."""
+    paths = [Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR") if k in env]
+    paths += [Path(e) for e in env.get("KERASGRADE_SHARED_DATA", "").split(os.pathsep) if e]
     # A missing one is skipped (bwrap would refuse to start): loading the data then fails
-    # with the loaders' own message.
-    return tuple(Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR")
-                 if k in env and Path(env[k]).exists())
+    # with the loaders' own message, or falls back to the normal search.
+    return tuple(p for p in paths if p.exists())
