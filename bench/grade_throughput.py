@@ -1,23 +1,32 @@
-"""Grading throughput: sequential `nbgrader autograde` against `kerasgrade grade --workers N`.
+"""Grading throughput: sequential `nbgrader autograde` against `kerasgrade grade --workers N`
+and against `kerasgrade grade --scheduler` on a loopback Dask cluster of two workers.
 
-    python bench/grade_throughput.py [--students 13] [--workers 2 1] [--keep DIR] [--sample]
+    python bench/grade_throughput.py [--students 13] [--workers 2 1] [--no-dask] [--keep DIR]
+                                     [--sample]
 
 Builds one class of real 02-connected-networks submissions (the released notebook with the
 solutions filled in, as students write them, and realistic mistakes) on full MNIST (fetched
 into data/ first; --sample: the 5,000-digit sample), then grades copies of
 the same course folder side by side in one run: with nbgrader's own autograder (the hidden
-test cells call kerasgrade's checks), and with `kerasgrade grade` for each --workers value.
+test cells call kerasgrade's checks), with `kerasgrade grade` for each --workers value, and
+(unless --no-dask) with `kerasgrade grade --scheduler ADDRESS` on a real `dask scheduler` and
+`dask worker --nworkers 2 --nthreads 1` started on 127.0.0.1 for the run and stopped after it.
 Scores are read back from each run's nbgrader gradebook.
 
-Per run it prints submissions per minute, peak memory per worker, the mean time per phase
-of one submission and the overhead: the share of a submission's time that is not the
-student's training. Peak memory is sampled from outside (PSS of each worker's process tree:
-the worker, its sandboxed kernel and its inspection process), and also computed from the
-results (kernel peak + the worker's own peak RSS). Each run also states how many cores'
-worth of CPU two busy processes got just before it: the machine may be shared, and a
-speedup from parallel workers needs cores nobody else is using. The last line is
-    speedup_vs_nbgrader: X.XX identical_scores: yes|no
-for the first --workers value against nbgrader.
+Per run it prints submissions per minute, peak memory per worker, the overhead (the mean
+share of a trained submission's wall time, one whose training phase took time, that is not
+the student's training), then the mean time per phase of one submission, each student's
+score per run and the scaling: the first two --workers values against each other, and Dask
+against nbgrader. Peak memory is sampled from outside (PSS of each worker's whole process
+tree: the worker, its sandboxed kernel, its inspection process and their children; RSS where
+PSS cannot be read, counted and said), and also computed from the results (kernel peak + the
+worker's own peak RSS). Each run also states how many cores' worth of CPU two busy processes
+got just before it: the machine may be shared, and a speedup from parallel workers needs
+cores nobody else is using. The last line is
+    speedup_vs_nbgrader: X.XX identical_scores: yes|no overhead: 0.XX peak_gb_per_worker: X.XX
+speedup and identical_scores as the first --workers value's rate against nbgrader's and
+whether every kerasgrade run (every pool size, Dask) gave all students nbgrader's scores;
+overhead and peak GiB of one worker's tree for that first --workers run.
 """
 
 from __future__ import annotations
@@ -53,6 +62,11 @@ PHASES = ("kernel_start", "imports", "data", "training", "student_other", "expor
 SAMPLE_SECONDS = 2.0
 MIB = 2**20
 
+DASK_WORKERS = 2
+# Seconds for the loopback Dask cluster to come up, and for each of its processes to stop.
+DASK_START_SECONDS = 120
+DASK_STOP_SECONDS = 30
+
 # name, replacements in the answer cells, answer cells left as released, expected score
 CLASS: list[tuple[str, dict[str, str], tuple[str, ...], float]] = [
     ("solution", {}, (), 14),
@@ -80,12 +94,15 @@ class Run:
     seconds: float = 0.0
     returncode: int = 0
     peak_worker_mb: float = 0.0  # sampled from outside
+    pss_reads: int = 0  # process memory reads while sampling
+    pss_fallbacks: int = 0  # of those, RSS because PSS was denied
     peak_from_results_mb: float = 0.0  # kernel peak + worker's own RSS, from result files
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before, after
     capacity: float = 0.0  # cores' worth of CPU the machine gave two busy processes, before
     scores: dict[str, float] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # mean seconds per submission
-    overhead: float = 0.0  # mean share of a submission's time that is not training
+    # mean share of a trained submission's time that is not training (nan: none trained)
+    overhead_trained: float = float("nan")
 
     def rate(self, n: int) -> float:
         return 60 * n / self.seconds
@@ -137,34 +154,60 @@ def capacity() -> float:
     return 2 * spin(1) / spin(2)
 
 
+@dataclass
+class Sampler:
+    """Peak PSS of one worker's tree, and how many reads fell back to RSS."""
 
-def _pss(proc: psutil.Process) -> int:
-    with suppress(psutil.Error):
-        return proc.memory_full_info().pss
-    return 0
+    peak: int = 0
+    reads: int = 0
+    fallbacks: int = 0
 
+    def _pss(self, proc: psutil.Process) -> int:
+        # As the watchdog's _pss: a process we may not read (another uid in the sandbox
+        # without root, a non-dumpable helper) counts its RSS, not 0; gone counts 0.
+        self.reads += 1
+        try:
+            return int(proc.memory_full_info().pss)
+        except psutil.AccessDenied:
+            self.fallbacks += 1
+            with suppress(psutil.Error):
+                return int(proc.memory_info().rss)
+        except psutil.Error:
+            pass
+        return 0
 
-def _tree_pss(proc: psutil.Process) -> int:
-    with suppress(psutil.Error):
-        return sum(_pss(p) for p in [proc, *proc.children(recursive=True)])
-    return 0
+    def tree(self, proc: psutil.Process) -> int:
+        """PSS of a worker and every descendant (kernel, inspector or zygote, their forks)."""
+        try:
+            procs = [proc, *proc.children(recursive=True)]
+        except psutil.Error:  # the worker itself ended between listing and reading
+            return 0
+        total = sum(self._pss(p) for p in procs)
+        self.peak = max(self.peak, total)
+        return total
 
 
 def timed(argv: list[str], cwd: Path, workers_of: Callable[[psutil.Process],
-          list[psutil.Process]], log: Path) -> tuple[float, int, float]:
-    """Run a command; its wall time, exit code and the peak PSS of one worker's tree."""
-    peak = 0
+          list[psutil.Process]], log: Path) -> tuple[float, int, Sampler]:
+    """Run a command; its wall time, exit code and the sampled worker trees."""
+    sampler = Sampler()
     with log.open("w") as out:
         started = time.monotonic()
         proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         root = psutil.Process(proc.pid)
         while proc.poll() is None:
             for worker in workers_of(root):
-                peak = max(peak, _tree_pss(worker))
+                sampler.tree(worker)
             with suppress(subprocess.TimeoutExpired):
                 proc.wait(SAMPLE_SECONDS)
         seconds = time.monotonic() - started
-    return seconds, proc.returncode, peak / MIB
+    return seconds, proc.returncode, sampler
+
+
+def _measured(run: Run, result: tuple[float, int, Sampler]) -> None:
+    run.seconds, run.returncode, sampler = result
+    run.peak_worker_mb = sampler.peak / MIB
+    run.pss_reads, run.pss_fallbacks = sampler.reads, sampler.fallbacks
 
 
 def pool_workers(root: psutil.Process) -> list[psutil.Process]:
@@ -231,8 +274,10 @@ def summarize(run: Run, per_submission: list[dict[str, float]]) -> None:
         run.phases = dict.fromkeys(PHASES, 0.0)
         return
     run.phases = {k: statistics.mean(p[k] for p in per_submission) for k in PHASES}
-    run.overhead = statistics.mean(
-        1 - p["training"] / total for p in per_submission if (total := sum(p.values())) > 0)
+    # Only trained submissions: a blank notebook, all overhead, says nothing about the
+    # grader's cost around a student's training.
+    shares = [1 - p["training"] / sum(p.values()) for p in per_submission if p["training"] > 0]
+    run.overhead_trained = statistics.mean(shares) if shares else float("nan")
 
 
 # ---------------------------------------------------------------------------------------
@@ -244,9 +289,9 @@ def run_nbgrader(template: Path, base: Path) -> Run:
     shutil.copytree(template, course)
     run = Run("nbgrader autograde (sequential)", 1, load=(os.getloadavg()[0], 0.0),
               capacity=capacity())
-    run.seconds, run.returncode, run.peak_worker_mb = timed(
+    _measured(run, timed(
         [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"], course,
-        lambda root: [root], base / "nbgrader.log")
+        lambda root: [root], base / "nbgrader.log"))
     run.load = (run.load[0], os.getloadavg()[0])
     run.scores = gradebook_scores(course)
     summarize(run, nbgrader_phases(course, run.seconds))
@@ -258,9 +303,9 @@ def run_kerasgrade(template: Path, base: Path, workers: int) -> Run:
     shutil.copytree(template, course)
     run = Run(f"kerasgrade grade --workers {workers}", workers, load=(os.getloadavg()[0], 0.0),
               capacity=capacity())
-    run.seconds, run.returncode, run.peak_worker_mb = timed(
+    _measured(run, timed(
         [sys.executable, "-m", "kerasgrade", "grade", ASSIGNMENT, "--workers", str(workers)],
-        course, pool_workers, base / f"kerasgrade-{workers}.log")
+        course, pool_workers, base / f"kerasgrade-{workers}.log"))
     run.load = (run.load[0], os.getloadavg()[0])
     run.scores = gradebook_scores(course)
     per_submission, run.peak_from_results_mb = kerasgrade_phases(course)
@@ -268,19 +313,111 @@ def run_kerasgrade(template: Path, base: Path, workers: int) -> Run:
     return run
 
 
-def report(runs: list[Run], expected: dict[str, float]) -> None:
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a cluster process, kill it if it does not stop in time, then whatever it
+    left behind (a nanny killed hard cannot stop its workers and their sandboxes)."""
+    tree: list[psutil.Process] = []
+    with suppress(psutil.Error):
+        tree = psutil.Process(proc.pid).children(recursive=True)
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(DASK_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _, alive = psutil.wait_procs(tree, timeout=DASK_STOP_SECONDS)
+    for leftover in alive:
+        with suppress(psutil.Error):
+            leftover.kill()
+    psutil.wait_procs(alive, timeout=DASK_STOP_SECONDS)
+
+
+def _scheduler_address(scheduler: subprocess.Popen[bytes], path: Path) -> str:
+    """The address the scheduler wrote once it listens (port 0: the system picks a free one,
+    so no other program's port is ever taken)."""
+    deadline = time.monotonic() + DASK_START_SECONDS
+    while time.monotonic() < deadline:
+        if scheduler.poll() is not None:
+            raise RuntimeError(f"dask scheduler exited with {scheduler.returncode}")
+        with suppress(OSError, ValueError, KeyError):  # not written yet, or half written
+            return str(json.loads(path.read_text())["address"])
+        time.sleep(0.2)
+    raise RuntimeError("dask scheduler did not start in time")
+
+
+def dask_workers(nannies: psutil.Process) -> list[psutil.Process]:
+    """The worker processes the nannies spawned (not the resource tracker, not the workers'
+    own children, which their trees count)."""
+    with suppress(psutil.Error):
+        return [p for p in nannies.children() if "spawn_main" in " ".join(p.cmdline())]
+    return []
+
+
+def run_dask(template: Path, base: Path) -> Run:
+    """Grade a copy of the course on a real loopback cluster: `dask scheduler` and `dask
+    worker --nworkers 2 --nthreads 1` (nannies spawn the workers, which import kerasgrade
+    through the inherited environment, as on a real cluster's hosts)."""
+    from distributed import Client  # only this run needs it
+
+    course = base / "kerasgrade-dask"
+    shutil.copytree(template, course)
+    cluster = base / "dask"
+    cluster.mkdir()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        with (cluster / "scheduler.log").open("w") as log:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                 "--port", "0", "--no-dashboard", "--scheduler-file",
+                 str(cluster / "scheduler.json")], cwd=cluster, stdout=log,
+                stderr=subprocess.STDOUT))
+        address = _scheduler_address(procs[0], cluster / "scheduler.json")
+        with (cluster / "worker.log").open("w") as log:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--host",
+                 "127.0.0.1", "--nworkers", str(DASK_WORKERS), "--nthreads", "1",
+                 "--no-dashboard", "--local-directory", str(cluster)], cwd=cluster, stdout=log,
+                stderr=subprocess.STDOUT))
+        nannies = psutil.Process(procs[1].pid)
+        # Workers up before the clock starts: their start-up is not grading time.
+        with Client(address, timeout=f"{DASK_START_SECONDS}s") as client:
+            client.wait_for_workers(DASK_WORKERS, timeout=DASK_START_SECONDS)
+        run = Run(f"kerasgrade grade, Dask {DASK_WORKERS} workers", DASK_WORKERS,
+                  load=(os.getloadavg()[0], 0.0), capacity=capacity())
+        _measured(run, timed(
+            [sys.executable, "-m", "kerasgrade", "grade", ASSIGNMENT, "--scheduler", address],
+            course, lambda _root: dask_workers(nannies), base / "kerasgrade-dask.log"))
+        run.load = (run.load[0], os.getloadavg()[0])
+    finally:
+        for proc in reversed(procs):  # workers first: they would reconnect to a new scheduler
+            _stop(proc)
+    run.scores = gradebook_scores(course)
+    per_submission, run.peak_from_results_mb = kerasgrade_phases(course)
+    summarize(run, per_submission)
+    return run
+
+
+def report(nbgrader: Run, pools: list[Run], dask: Run | None,
+           expected: dict[str, float]) -> None:
+    runs = [nbgrader, *pools, *([dask] if dask is not None else [])]
     n = len(expected)
     print(f"\n{n} submissions of {ASSIGNMENT}")
     head = f"{'':34}{'sub/min':>8}{'wall s':>8}{'rc':>4}{'peak MB/worker':>16}{'(results)':>10}"
-    print(head + f"{'overhead':>10}{'load':>11}{'capacity':>10}")
+    print(head + f"{'overhead*':>10}{'load':>11}{'capacity':>10}")
     for r in runs:
         from_results = f"{r.peak_from_results_mb:.0f}" if r.peak_from_results_mb else "-"
         print(f"{r.label:34}{r.rate(n):8.2f}{r.seconds:8.0f}{r.returncode:4d}"
-              f"{r.peak_worker_mb:16.0f}{from_results:>10}{r.overhead:9.0%}"
+              f"{r.peak_worker_mb:16.0f}{from_results:>10}{r.overhead_trained:9.0%}"
               f"{r.load[0]:6.1f}>{r.load[1]:4.1f}{r.capacity:10.2f}")
-    print(f"(load: 1-minute load average before>after, other programs included; capacity: "
-          f"cores' worth two busy processes got just before the run, of "
+    print(f"(*overhead: mean share of a trained submission's wall time that is not its "
+          f"training; load: 1-minute load average before>after, other programs included; "
+          f"capacity: cores' worth two busy processes got just before the run, of "
           f"{len(os.sched_getaffinity(0))}; nbgrader exits 1 when a notebook cannot be read)")
+    for r in runs:
+        if r.pss_fallbacks:  # said, so that a peak partly made of RSS is not taken for PSS
+            print(f"{r.label}: PSS denied in {r.pss_fallbacks} of {r.pss_reads} process "
+                  f"reads, RSS counted instead")
     print("\nmean seconds per submission and phase (a worker's view: with N workers, N run at "
           "once)")
     print(f"{'':34}" + "".join(f"{k[:12]:>13}" for k in PHASES) + f"{'total':>8}")
@@ -291,12 +428,20 @@ def report(runs: list[Run], expected: dict[str, float]) -> None:
     for student, score in expected.items():
         got = " ".join(f"{r.scores.get(student, float('nan')):5g}" for r in runs)
         print(f"  {student:28} {score:5g} | {got}")
-    if len(runs) > 2:
-        scaling = runs[1].rate(n) / runs[2].rate(n)
-        print(f"\nscaling: {runs[1].label} vs {runs[2].label}: {scaling:.2f}x")
-    same = all(r.scores == runs[0].scores for r in runs[1:2]) and len(runs[0].scores) == n
-    print(f"speedup_vs_nbgrader: {runs[1].rate(n) / runs[0].rate(n):.2f} "
-          f"identical_scores: {'yes' if same else 'no'}")
+    print()
+    if len(pools) > 1:
+        scaling = pools[0].rate(n) / pools[1].rate(n)
+        print(f"scaling: {pools[0].label} vs {pools[1].label}: {scaling:.2f}x")
+    if dask is not None:
+        print(f"scaling: {dask.label} vs {nbgrader.label}: "
+              f"{dask.rate(n) / nbgrader.rate(n):.2f}x")
+    first = pools[0]
+    # Every kerasgrade run, not only the first: a pool size or Dask must not change a score.
+    same = len(nbgrader.scores) == n and all(r.scores == nbgrader.scores for r in runs[1:])
+    print(f"speedup_vs_nbgrader: {first.rate(n) / nbgrader.rate(n):.2f} "
+          f"identical_scores: {'yes' if same else 'no'} "
+          f"overhead: {first.overhead_trained:.2f} "
+          f"peak_gb_per_worker: {first.peak_worker_mb / 1024:.2f}")
 
 
 def main() -> int:
@@ -304,6 +449,8 @@ def main() -> int:
     p.add_argument("--students", type=int, default=len(CLASS))
     p.add_argument("--workers", type=int, nargs="+", default=[2, 1],
                    help="kerasgrade pool sizes; the first is compared with nbgrader")
+    p.add_argument("--dask", action=argparse.BooleanOptionalAction, default=True,
+                   help="also grade on a loopback Dask cluster of two workers (default: on)")
     p.add_argument("--keep", type=Path, help="build and keep the course folders here")
     p.add_argument("--data-dir", type=Path,
                    default=Path(os.environ.get("KERASGRADE_DATA_DIR") or REPO / "data"),
@@ -323,9 +470,10 @@ def main() -> int:
     base.mkdir(parents=True, exist_ok=True)
     try:
         template, expected = make_course(base, args.students)
-        runs = [run_nbgrader(template, base)]
-        runs += [run_kerasgrade(template, base, w) for w in args.workers]
-        report(runs, expected)
+        nbgrader = run_nbgrader(template, base)
+        pools = [run_kerasgrade(template, base, w) for w in args.workers]
+        dask = run_dask(template, base) if args.dask else None
+        report(nbgrader, pools, dask, expected)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
