@@ -27,7 +27,8 @@ from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 # The module: kerasgrade.data's attribute "load" is the function.
 loader = importlib.import_module("kerasgrade.data.load")
 SRC = Path(__file__).resolve().parents[2] / "src"
-FULL_DATA = Path(os.environ.get("KERASGRADE_TEST_FULL_DATA", "/work/main/data"))
+FULL_DATA = Path(os.environ.get("KERASGRADE_TEST_FULL_DATA")
+                 or Path(__file__).resolve().parents[2] / "data")
 OTHER_UID = 61000
 SLOT = 930  # far from the grader's slots and from tests/sandbox's
 

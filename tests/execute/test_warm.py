@@ -130,13 +130,15 @@ def test_nothing_planted_reaches_the_next_job(tmp_path: Path, fresh_zygote: None
 
 
 def _zygote_with_a_job(batch: psutil.Process, deadline: float) -> psutil.Process:
-    """The batch's zygote while it runs a job (its forked job leader is alive)."""
+    """The batch's zygote while it runs a student's kernel: forks three deep (job leader,
+    the job's runner, its kernel), which nothing the zygote does while starting makes."""
     while time.monotonic() < deadline:
         for proc in batch.children(recursive=True):
             try:
                 if (ZYGOTE in " ".join(proc.cmdline())
                         and ZYGOTE not in " ".join(proc.parent().cmdline())
-                        and any(ZYGOTE in " ".join(c.cmdline()) for c in proc.children())):
+                        and sum(ZYGOTE in " ".join(c.cmdline())
+                                for c in proc.children(recursive=True)) >= 3):
                     return proc
             except psutil.Error:
                 continue
@@ -169,7 +171,7 @@ def test_zygote_killed_mid_batch_is_restarted_and_the_job_retried(tmp_path: Path
 def _check_cold(path: Path) -> dict[str, object]:
     done = subprocess.run([sys.executable, "-m", "kerasgrade", "check", str(path), "--json"],
                           capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode in (0, 1), done.stdout + done.stderr  # 1: not full marks
     return json.loads(done.stdout)
 
 

@@ -1,5 +1,6 @@
-"""The resident inspector of batch workers measures exactly what a fresh process measures,
-survives its own death and a hang, and never copies what a submission's links point at."""
+"""Measuring in a job forked from a batch worker's zygote gives exactly what a fresh process
+measures, survives the zygote's death and a job over its limit, and never copies what a
+submission's links point at."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
+from kerasgrade.execute import warm
 from kerasgrade.execute.kernel.export_cell import export_namespace
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.measure import client as inspector
@@ -39,11 +41,11 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def resident() -> Iterator[None]:
+def zygote() -> Iterator[None]:
     yield
-    if getattr(inspector._LOCAL, "resident", None) is not None:  # each test starts afresh
-        inspector._LOCAL.resident.close()
-        inspector._LOCAL.resident = None
+    if getattr(warm._LOCAL, "zygote", None) is not None:  # each test starts afresh
+        warm._LOCAL.zygote.close()
+        warm._LOCAL.zygote = None
 
 
 def place(artifacts: Path, scratch: Path) -> Path:
@@ -63,44 +65,47 @@ def measure(job: Path, options: ExecOptions) -> tuple[sandbox.SandboxRun, dict]:
     return run, json.loads(facts_file.read_text()) if facts_file.exists() else {}
 
 
-def test_resident_measures_what_a_fresh_process_measures(
-        artifacts: Path, tmp_path: Path, resident: None) -> None:
+def test_forked_measurement_is_what_a_fresh_process_measures(
+        artifacts: Path, tmp_path: Path, zygote: None) -> None:
     one_shot, fresh = measure(place(artifacts, tmp_path), ExecOptions())
-    options = ExecOptions(resident_inspector=True)
+    options = ExecOptions(warm=True)
     first, kept = measure(place(artifacts, tmp_path), options)
-    pid = inspector._LOCAL.resident.proc.pid
+    pid = warm._LOCAL.zygote.proc.pid
     second, again = measure(place(artifacts, tmp_path), options)
     assert (one_shot.status, first.status, second.status) == ("ok", "ok", "ok"), second.stderr
     assert fresh["model"]["params"] == 12_730
     assert kept == fresh and again == fresh  # forked per request: nothing carries over
-    assert inspector._LOCAL.resident.proc.pid == pid  # one TensorFlow import served both
+    assert warm._LOCAL.zygote.proc.pid == pid  # one TensorFlow import served both
     assert 0 < second.peak_rss_mb < 4096
 
 
-def test_resident_restarted_after_it_died(artifacts: Path, tmp_path: Path,
-                                          resident: None) -> None:
-    options = ExecOptions(resident_inspector=True)
+def test_zygote_restarted_after_it_died(artifacts: Path, tmp_path: Path,
+                                          zygote: None) -> None:
+    options = ExecOptions(warm=True)
     assert measure(place(artifacts, tmp_path), options)[0].status == "ok"
-    dead = inspector._LOCAL.resident.proc
+    dead = warm._LOCAL.zygote.proc
     os.killpg(dead.pid, 9)
     dead.wait()
     run, facts = measure(place(artifacts, tmp_path), options)
     assert run.status == "ok" and facts["model"]["params"] == 12_730
-    assert inspector._LOCAL.resident.proc.pid != dead.pid
+    assert warm._LOCAL.zygote.proc.pid != dead.pid
 
 
-def test_resident_that_hangs_is_stopped(artifacts: Path, tmp_path: Path,
-                                        resident: None) -> None:
-    # Starting TensorFlow alone takes longer than this limit.
-    options = ExecOptions(resident_inspector=True, limits=sandbox.Limits(wall_seconds=0.5))
+def test_measurement_over_its_limit_is_stopped(artifacts: Path, tmp_path: Path,
+                                               zygote: None) -> None:
+    # Loading and evaluating the model alone takes longer than this limit.
+    options = ExecOptions(warm=True, limits=sandbox.Limits(wall_seconds=0.3))
     run, facts = measure(place(artifacts, tmp_path), options)
     assert (run.status, facts) == ("timeout", {})
-    assert "did not finish in 0.5 s" in run.reason
-    assert inspector._LOCAL.resident.proc is None  # killed with its sandbox; the next job restarts
+    assert "stopped after 0.3 s" in run.reason
+    pid = warm._LOCAL.zygote.proc.pid  # only the job was stopped: the zygote serves the next
+    run, facts = measure(place(artifacts, tmp_path), ExecOptions(warm=True))
+    assert run.status == "ok" and facts["model"]["params"] == 12_730
+    assert warm._LOCAL.zygote.proc.pid == pid
 
 
-def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, resident: None) -> None:
-    options = ExecOptions(resident_inspector=True)
+def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, zygote: None) -> None:
+    options = ExecOptions(warm=True)
     # A model only root may read: a grader that followed the link would measure it.
     secret = tmp_path / "secret.keras"
     shutil.copyfile(artifacts / "model.keras", secret)
@@ -117,16 +122,16 @@ def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, resident:
     assert run.status == "refused" and "could not be copied" in run.reason and facts == {}
 
 
-def test_threads_of_a_dask_worker_get_a_resident_each(artifacts: Path, tmp_path: Path) -> None:
-    options = ExecOptions(resident_inspector=True)
+def test_threads_of_a_dask_worker_get_a_zygote_each(artifacts: Path, tmp_path: Path) -> None:
+    options = ExecOptions(warm=True)
     both = threading.Barrier(2)
 
     def task(scratch: Path) -> tuple[str, int, int]:
         both.wait()  # two tasks at once, as in a worker with --nthreads 2
         run, facts = measure(place(artifacts, scratch), options)
-        resident = inspector._LOCAL.resident
-        pid = resident.proc.pid
-        resident.close()
+        zygote = warm._LOCAL.zygote
+        pid = zygote.proc.pid
+        zygote.close()
         return run.status, facts["model"]["params"], pid
 
     with ThreadPoolExecutor(2) as pool:

@@ -105,8 +105,7 @@ def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) ->
     """Execute an already sanitized notebook; return the measured facts."""
     options = with_limits(options, assignment_id)
     if options.warm:
-        zygote = warm.zygote_for(options, shown_paths(sandbox_env(workdir, options.threads,
-                                                                  options.data_dir)))
+        zygote = warm.zygote_for(options)
         scratch = zygote.job_dir("notebook")
         try:
             return _execute(nb, assignment_id, scratch, options, zygote)
@@ -123,8 +122,11 @@ def _execute(nb: Any, assignment_id: str, scratch: Path, options: ExecOptions,
              zygote: warm.Zygote | None) -> Execution:
     instrumented = instrument(nb, assignment_id, options)
     nbformat.write(instrumented, scratch / SUBMISSION)
-    env = sandbox_env(scratch, options.threads, options.data_dir)
-    shown = shown_paths(env)
+    if zygote is not None:
+        env, shown = zygote.job_env(scratch), zygote.shown
+    else:
+        env = sandbox_env(scratch, options.threads, options.data_dir)
+        shown = shown_paths(env)
     run_args = [SUBMISSION, EXECUTED, RUN_REPORT, "--cell-timeout", str(options.cell_timeout)]
     assert options.limits is not None
     if zygote is not None:

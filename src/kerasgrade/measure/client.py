@@ -31,18 +31,17 @@ def measure(artifacts: Path, assignment_id: str, scratch: Path, env: dict[str, s
 
     options = with_limits(options, assignment_id)
     if options.warm:
-        return _forked(artifacts, assignment_id, shown, options)
+        return _forked(artifacts, assignment_id, options)
     return sandbox.run([*COMMAND, str(artifacts), assignment_id], scratch=scratch,
                        hide=options.hide, env=env, readonly_binds=shown,
                        limits=options.limits, slot=options.slot, enabled=options.sandbox)
 
 
-def _forked(artifacts: Path, assignment_id: str, shown: Sequence[Path],
-            options: Any) -> sandbox.SandboxRun:
+def _forked(artifacts: Path, assignment_id: str, options: Any) -> sandbox.SandboxRun:
     """Measure a copy of the artifacts in a job forked from this worker's zygote."""
     from kerasgrade.execute import warm
 
-    zygote = warm.zygote_for(options, shown)
+    zygote = warm.zygote_for(options)
     job = zygote.job_dir("measure")
     copy = job / artifacts.name
     try:
@@ -53,8 +52,8 @@ def _forked(artifacts: Path, assignment_id: str, shown: Sequence[Path],
             # The student's code made these files (a FIFO, an unreadable file): theirs.
             return sandbox.SandboxRun(None, "refused", f"its files could not be copied ({exc})",
                                       0.0, 0.0, "", "")
-        env = sandbox.sandbox_env(job, options.threads, options.data_dir)
-        run = zygote.run("measure", [str(copy), assignment_id], job, env, options.limits)
+        run = zygote.run("measure", [str(copy), assignment_id], job, zygote.job_env(job),
+                         options.limits)
         facts = copy / FACTS_FILE
         if facts.is_file() and not facts.is_symlink():
             shutil.copyfile(facts, artifacts / FACTS_FILE)

@@ -30,6 +30,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from kerasgrade import data as datasets
 from kerasgrade import sandbox
 from kerasgrade.execute.warm.zygote import READY
 from kerasgrade.report.results import GraderFault
@@ -42,10 +43,11 @@ ANSWER_GRACE = 60.0  # beyond a job's wall limit: the zygote's watchdog answers 
 class Zygote:
     """A worker's zygote, started on first use and replaced after it dies or hangs."""
 
-    def __init__(self, options: Any, shown: Sequence[Path]) -> None:
+    def __init__(self, options: Any, shared_data: str | None) -> None:
         self.options = options
-        self.shown = tuple(shown)
-        self.key = _key(options, shown)
+        self.shared_data = shared_data
+        self.shown = sandbox.shown_paths(self.job_env(Path("/")))
+        self.key = _key(options, shared_data)
         self._slot = contextlib.ExitStack()
         self.slot = self._slot.enter_context(sandbox.claim_slot())  # held for the worker's life
         self.root = Path(tempfile.mkdtemp(prefix="kerasgrade-warm-"))
@@ -65,9 +67,13 @@ class Zygote:
         job.mkdir()
         return job
 
+    def job_env(self, folder: Path) -> dict[str, str]:
+        """The whole environment of a job in folder: the sandbox's, with the shared data."""
+        return sandbox.sandbox_env(folder, self.options.threads, self.options.data_dir,
+                                   shared_data=self.shared_data)
+
     def _start(self) -> None:
-        env = sandbox.sandbox_env(self.root / "home", self.options.threads,
-                                  self.options.data_dir)
+        env = self.job_env(self.root / "home")
         self.proc = sandbox.spawn([*COMMAND, str(self.root)], scratch=self.root,
                                   hide=self.options.hide, readonly_binds=self.shown, env=env,
                                   limits=self.options.limits, slot=self.slot,
@@ -128,19 +134,21 @@ class Zygote:
 _LOCAL = threading.local()  # a Dask worker runs tasks in threads: one zygote per thread
 
 
-def zygote_for(options: Any, shown: Sequence[Path]) -> Zygote:
+def zygote_for(options: Any) -> Zygote:
     """This thread's zygote, replaced when a job comes with another sandbox (a Dask worker
-    can serve several courses)."""
+    can serve several courses) or other data."""
+    # The course's data sets, decoded once per machine (a cache hit costs milliseconds).
+    shared_data = datasets.share(datasets.DATASETS, options.data_dir)
     current: Zygote | None = getattr(_LOCAL, "zygote", None)
-    if current is not None and current.key != _key(options, shown):
+    if current is not None and current.key != _key(options, shared_data):
         current.close()
         current = None
     if current is None:
-        current = _LOCAL.zygote = Zygote(options, shown)
+        current = _LOCAL.zygote = Zygote(options, shared_data)
     return current
 
 
-def _key(options: Any, shown: Sequence[Path]) -> tuple[Any, ...]:
+def _key(options: Any, shared_data: str | None) -> tuple[Any, ...]:
     # Each job brings its own wall limit; the rest is the zygote's sandbox.
     return (options.hide, options.sandbox, replace(options.limits, wall_seconds=0),
-            options.threads, options.data_dir, tuple(shown))
+            options.threads, options.data_dir, shared_data)
