@@ -130,10 +130,12 @@ def test_nothing_planted_reaches_the_next_job(tmp_path: Path, fresh_zygote: None
 
 
 def _zygote_with_a_job(batch: psutil.Process, deadline: float) -> psutil.Process:
-    """The batch's zygote while it runs a student's kernel: forks three deep (job leader,
-    the job's runner, its kernel), which nothing the zygote does while starting makes."""
+    """A pool worker's zygote (not the self-test's, in the batch process itself) while it
+    runs a student's kernel: forks three deep (job leader, the job's runner, its kernel),
+    which nothing the zygote does while starting makes."""
     while time.monotonic() < deadline:
-        for proc in batch.children(recursive=True):
+        workers = [p for p in batch.children() if "spawn_main" in " ".join(p.cmdline())]
+        for proc in (d for w in workers for d in w.children(recursive=True)):
             try:
                 if (ZYGOTE in " ".join(proc.cmdline())
                         and ZYGOTE not in " ".join(proc.parent().cmdline())

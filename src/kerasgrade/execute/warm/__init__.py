@@ -148,6 +148,14 @@ def zygote_for(options: Any) -> Zygote:
     return current
 
 
+def close_current() -> None:
+    """Stop this thread's zygote, if it has one (the batch's self-test, in the parent)."""
+    current: Zygote | None = getattr(_LOCAL, "zygote", None)
+    if current is not None:
+        current.close()
+        _LOCAL.zygote = None
+
+
 def _key(options: Any, shared_data: str | None) -> tuple[Any, ...]:
     # Each job brings its own wall limit; the rest is the zygote's sandbox.
     return (options.hide, options.sandbox, replace(options.limits, wall_seconds=0),

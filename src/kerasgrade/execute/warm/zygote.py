@@ -40,11 +40,14 @@ ENTRY_POINTS = {
     "runner": "kerasgrade.execute.kernel.runner",
     "measure": "kerasgrade.measure.process",
 }
-# Imported once here, shared by every job (copy-on-write).
+# Imported once here, shared by every job (copy-on-write): the grader's modules and what the
+# course's notebooks import (matplotlib for 01 and 03, the step checks in every one).
 WARM_MODULES = (
-    "tensorflow", "keras", "numpy", "ipykernel.kernelapp", "ipykernel.ipkernel",
-    "kerasgrade.execute.kernel.runner", "kerasgrade.execute.kernel.setup_cell",
-    "kerasgrade.execute.kernel.export_cell", "kerasgrade.measure.process", "kerasgrade.data",
+    "tensorflow", "keras", "numpy", "matplotlib.pyplot", "ipykernel.kernelapp",
+    "ipykernel.ipkernel", "kerasgrade.execute.kernel.runner",
+    "kerasgrade.execute.kernel.setup_cell", "kerasgrade.execute.kernel.export_cell",
+    "kerasgrade.measure.process", "kerasgrade.data", "kerasgrade.student",
+    "kerasgrade.nbgrader_bridge",
 )
 PR_SET_DUMPABLE = 4
 

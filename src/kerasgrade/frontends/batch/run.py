@@ -44,6 +44,7 @@ from rich.progress import (
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import SUBMITTED, Submission, discover, release_notebook
+from kerasgrade.execute import warm
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.frontends import selftest
 from kerasgrade.frontends.batch.plan import Job, grader_version, reusable
@@ -112,10 +113,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         # Only when something is to be graded: an unchanged class costs no kernel start.
         started = time.monotonic()
         try:  # before the gradebook opens: a grader that cannot run records nothing
-            with sandbox.claim_slot() as slot:
-                selftest.check([aid], dataclasses.replace(options, slot=slot, threads=threads))
+            # The path the workers take: a zygote, a kernel forked from it, a measuring job.
+            selftest.check([aid], dataclasses.replace(options, threads=threads, warm=True))
         except selftest.SelfTestFailed as exc:
             raise GraderFailure(str(exc)) from None
+        finally:
+            warm.close_current()
         console.print(f"self-test passed in {time.monotonic() - started:.0f} s")
 
     settings = gradebook.course_settings(root, args.db)
