@@ -27,18 +27,6 @@ DEBIAN_FASHION = data.DEBIAN_ROOT / "fashion-mnist"
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-@pytest.fixture(autouse=True)
-def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty Keras cache, no data folder, no downloads, the sample allowed."""
-    keras_home = tmp_path / "keras-home"
-    keras_home.mkdir()
-    monkeypatch.setenv("KERAS_HOME", str(keras_home))
-    monkeypatch.setenv("KERASGRADE_OFFLINE", "1")
-    monkeypatch.delenv("KERASGRADE_DATA_DIR", raising=False)
-    monkeypatch.delenv("KERASGRADE_NO_SAMPLE", raising=False)
-    return keras_home
-
-
 @pytest.fixture
 def debian_fashion() -> Path:
     if not (DEBIAN_FASHION / data.IDX_FILES[0]).is_file():

@@ -33,19 +33,6 @@ OTHER_UID = 61000
 SLOT = 930  # far from the grader's slots and from tests/sandbox's
 
 
-@pytest.fixture(autouse=True)
-def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """As in test_data.py, plus a shared root of this test's own and nothing shared yet."""
-    keras_home = tmp_path / "keras-home"
-    keras_home.mkdir()
-    monkeypatch.setenv("KERAS_HOME", str(keras_home))
-    monkeypatch.setenv("KERASGRADE_OFFLINE", "1")
-    monkeypatch.setenv(shared.ROOT_ENV, str(tmp_path / "shared-root"))
-    for key in ("KERASGRADE_DATA_DIR", "KERASGRADE_NO_SAMPLE", "KERASGRADE_SHARED_DATA"):
-        monkeypatch.delenv(key, raising=False)
-    return keras_home
-
-
 @pytest.fixture
 def full_data() -> Path:
     if not all((FULL_DATA / "mnist" / f).is_file() for f in data.IDX_FILES):

@@ -32,7 +32,7 @@ from typing import Any
 
 from kerasgrade import data as datasets
 from kerasgrade import sandbox
-from kerasgrade.execute.warm.zygote import READY
+from kerasgrade.execute.warm.zygote import FAILED, READY
 from kerasgrade.report.results import GraderFault
 
 COMMAND = [sys.executable, "-m", "kerasgrade.execute.warm.zygote"]
@@ -78,12 +78,14 @@ class Zygote:
                                   hide=self.options.hide, readonly_binds=self.shown, env=env,
                                   limits=self.options.limits, slot=self.slot,
                                   enabled=self.options.sandbox)
-        if self._line(STARTUP_SECONDS) != READY:
+        line = self._line(STARTUP_SECONDS)
+        if line != READY:
             code = self.proc.poll()
             self._stop()
-            raise GraderFault("the warm kernel process did not get ready (" + (
-                f"exit code {code}" if code is not None else f"silent for {STARTUP_SECONDS:g} s")
-                + "): it imports TensorFlow in its sandbox", "sandbox")
+            why = (line.removeprefix(FAILED).strip() or (
+                f"exit code {code}" if code is not None else f"silent for {STARTUP_SECONDS:g} s"))
+            raise GraderFault(f"the warm kernel process could not import TensorFlow and the "
+                              f"course's modules in its sandbox: {why}", "kernel")
 
     def run(self, entry: str, argv: Sequence[str], job: Path, env: dict[str, str],
             limits: sandbox.Limits) -> sandbox.SandboxRun:

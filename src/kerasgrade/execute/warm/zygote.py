@@ -35,6 +35,7 @@ from kerasgrade.sandbox.namespaces import isolate
 from kerasgrade.sandbox.watchdog import SandboxRun, watch
 
 READY = "kerasgrade-zygote: ready"
+FAILED = "kerasgrade-zygote: failed:"
 # What a job may run: the grader's own entry points, by name.
 ENTRY_POINTS = {
     "runner": "kerasgrade.execute.kernel.runner",
@@ -148,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0)
-    warm_up()
+    try:
+        warm_up()
+    except Exception as exc:  # its stderr goes nowhere: the grader reads why from this line
+        print(f"{FAILED} {type(exc).__name__}: {exc}".replace("\n", " ")[:1000], flush=True)
+        return 1
     print(READY, flush=True)
     for line in sys.stdin:
         answer = run_job(scratch_root, json.loads(line))

@@ -114,7 +114,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         started = time.monotonic()
         try:  # before the gradebook opens: a grader that cannot run records nothing
             # The path the workers take: a zygote, a kernel forked from it, a measuring job.
-            selftest.check([aid], dataclasses.replace(options, threads=threads, warm=True))
+            selftest.check([aid], dataclasses.replace(options, threads=threads,
+                                                         warm=options.sandbox))
         except selftest.SelfTestFailed as exc:
             raise GraderFailure(str(exc)) from None
         finally:

@@ -33,10 +33,10 @@ from kerasgrade.course.layout import release_notebook
 from kerasgrade.frontends.batch.plan import Job
 from kerasgrade.grade import grade_notebook
 
-# A worker's kernel peaks near 0.7 GB on the MNIST sample and 1.3 GB on full MNIST, beside its
-# resident inspector (TensorFlow imported, a forked child per measurement): 1.1-1.4 GB and
-# 1.9-2.0 GB measured per worker. The default pool never plans more workers than memory holds.
-WORKER_MEMORY = 2048 * 2**20
+# A worker's whole tree (the worker, its zygote with TensorFlow, the kernel forked from it)
+# peaks at 1.21-1.41 GiB PSS on full MNIST (bench/grade_throughput.py, 2026-11-29). The default
+# pool never plans more workers than memory holds.
+WORKER_MEMORY = 1536 * 2**20
 
 
 PR_SET_PDEATHSIG = 1
@@ -59,8 +59,9 @@ def grade_job(job: Job) -> dict[str, Any]:
             release.parent.mkdir(parents=True)
             release.write_bytes(job.release)
         threads = job.options.threads or max(1, cores() // job.host_share.get(_dask_host(), 1))
+        # Warm kernels need the sandbox's namespaces; --no-sandbox keeps plain processes.
         options = dataclasses.replace(job.options, slot=slot, threads=threads,
-                                      warm=True)
+                                      warm=job.options.sandbox)
         executed = work / "executed.ipynb"
         result = grade_notebook(notebook, job.assignment, job.student, options, root=work,
                                 executed_to=executed)
@@ -205,7 +206,7 @@ class _Pool:
                        f"{process.exitcode}")
 
     def close(self) -> None:
-        """Idle workers end by themselves (their resident inspectors clean up); running ones,
+        """Idle workers end by themselves (their zygotes clean up); running ones,
         on an interrupt, are killed with their sandboxes."""
         for _, conn in self.idle:
             with contextlib.suppress(OSError):
