@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 import tracemalloc
 from collections.abc import Iterable
 from contextlib import suppress
@@ -58,14 +59,21 @@ def python(
     return sandbox.run(argv, scratch=scratch, limits=limits, env=env, slot=slot, enabled=enabled)
 
 
-def alive(processes: Iterable[psutil.Process]) -> list[psutil.Process]:
-    # A killed process stays a zombie until whoever inherited it reaps it; it is gone all the same.
-    living = []
-    for process in processes:
-        with suppress(psutil.NoSuchProcess):
-            if process.status() != psutil.STATUS_ZOMBIE:
-                living.append(process)
-    return living
+def alive(processes: Iterable[psutil.Process], grace: float = 10.0) -> list[psutil.Process]:
+    """The processes still living once killed ones had `grace` seconds to exit: one that frees
+    hundreds of MB takes a moment on a busy machine. A killed process stays a zombie until
+    whoever inherited it reaps it; it is gone all the same."""
+    processes = list(processes)
+    deadline = time.monotonic() + grace
+    while True:
+        living = []
+        for process in processes:
+            with suppress(psutil.NoSuchProcess):
+                if process.status() != psutil.STATUS_ZOMBIE:
+                    living.append(process)
+        if not living or time.monotonic() >= deadline:
+            return living
+        time.sleep(0.1)
 
 
 def processes_of(uid: int) -> list[psutil.Process]:
