@@ -46,6 +46,11 @@ if importlib.util.find_spec("kerasgrade") is None:
 from kerasgrade.course.assignments import ASSIGNMENTS  # noqa: E402  (after the path)
 from kerasgrade.course.build import is_test_cell  # noqa: E402
 from kerasgrade.execute.options import time_limits  # noqa: E402
+from kerasgrade.frontends import own_scripts_on_path  # noqa: E402
+
+# nbgrader runs `alembic` from PATH to create the gradebook: from a virtual environment that is
+# not activated (`~/venv/bin/nbgrader ...`), that must be this environment's.
+own_scripts_on_path()
 
 _named = [a for a in ASSIGNMENTS if any(a in arg for arg in sys.argv[1:])]
 _limits = [time_limits(a) for a in _named or ASSIGNMENTS]

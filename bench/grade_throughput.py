@@ -27,6 +27,11 @@ cores nobody else is using. The last line is
 speedup and identical_scores as the first --workers value's rate against nbgrader's and
 whether every kerasgrade run (every pool size, Dask) gave all students nbgrader's scores;
 overhead and peak GiB of one worker's tree for that first --workers run.
+
+A leg that failed (an exit code other than the grader's own for this class, a student left
+without a score, or a score other than the one expected) stops the benchmark: it names the
+leg and why, prints the leg's last lines, prints no speedup and exits 1. A figure from a run
+that did not grade the class would measure nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ PHASES = ("kernel_start", "imports", "data", "training", "student_other", "expor
 # does not slow what it measures (the results carry the sandbox's own 0.1 s samples).
 SAMPLE_SECONDS = 2.0
 MIB = 2**20
+# Lines of a failed leg's log shown with its verdict: enough for the grader's own message.
+LOG_TAIL = 15
 
 DASK_WORKERS = 2
 # Seconds for the loopback Dask cluster to come up, and for each of its processes to stop.
@@ -91,6 +98,7 @@ CLASS: list[tuple[str, dict[str, str], tuple[str, ...], float]] = [
 class Run:
     label: str
     workers: int
+    log: Path
     seconds: float = 0.0
     returncode: int = 0
     peak_worker_mb: float = 0.0  # sampled from outside
@@ -284,14 +292,49 @@ def summarize(run: Run, per_submission: list[dict[str, float]]) -> None:
 # The runs
 
 
+class LegFailed(RuntimeError):
+    """A leg did not grade the class: its figures would measure nothing."""
+
+    def __init__(self, run: Run, problems: list[str]) -> None:
+        lines = run.log.read_text(errors="replace").splitlines() if run.log.exists() else []
+        tail = "\n".join(f"  | {line}" for line in lines[-LOG_TAIL:]) or "  | (no output)"
+        super().__init__(f"leg failed: {run.label}: {'; '.join(problems)}\n"
+                         f"its last lines ({run.log}):\n{tail}")
+
+
+def problems(run: Run, expected: dict[str, float], exit_codes: frozenset[int]) -> list[str]:
+    """Why a leg's figures cannot be used: [] when it exited as its grader does on this class
+    and gave every student the expected score."""
+    found = []
+    if run.returncode not in exit_codes:
+        found.append(f"exit code {run.returncode}")
+    unscored = [s for s in expected if s not in run.scores]
+    if unscored:
+        found.append(f"{len(unscored)} of {len(expected)} students have no score "
+                     f"({', '.join(unscored[:4])}{', ...' if len(unscored) > 4 else ''})")
+    wrong = [f"{s} {run.scores[s]:g} (expected {score:g})" for s, score in expected.items()
+             if s in run.scores and run.scores[s] != score]
+    if wrong:
+        found.append(f"scores other than expected: {', '.join(wrong)}")
+    return found
+
+
+def checked(run: Run, expected: dict[str, float], exit_codes: frozenset[int] = frozenset({0})
+            ) -> Run:
+    """The run, or LegFailed saying why its figures cannot be used."""
+    if found := problems(run, expected, exit_codes):
+        raise LegFailed(run, found)
+    return run
+
+
 def run_nbgrader(template: Path, base: Path) -> Run:
     course = base / "nbgrader"
     shutil.copytree(template, course)
-    run = Run("nbgrader autograde (sequential)", 1, load=(os.getloadavg()[0], 0.0),
-              capacity=capacity())
+    run = Run("nbgrader autograde (sequential)", 1, base / "nbgrader.log",
+              load=(os.getloadavg()[0], 0.0), capacity=capacity())
     _measured(run, timed(
         [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"], course,
-        lambda root: [root], base / "nbgrader.log"))
+        lambda root: [root], run.log))
     run.load = (run.load[0], os.getloadavg()[0])
     run.scores = gradebook_scores(course)
     summarize(run, nbgrader_phases(course, run.seconds))
@@ -301,11 +344,12 @@ def run_nbgrader(template: Path, base: Path) -> Run:
 def run_kerasgrade(template: Path, base: Path, workers: int) -> Run:
     course = base / f"kerasgrade-{workers}"
     shutil.copytree(template, course)
-    run = Run(f"kerasgrade grade --workers {workers}", workers, load=(os.getloadavg()[0], 0.0),
+    run = Run(f"kerasgrade grade --workers {workers}", workers,
+              base / f"kerasgrade-{workers}.log", load=(os.getloadavg()[0], 0.0),
               capacity=capacity())
     _measured(run, timed(
         [sys.executable, "-m", "kerasgrade", "grade", ASSIGNMENT, "--workers", str(workers)],
-        course, pool_workers, base / f"kerasgrade-{workers}.log"))
+        course, pool_workers, run.log))
     run.load = (run.load[0], os.getloadavg()[0])
     run.scores = gradebook_scores(course)
     per_submission, run.peak_from_results_mb = kerasgrade_phases(course)
@@ -384,10 +428,11 @@ def run_dask(template: Path, base: Path) -> Run:
         with Client(address, timeout=f"{DASK_START_SECONDS}s") as client:
             client.wait_for_workers(DASK_WORKERS, timeout=DASK_START_SECONDS)
         run = Run(f"kerasgrade grade, Dask {DASK_WORKERS} workers", DASK_WORKERS,
-                  load=(os.getloadavg()[0], 0.0), capacity=capacity())
+                  base / "kerasgrade-dask.log", load=(os.getloadavg()[0], 0.0),
+                  capacity=capacity())
         _measured(run, timed(
             [sys.executable, "-m", "kerasgrade", "grade", ASSIGNMENT, "--scheduler", address],
-            course, lambda _root: dask_workers(nannies), base / "kerasgrade-dask.log"))
+            course, lambda _root: dask_workers(nannies), run.log))
         run.load = (run.load[0], os.getloadavg()[0])
     finally:
         for proc in reversed(procs):  # workers first: they would reconnect to a new scheduler
@@ -470,10 +515,17 @@ def main() -> int:
     base.mkdir(parents=True, exist_ok=True)
     try:
         template, expected = make_course(base, args.students)
-        nbgrader = run_nbgrader(template, base)
-        pools = [run_kerasgrade(template, base, w) for w in args.workers]
-        dask = run_dask(template, base) if args.dask else None
+        # nbgrader autograde exits 1 after a notebook it could not read, and goes on.
+        unreadable = any(student.endswith("_broken_file") for student in expected)
+        nbgrader = checked(run_nbgrader(template, base), expected,
+                           frozenset({0, 1} if unreadable else {0}))
+        pools = [checked(run_kerasgrade(template, base, w), expected) for w in args.workers]
+        dask = checked(run_dask(template, base), expected) if args.dask else None
         report(nbgrader, pools, dask, expected)
+    except LegFailed as failed:
+        print(f"\n{failed}\nno speedup is printed: a leg that did not grade the class "
+              "measures nothing", file=sys.stderr)
+        return 1
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

@@ -27,22 +27,37 @@ from kerasgrade.frontends.pytest_plugin import SELFTEST_FAILED
 RECORDS = ("gradebook.db", "grades.csv", ".kerasgrade", "feedback", "autograded")
 
 
-@pytest.fixture(scope="module")
-def tmp_venv() -> Iterator[Path]:
-    """kerasgrade in a virtual environment under /tmp, as many CI systems put theirs."""
+def _venv(parent: Path) -> Iterator[Path]:
+    """kerasgrade installed from this checkout into a new virtual environment in parent."""
     if reason := sandbox.unavailable_reason():
         pytest.skip(reason)
-    venv = Path(tempfile.mkdtemp(prefix="kerasgrade-venv-", dir="/tmp"))
-    venv.chmod(0o755)  # as `python -m venv /tmp/NAME` leaves it (mkdtemp makes it private)
+    venv = Path(tempfile.mkdtemp(prefix="kerasgrade-venv-", dir=parent))
+    venv.chmod(0o755)  # as `python -m venv DIR` leaves it (mkdtemp makes it private)
     try:
         subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
                        check=True)
-        # This checkout, not whatever kerasgrade the system site-packages hold.
+        # This checkout, not whatever kerasgrade the system site-packages hold; alembic's
+        # script in the venv's own bin/, where a venv of its own would have it.
         subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet",
                         "--no-deps", "--no-build-isolation", "-e", str(REPO)], check=True)
+        subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet",
+                        "--no-deps", "--ignore-installed", "alembic"], check=True)
         yield venv / "bin" / "python"
     finally:
         shutil.rmtree(venv, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def tmp_venv() -> Iterator[Path]:
+    """kerasgrade in a virtual environment under /tmp, as many CI systems put theirs."""
+    yield from _venv(Path("/tmp"))
+
+
+@pytest.fixture(scope="module")
+def installed_venv() -> Iterator[Path]:
+    """kerasgrade in a virtual environment outside /tmp (which the sandbox replaces with its
+    own) and outside the checkout, as an instructor installs it."""
+    yield from _venv(Path("/var/tmp"))
 
 
 def solution_course(root: Path) -> Path:
@@ -70,6 +85,35 @@ def test_venv_under_tmp_grades_the_solution(tmp_venv: Path, tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "sol: 14/14 graded" in proc.stdout
     assert gradebook_scores(root) == {"sol": 14.0}
+
+
+def test_installed_venv_grades_from_the_course_folder_not_activated(
+        installed_venv: Path, tmp_path: Path) -> None:
+    """`VENV/bin/kerasgrade grade ID` from the course folder, the venv not activated (its
+    bin/ not on PATH: a service, cron, a script): it grades. Without bubblewrap it refuses on
+    its first line and exit code, naming the package to install."""
+    root = solution_course(tmp_path / "course")
+    command = [str(installed_venv.parent / "kerasgrade"), "grade", AID, "--workers", "1"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=900,
+                          env=venv_env(PATH="/usr/bin:/bin"), cwd=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "sol: 14/14 graded" in proc.stdout
+    assert gradebook_scores(root) == {"sol": 14.0}
+
+    # The same machine without bwrap on PATH: the other tools of the sandbox are there.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("prlimit", "setpriv"):
+        (tools / tool).symlink_to(shutil.which(tool) or f"/usr/bin/{tool}")
+    fresh = solution_course(tmp_path / "fresh")
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                             env=venv_env(PATH=str(tools)), cwd=fresh)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    first = " ".join(refused.stdout.split("\n\n")[0].split())  # rich wraps long lines
+    assert first.startswith("kerasgrade grade: refused, nothing graded: The bubblewrap sandbox "
+                            "does not work on this machine: bwrap not found on PATH (Debian/"
+                            "Ubuntu: `sudo apt-get install bubblewrap`)"), refused.stdout
+    assert not [name for name in RECORDS if (fresh / name).exists()]
 
 
 def test_broken_environment_stops_before_grading(tmp_venv: Path, tmp_path: Path) -> None:

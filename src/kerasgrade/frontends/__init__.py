@@ -1,1 +1,21 @@
 """The ways in: the command line, pytest autograder/, batches, nbgrader and Gradescope."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def own_scripts_on_path() -> None:
+    """Put this interpreter's scripts folder first on PATH, for the programs it starts.
+
+    nbgrader's Gradebook runs `alembic` from PATH when it creates a gradebook. Run from a
+    virtual environment that is not activated (`~/venv/bin/kerasgrade grade`, a service's
+    command line, cron), PATH holds another environment's `alembic` or none, and nbgrader
+    stops with a traceback.
+    """
+    scripts = str(Path(sys.executable).parent)
+    entries = os.environ.get("PATH", "").split(os.pathsep)
+    if entries[:1] != [scripts]:
+        os.environ["PATH"] = os.pathsep.join([scripts, *(e for e in entries if e != scripts)])

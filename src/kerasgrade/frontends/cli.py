@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from kerasgrade.frontends import own_scripts_on_path
+
 
 def _data(args: argparse.Namespace) -> int:
     from kerasgrade import data
@@ -104,6 +106,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    own_scripts_on_path()
     p = argparse.ArgumentParser(prog="kerasgrade", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 

@@ -44,6 +44,10 @@ SLOTS = range(1, 65)
 SLOT_DIR = Path(tempfile.gettempdir()) / "kerasgrade-slots"
 
 
+# The system package each tool of the sandbox comes in (Debian and Ubuntu names).
+PACKAGE_OF = {"bwrap": "bubblewrap", "prlimit": "util-linux", "setpriv": "util-linux"}
+
+
 class SandboxUnavailable(RuntimeError):
     """bubblewrap, or a kernel feature it needs, does not work on this machine."""
 
@@ -150,7 +154,10 @@ def _probe() -> str | None:
     tools = ["bwrap", "prlimit"] + (["setpriv"] if os.geteuid() == 0 else [])
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
-        return f"{', '.join(missing)} not found on PATH"
+        # pip installs kerasgrade but not these: name the system packages that bring them.
+        packages = sorted({PACKAGE_OF[tool] for tool in missing})
+        return (f"{', '.join(missing)} not found on PATH (Debian/Ubuntu: `sudo apt-get install "
+                f"{' '.join(packages)}`)")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         limits = Limits(wall_seconds=60)

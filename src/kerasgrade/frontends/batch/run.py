@@ -80,7 +80,9 @@ def main(args: argparse.Namespace) -> int:
     try:
         return run(args, console)
     except GraderFailure as exc:
-        console.print(f"kerasgrade grade: {exc}", style="red", markup=False)
+        # First line and exit code both say it: scripts and benchmarks read one or the other.
+        console.print(f"kerasgrade grade: refused, nothing graded: {exc}", style="red",
+                      markup=False)
         return 2
 
 
