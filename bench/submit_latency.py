@@ -1,0 +1,327 @@
+"""Grade-on-submit latency: a burst of submissions into nbgrader's exchange, graded by
+`kerasgrade serve`, from submit to feedback a student can fetch.
+
+    python bench/submit_latency.py [--workers 2] [--students 16] [--resubmit 4]
+                                   [--seconds 60] [--sample] [--keep DIR]
+
+Builds a course on nbgrader's own exchange (generate_assignment, release_assignment), starts
+`kerasgrade serve --workers N` on it and waits until it says it is serving (self-test done,
+workers warm). Then, within --seconds, it submits --students notebooks of 02 with `nbgrader
+submit --student ID` (the solution and the typical mistakes of bench/grade_throughput.py),
+and --resubmit of those students, whose first notebook was a mistake, submit the solution
+again later in the burst (some while their first still waits: the service grades the
+latest). Full MNIST unless --sample.
+
+A submission's feedback is fetchable when nbgrader's release_feedback has put it into the
+exchange's feedback folder under the name `nbgrader fetch_feedback` looks for (the md5 of the
+submission's secret and notebook). Per submission it prints the time from the end of its
+`nbgrader submit` to that moment, and how much of it was waiting in the queue (to the
+service's `started` event) and how much grading (from there to fetchable). A submission
+that a later one of the same student replaced while it waited gets no feedback of its own
+and is counted as replaced, not lost.
+
+Then, with the service idle, one more solution is submitted and timed the same way, and the
+service is stopped; the same notebook then runs under plain `jupyter nbconvert --execute`.
+idle_latency_ratio is the first time over the second (target: at most 1.3).
+
+The last line:
+    p50_s: X p95_s: X idle_latency_ratio: X.XX lost: N graded_twice: N
+lost: submissions neither released nor replaced; graded_twice: submissions the service
+graded more than once (its events.jsonl). The benchmark exits 1 when a submission is lost,
+graded twice, or its final score is not the expected one, or when the service stops early.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from grade_throughput import ASSIGNMENT, CLASS, REPO, gradebook_scores
+
+from kerasgrade import data
+from kerasgrade.course.demo import answered
+
+COURSE_ID = "kerasgrade"  # nbgrader_config.py's
+# The service's start-up (self-test, warm workers) and a whole burst, at most.
+START_SECONDS = 600
+DRAIN_SECONDS = 3600
+POLL = 0.1
+
+
+@dataclass
+class Submission:
+    student: str
+    variant: str  # a name from CLASS
+    expected: float
+    inbound: str = ""
+    submitted: float = 0.0  # when `nbgrader submit` returned
+    fetchable: float = 0.0  # when its feedback appeared in the exchange
+    feedback: Path | None = None
+
+    @property
+    def latency(self) -> float:
+        return self.fetchable - self.submitted
+
+
+def md5_feedback_name(secret: str, notebook_id: str) -> str:
+    """The file name nbgrader's release_feedback gives a submission's page in the exchange
+    (nbgrader.utils.notebook_hash with a secret)."""
+    return hashlib.md5((secret + notebook_id).encode()).hexdigest() + ".html"
+
+
+class Course:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.root = base / "course"
+        self.exchange = base / "exchange"
+        self.desks = base / "desks"
+
+    def build(self) -> None:
+        (self.root / "source").mkdir(parents=True)
+        self.exchange.mkdir()
+        self.exchange.chmod(0o1777)  # as nbgrader's docs set it up
+        shutil.copytree(REPO / "source" / ASSIGNMENT, self.root / "source" / ASSIGNMENT)
+        config = (REPO / "nbgrader_config.py").read_text()
+        (self.root / "nbgrader_config.py").write_text(
+            config + f"\nc.Exchange.root = {str(self.exchange)!r}\n")
+        for step in (["generate_assignment", ASSIGNMENT, "--force"],
+                     ["release_assignment", ASSIGNMENT, "--force"]):
+            subprocess.run([sys.executable, "-m", "nbgrader", *step, "--log-level=WARN"],
+                           cwd=self.root, check=True)
+
+    def submit(self, sub: Submission) -> None:
+        """The student's notebook in a folder of their own, handed in with nbgrader's submit;
+        records the inbound folder it made and where its feedback will appear."""
+        desk = self.desks / sub.student
+        work = desk / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        work.parent.mkdir(parents=True, exist_ok=True)
+        (desk / "nbgrader_config.py").write_text(
+            f"c = get_config()  # noqa: F821\nc.Exchange.root = {str(self.exchange)!r}\n"
+            f"c.CourseDirectory.course_id = {COURSE_ID!r}\n")
+        _, replacements, unanswered, _ = next(c for c in CLASS if c[0] == sub.variant)
+        if sub.variant == "broken_file":
+            work.write_text('{"cells": [')
+        else:
+            nbformat.write(answered(self.root, ASSIGNMENT, replacements, unanswered), work)
+        inbound = self.exchange / COURSE_ID / "inbound"
+        before = set(os.listdir(inbound))
+        subprocess.run([sys.executable, "-m", "nbgrader", "submit", ASSIGNMENT, "--student",
+                        sub.student, "--log-level=WARN"], cwd=desk, check=True)
+        sub.submitted = time.time()
+        (sub.inbound,) = {n for n in os.listdir(inbound) if n.startswith(f"{sub.student}+")
+                          } - before
+        secret = (inbound / sub.inbound / "submission_secret.txt").read_text()
+        sub.feedback = (self.exchange / COURSE_ID / "feedback"
+                        / md5_feedback_name(secret, ASSIGNMENT))
+
+
+def burst(students: int, resubmit: int) -> list[Submission]:
+    """The class's submissions in order: one each, the first `resubmit` students with a
+    mistake handing in the solution again near the end."""
+    first = [Submission(f"s{i + 1:02d}", CLASS[i % len(CLASS)][0], CLASS[i % len(CLASS)][3])
+             for i in range(students)]
+    again = [s for s in first if s.expected < CLASS[0][3]][:resubmit]
+    return first + [Submission(s.student, "solution", CLASS[0][3]) for s in again]
+
+
+class Service:
+    def __init__(self, course: Course, workers: int, log: Path) -> None:
+        self.course = course
+        self.log = log
+        self.out = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kerasgrade", "serve", "--root", str(course.root),
+             "--workers", str(workers), "--poll", "0.5"],
+            stdout=self.out, stderr=subprocess.STDOUT)
+
+    def events(self) -> list[dict[str, object]]:
+        path = self.course.root / ".kerasgrade" / "serve" / "events.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def alive(self) -> None:
+        if self.proc.poll() is not None:
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
+            raise SystemExit(f"kerasgrade serve stopped with exit code {self.proc.returncode}; "
+                             f"its last lines:\n{tail}")
+
+    def wait_ready(self) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < START_SECONDS:
+            self.alive()
+            if any(line.startswith("serving ") for line in self.log.read_text().splitlines()):
+                return time.monotonic() - started
+            time.sleep(0.5)
+        raise SystemExit(f"kerasgrade serve was not serving after {START_SECONDS} s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+
+
+def wait_fetchable(subs: list[Submission], service: Service, done: threading.Event) -> None:
+    """Stamp each submission's feedback the moment it appears, until every submission is
+    settled (fetchable, or replaced by the student's next) and the burst is over."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < deadline:
+        service.alive()
+        now = time.time()
+        for sub in subs:
+            if sub.feedback is not None and not sub.fetchable and sub.feedback.exists():
+                sub.fetchable = now
+        replaced = {e["inbound"] for e in service.events() if e["event"] == "replaced"}
+        if done.is_set() and all(s.fetchable or s.inbound in replaced for s in subs):
+            return
+        time.sleep(POLL)
+    raise SystemExit(f"not every submission was settled after {DRAIN_SECONDS} s")
+
+
+def nbconvert_seconds(course: Course, notebook: Path) -> float:
+    """The same notebook under plain `jupyter nbconvert --execute`, in a copy of its folder."""
+    folder = course.base / "nbconvert"
+    folder.mkdir()
+    shutil.copy(notebook, folder)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook",
+                    "--execute", "--ExecutePreprocessor.timeout=1800", "--output",
+                    "executed.ipynb", notebook.name], cwd=folder, check=True,
+                   capture_output=True)
+    return time.monotonic() - started
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 \
+        else values[0]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--students", type=int, default=16)
+    p.add_argument("--resubmit", type=int, default=4)
+    p.add_argument("--seconds", type=float, default=60.0, help="length of the burst")
+    p.add_argument("--keep", type=Path, help="build and keep the course folders here")
+    p.add_argument("--data-dir", type=Path,
+                   default=Path(os.environ.get("KERASGRADE_DATA_DIR") or REPO / "data"))
+    p.add_argument("--sample", action="store_true",
+                   help="train on the 5,000-digit MNIST sample instead (no data folder)")
+    args = p.parse_args()
+    if args.sample:
+        os.environ.pop("KERASGRADE_DATA_DIR", None)
+        print("data: the 5,000-digit MNIST sample (4,000 train / 1,000 test)")
+    else:
+        for line in data.fetch(args.data_dir):
+            print(line)
+        os.environ["KERASGRADE_DATA_DIR"] = str(args.data_dir.resolve())
+    base = args.keep or Path(tempfile.mkdtemp(prefix="kerasgrade-latency-"))
+    base.mkdir(parents=True, exist_ok=True)
+    course = Course(base)
+    try:
+        course.build()
+        subs = burst(args.students, args.resubmit)
+        service = Service(course, args.workers, base / "serve.log")
+        try:
+            print(f"kerasgrade serve --workers {args.workers}: serving after "
+                  f"{service.wait_ready():.0f} s")
+            done = threading.Event()
+            gap = args.seconds / max(1, len(subs) - 1)
+
+            def hand_in() -> None:
+                start = time.monotonic()
+                for i, sub in enumerate(subs):
+                    time.sleep(max(0.0, start + i * gap - time.monotonic()))
+                    course.submit(sub)
+                done.set()
+
+            submitter = threading.Thread(target=hand_in)
+            submitter.start()
+            wait_fetchable(subs, service, done)
+            submitter.join()
+            burst_events = service.events()
+            # The idle service: one more solution, alone.
+            idle = Submission("idle", "solution", CLASS[0][3])
+            course.submit(idle)
+            done.set()
+            wait_fetchable([idle], service, done)
+            events = service.events()
+        finally:
+            service.stop()
+        plain = nbconvert_seconds(course, course.desks / "idle" / ASSIGNMENT
+                                  / f"{ASSIGNMENT}.ipynb")
+        return report(subs, burst_events, events, idle, plain, course)
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def report(subs: list[Submission], burst_events: list[dict[str, object]],
+           events: list[dict[str, object]], idle: Submission, plain: float,
+           course: Course) -> int:
+    started = {e["inbound"]: float(e["time"]) for e in burst_events  # type: ignore[arg-type]
+               if e["event"] == "started"}
+    replaced = {e["inbound"] for e in burst_events if e["event"] == "replaced"}
+    graded = Counter(e["inbound"] for e in events if e["event"] == "graded")
+    print(f"\n{len(subs)} submissions of {ASSIGNMENT} in the burst")
+    print(f"{'student':9}{'notebook':20}{'outcome':>10}{'latency s':>11}{'queue s':>9}"
+          f"{'grading s':>11}")
+    released = []
+    waits, gradings = [], []
+    for sub in subs:
+        if sub.fetchable:
+            released.append(sub)
+            # The service's clock and ours are the same machine's.
+            begun = started.get(sub.inbound, sub.submitted)
+            wait, grading = begun - sub.submitted, sub.fetchable - begun
+            waits.append(wait)
+            gradings.append(grading)
+            print(f"{sub.student:9}{sub.variant:20}{'released':>10}{sub.latency:11.1f}"
+                  f"{wait:9.1f}{grading:11.1f}")
+        else:
+            outcome = "replaced" if sub.inbound in replaced else "LOST"
+            print(f"{sub.student:9}{sub.variant:20}{outcome:>10}{'-':>11}{'-':>9}{'-':>11}")
+    lost = sum(1 for s in subs if not s.fetchable and s.inbound not in replaced)
+    twice = sum(1 for n in graded.values() if n > 1)
+    latencies = [s.latency for s in released]
+    share = sum(waits) / (sum(waits) + sum(gradings))
+    print(f"\nreleased {len(released)}, replaced {len(replaced)}, lost {lost}; latency "
+          f"mean {statistics.mean(latencies):.1f} s; of it {share:.0%} waiting in the queue, "
+          f"{1 - share:.0%} grading (collect, run, measure, gradebook, feedback, release)")
+    ratio = idle.latency / plain
+    print(f"idle service: submit to fetchable {idle.latency:.1f} s; plain jupyter nbconvert "
+          f"--execute of the same notebook {plain:.1f} s")
+    # Every student's gradebook score is the one their latest notebook deserves.
+    final = {s.student: s.expected for s in subs} | {idle.student: idle.expected}
+    scores = gradebook_scores(course.root)
+    wrong = [f"{st} {scores.get(st, float('nan')):g} (expected {exp:g})"
+             for st, exp in final.items() if scores.get(st) != exp]
+    if wrong:
+        print(f"scores other than expected: {', '.join(wrong)}")
+    else:
+        print(f"scores: all {len(final)} students as expected")
+    print(f"p50_s: {percentile(latencies, 50):.1f} p95_s: {percentile(latencies, 95):.1f} "
+          f"idle_latency_ratio: {ratio:.2f} lost: {lost} graded_twice: {twice}")
+    return 1 if lost or twice or wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
