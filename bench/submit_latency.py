@@ -14,11 +14,11 @@ latest). Full MNIST unless --sample.
 
 A submission's feedback is fetchable when nbgrader's release_feedback has put it into the
 exchange's feedback folder under the name `nbgrader fetch_feedback` looks for (the md5 of the
-submission's secret and notebook). Per submission it prints the time from the end of its
-`nbgrader submit` to that moment, and how much of it was waiting in the queue (to the
-service's `started` event) and how much grading (from there to fetchable). A submission
-that a later one of the same student replaced while it waited gets no feedback of its own
-and is counted as replaced, not lost.
+submission's secret and notebook). Per submission it prints the time from its submission
+(the time nbgrader's submit stamps on it) to that moment, and how much of it was waiting in
+the queue (to the service's `started` event) and how much grading (from there to
+fetchable). A submission that a later one of the same student replaced while it waited gets
+no feedback of its own and is counted as replaced, not lost.
 
 Then, with the service idle, one more solution is submitted and timed the same way, and the
 service is stopped; the same notebook then runs under plain `jupyter nbconvert --execute`.
@@ -46,10 +46,12 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import nbformat
 from grade_throughput import ASSIGNMENT, CLASS, REPO, gradebook_scores
+from nbgrader.utils import parse_utc
 
 from kerasgrade import data
 from kerasgrade.course.demo import answered
@@ -67,7 +69,7 @@ class Submission:
     variant: str  # a name from CLASS
     expected: float
     inbound: str = ""
-    submitted: float = 0.0  # when `nbgrader submit` returned
+    submitted: float = 0.0  # the time nbgrader's submit stamped on it
     fetchable: float = 0.0  # when its feedback appeared in the exchange
     feedback: Path | None = None
 
@@ -120,9 +122,11 @@ class Course:
         before = set(os.listdir(inbound))
         subprocess.run([sys.executable, "-m", "nbgrader", "submit", ASSIGNMENT, "--student",
                         sub.student, "--log-level=WARN"], cwd=desk, check=True)
-        sub.submitted = time.time()
         (sub.inbound,) = {n for n in os.listdir(inbound) if n.startswith(f"{sub.student}+")
                           } - before
+        # student+assignment+TIMESTAMP+random: the submission's time as nbgrader records it.
+        stamp = parse_utc(sub.inbound.split("+")[2])  # naive, in UTC
+        sub.submitted = stamp.replace(tzinfo=UTC).timestamp()
         secret = (inbound / sub.inbound / "submission_secret.txt").read_text()
         sub.feedback = (self.exchange / COURSE_ID / "feedback"
                         / md5_feedback_name(secret, ASSIGNMENT))
