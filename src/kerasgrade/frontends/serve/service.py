@@ -121,8 +121,15 @@ class Service:
 
     def run(self) -> None:
         while True:
-            self.scan()
-            if not self.step():
+            try:
+                self.scan()
+                busy = self.step()
+            except (OSError, ExchangeFailure, gradebook.GradebookMismatch) as exc:
+                # The course or the exchange, not a submission (a full disk, a folder's
+                # permissions): said in one line, tried again on the next round.
+                say(f"error: {traceback.format_exception_only(exc)[-1].strip()}")
+                busy = False
+            if not busy:
                 time.sleep(self.poll)
 
     def scan(self) -> None:
@@ -227,7 +234,7 @@ class Service:
         return publisher, version
 
     def _grade(self, entries: list[Entry]) -> None:
-        jobs = {}
+        jobs: dict[tuple[str, str], tuple[Job, Entry, str]] = {}
         for entry in entries:
             self.events.emit("started", entry.student, entry.assignment, entry.name)
             folder = self.exchange.submitted(entry.student, entry.assignment)
@@ -251,9 +258,9 @@ class Service:
             release = release_notebook(self.root, entry.assignment).read_bytes()
             job = Job(entry.student, entry.assignment, str(path.relative_to(self.root)),
                       path.name, data, release, self.options)
-            jobs[job] = (entry, version)
-        for job, outcome in self._run(list(jobs)):
-            entry, version = jobs[job]
+            jobs[job.student, job.assignment] = (job, entry, version)
+        for job, outcome in self._run([job for job, _, _ in jobs.values()]):
+            _, entry, version = jobs[job.student, job.assignment]
             if getattr(outcome, "retrying", False):
                 say(f"{job.student}: the grader failed (not the submission): "
                     f"{outcome.failure}; retrying")
