@@ -15,6 +15,8 @@ from kerasgrade import sandbox
 
 pytestmark = pytest.mark.slow
 
+COOLOFF = 45  # seconds: longer than an nbgrader submit on a busy machine
+
 
 @pytest.fixture(autouse=True)
 def _sandbox() -> None:
@@ -56,7 +58,7 @@ def test_replacement_order_cooloff_and_limit(tmp_path: Path) -> None:
     """Submitted before the service starts: alice, bob, alice again. Alice's second replaces
     her first at her place, so alice is graded before bob; her third waits out the cool-off,
     her fourth is past the limit: collected, refused, a page without a score."""
-    course = served_course(tmp_path, max_attempts=2, cooloff_seconds=15)
+    course = served_course(tmp_path, max_attempts=2, cooloff_seconds=COOLOFF)
     alice, bob = Student.at(course, "alice"), Student.at(course, "bob")
     first = alice.submit("dense32")
     bob.submit("dense32")
@@ -64,15 +66,15 @@ def test_replacement_order_cooloff_and_limit(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     proc = start(course, log)
     try:
-        graded = wait_for(course, proc, log, "graded", 2)
-        assert [(e["student"], e["inbound"]) for e in graded][0] == ("alice", second)
-        assert graded[1]["student"] == "bob"
+        [graded] = wait_for(course, proc, log, "graded", 1)
+        assert (graded["student"], graded["inbound"]) == ("alice", second)
         third = alice.submit("solved")  # the same notebook: its stored result, no rerun
         [deferred] = wait_for(course, proc, log, "deferred")
         assert deferred["inbound"] == third
         released = wait_for(course, proc, log, "released", 3)
+        assert [e["student"] for e in released] == ["alice", "bob", "alice"]
         assert released[2]["inbound"] == third and released[2]["attempt"] == 2
-        assert released[2]["time"] - graded[0]["time"] >= 15
+        assert released[2]["time"] - graded["time"] >= COOLOFF
         alice.submit("dense32")
         wait_for(course, proc, log, "refused")
         assert stop(proc) == 0
