@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from browser import Page
 from classroom import AID
@@ -119,3 +122,29 @@ def test_sigkill_at_any_step_loses_and_repeats_nothing(tmp_path: Path) -> None:
     assert scores(course) == {"alice": SOLVED, "bob": DENSE32}
     assert all((course / ".kerasgrade" / "results" / AID / f"{s}.json").exists()
                for s in ("alice", "bob"))
+
+
+def test_grader_fault_is_no_attempt(tmp_path: Path) -> None:
+    """Workers killed (as the OOM killer would) until grading fails as the grader's fault: the
+    submission is graded on a later try, as its first and only attempt."""
+    course = served_course(tmp_path, max_attempts=1, fault_retry_seconds=1)
+    alice = Student.at(course, "alice")
+    log = tmp_path / "serve.log"
+    proc = start(course, log)
+    try:
+        name = alice.submit("solved")
+        wait_for(course, proc, log, "started")
+        service = psutil.Process(proc.pid)
+        while not [e for e in events(course) if e["event"] == "fault"]:
+            for child in service.children():
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    if "spawn_main" in " ".join(child.cmdline()):
+                        child.kill()
+            time.sleep(0.1)
+        [released] = wait_for(course, proc, log, "released")
+        assert stop(proc) == 0
+    finally:
+        proc.kill()
+    assert (released["inbound"], released["attempt"]) == (name, 1)
+    assert scores(course) == {"alice": SOLVED}
+    assert "Graded attempt 1 of 1: no attempts left." in Page(alice.fetch_feedback()[0]).text
