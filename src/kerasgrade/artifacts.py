@@ -119,9 +119,14 @@ def history(facts: Facts) -> dict[str, list[float]] | None:
     return (facts.get("export") or {}).get("history")
 
 
-def facts_bundle(assignment_id: str, facts: dict[str, Any]) -> dict[str, Any]:
-    """The output data that carries the facts (also written by `kerasgrade grade`)."""
+def facts_bundle(assignment_id: str, facts: dict[str, Any],
+                 attempt: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The output data that carries the facts (also written by `kerasgrade grade`), and for
+    `kerasgrade serve` the attempt and the limit, which the feedback report shows."""
     # As JSON text: a diverged network's NaN is a fact, and Jupyter messages carry no NaN.
-    return {FACTS_MIME: {"assignment": assignment_id, "facts": json.dumps(facts)},
+    payload: dict[str, Any] = {"assignment": assignment_id, "facts": json.dumps(facts)}
+    if attempt is not None:
+        payload["attempt"] = list(attempt)
+    return {FACTS_MIME: payload,
             "text/plain": "kerasgrade measured this submission: nbgrader generate_feedback "
                           "shows the report."}

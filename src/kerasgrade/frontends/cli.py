@@ -99,6 +99,12 @@ def _grade(args: argparse.Namespace) -> int:
     return batch.main(args)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from kerasgrade.frontends.serve import service
+
+    return service.main(args)
+
+
 def _report(args: argparse.Namespace) -> int:
     from kerasgrade.report import class_report
 
@@ -146,6 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--force", action="store_true", help="regrade unchanged submissions")
     g.add_argument("--no-sandbox", action="store_true")
     g.set_defaults(func=_grade)
+
+    v = sub.add_parser("serve", help="grade each submission as it reaches nbgrader's exchange "
+                       "and release its feedback (docs/serve.md)")
+    v.add_argument("--root", type=Path, default=Path("."), help="course folder")
+    v.add_argument("--workers", type=int, default=None,
+                   help="warm local workers (default: one per core, as memory allows)")
+    v.add_argument("--scheduler", help="Dask scheduler address (default: local processes)")
+    v.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
+    v.add_argument("--poll", type=float, default=None,
+                   help="seconds between reads of the inbound folder (default: "
+                        "c.KerasgradeServe.poll_seconds, 1)")
+    v.add_argument("--no-sandbox", action="store_true")
+    v.set_defaults(func=_serve)
 
     r = sub.add_parser("report", help="the class at a glance: class-report/ID.html and .csv")
     r.add_argument("assignment")

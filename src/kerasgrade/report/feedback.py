@@ -30,6 +30,7 @@ class Report:
     score: str
     max_score: str
     late: str
+    attempt: str
     reason: str
     sanitize_notes: tuple[str, ...]
     checks: tuple[CheckResult, ...]
@@ -92,6 +93,7 @@ def report(result: SubmissionResult) -> Report:
         score=f"{result.score:g}",
         max_score=f"{result.max_score:g}",
         late=result.late_note(),
+        attempt=result.attempt_note(),
         reason=(result.reason or "no reason was recorded") if result.status == "error" else "",
         # What the grader put back before running: the student should know, and not again.
         sanitize_notes=tuple(result.facts.get("sanitize_notes") or ()),

@@ -154,9 +154,9 @@ def autograded_notebook(executed: str, result: SubmissionResult) -> str:
         if cell.cell_type != "code" or not nbgrader_utils.is_grade(cell) or check is None:
             continue
         line = check.line()
-        cell.outputs = ([new_output("display_data", data=facts_bundle(result.assignment,
-                                                                      result.facts))]
-                        if first and result.facts else [])
+        attempt = (result.attempt, result.max_attempts) if result.attempt else None
+        cell.outputs = ([new_output("display_data", data=facts_bundle(
+            result.assignment, result.facts, attempt))] if first and result.facts else [])
         cell.outputs.append(
             new_output("stream", name="stdout", text=line + "\n") if check.passed else
             new_output("error", ename="CheckFailed", evalue=line, traceback=line.splitlines()))

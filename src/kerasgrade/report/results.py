@@ -87,6 +87,9 @@ class SubmissionResult:
     # LateSubmissionPlugin: the points taken off the checks' sum.
     late_penalty: float = 0.0
     seconds_late: float = 0.0
+    # Set by `kerasgrade serve`: which graded attempt this is, and the limit (0: none).
+    attempt: int = 0
+    max_attempts: int = 0
 
     @property
     def raw_score(self) -> float:
@@ -104,6 +107,16 @@ class SubmissionResult:
         if not self.late_penalty:
             return f"{late}: no late penalty."
         return f"{late}: late penalty {self.late_penalty:g} of {self.raw_score:g} points."
+
+    def attempt_note(self) -> str:
+        """Which graded attempt this is and how many are left, or "" outside the service."""
+        if not self.attempt:
+            return ""
+        if not self.max_attempts:
+            return f"Graded attempt {self.attempt} (no limit on attempts)."
+        left = max(0, self.max_attempts - self.attempt)
+        return (f"Graded attempt {self.attempt} of {self.max_attempts}: "
+                f"{left or 'no'} attempt{'' if left == 1 else 's'} left.")
 
     @property
     def max_score(self) -> float:

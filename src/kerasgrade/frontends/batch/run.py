@@ -113,16 +113,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 if args.force or not reusable(stored, data, version)}
     if to_grade:
         # Only when something is to be graded: an unchanged class costs no kernel start.
-        started = time.monotonic()
-        try:  # before the gradebook opens: a grader that cannot run records nothing
-            # The path the workers take: a zygote, a kernel forked from it, a measuring job.
-            selftest.check([aid], dataclasses.replace(options, threads=threads,
-                                                         warm=options.sandbox))
-        except selftest.SelfTestFailed as exc:
-            raise GraderFailure(str(exc)) from None
-        finally:
-            warm.close_current()
-        console.print(f"self-test passed in {time.monotonic() - started:.0f} s")
+        # Before the gradebook opens: a grader that cannot run records nothing.
+        seconds = self_test([aid], options, threads)
+        console.print(f"self-test passed in {seconds:.0f} s")
 
     settings = gradebook.course_settings(root, args.db)
     with gradebook.GradebookWriter(settings) as book:
@@ -146,6 +139,28 @@ def run(args: argparse.Namespace, console: Console) -> int:
                       "(skipped; --force regrades)")
         batch.collect(jobs, outcomes)
     return 1 if batch.grader_failures else 0
+
+
+def result_state(version: str, result: SubmissionResult, digest: str,
+                 worker: dict[str, Any]) -> dict[str, Any]:
+    """The resume state stored with a result: what makes it reusable (plan.reusable)."""
+    return {"notebook_sha256": digest, "grader": version,
+            "graded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "worker": worker, "result": result.to_dict(with_facts=True)}
+
+
+def self_test(assignment_ids: list[str], options: ExecOptions, threads: int) -> float:
+    """The path the workers take (a zygote, a kernel forked from it, a measuring job), once;
+    raise GraderFailure when it fails. Returns the seconds it took."""
+    started = time.monotonic()
+    try:
+        selftest.check(assignment_ids, dataclasses.replace(options, threads=threads,
+                                                           warm=options.sandbox))
+    except selftest.SelfTestFailed as exc:
+        raise GraderFailure(str(exc)) from None
+    finally:
+        warm.close_current()
+    return time.monotonic() - started
 
 
 class Batch:
@@ -186,9 +201,7 @@ class Batch:
 
     def _state(self, result: SubmissionResult, digest: str,
                worker: dict[str, Any]) -> dict[str, Any]:
-        return {"notebook_sha256": digest, "grader": self.version,
-                "graded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "worker": worker, "result": result.to_dict(with_facts=True)}
+        return result_state(self.version, result, digest, worker)
 
     def collect(self, jobs: list[Job], outcomes: Iterator[tuple[Job, Any]]) -> None:
         started = time.monotonic()

@@ -133,7 +133,7 @@ def _worker(conn: Connection, parent: int) -> None:
         conn.send(outcome)
 
 
-class _Pool:
+class Pool:
     """Worker processes that each grade one job at a time. Unlike ProcessPoolExecutor, which
     breaks every pending future when one of its processes dies, a dead worker (the OOM
     killer, kill -9) costs only the job it held: that job is retried and a new worker
@@ -160,7 +160,8 @@ class _Pool:
         then its last failure is the outcome."""
         pending = deque(jobs)
         attempts: Counter[str] = Counter()
-        for _ in range(min(self.size, len(jobs))):
+        # Workers from an earlier run stay (a service keeps its pool warm between runs).
+        for _ in range(min(self.size, len(jobs)) - len(self.idle)):
             self._start()
         while pending or self.running:
             while pending and self.idle:
@@ -224,7 +225,7 @@ class _Pool:
 
 def run_local(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Any]]:
     """(job, outcome) pairs from a pool of spawned processes, one kernel each."""
-    pool = _Pool(workers)
+    pool = Pool(workers)
     try:
         yield from pool.run(jobs)
     finally:

@@ -47,6 +47,8 @@ class KerasgradeReport(Preprocessor):
         # GetGrades, before this, read the penalty from the gradebook.
         result.late_penalty = float(graded.get("late_penalty") or 0.0)
         result.seconds_late = _seconds_late(graded)
+        # `kerasgrade serve` leaves the attempt beside the facts.
+        result.attempt, result.max_attempts = payload.get("attempt") or (0, 0)
         if "score" in graded and abs(graded["score"] - result.score) > 1e-6:
             self.log.warning("The report's %g points differ from the gradebook's %g (graded by "
                              "hand): the page's header has the gradebook's.",

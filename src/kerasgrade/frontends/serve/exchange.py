@@ -1,0 +1,106 @@
+"""nbgrader's exchange for one student at a time: the inbound folder read as `nbgrader collect`
+reads it, and collect, generate_feedback and release_feedback through nbgrader's own API."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nbgrader.apps import NbGraderAPI
+from nbgrader.apps.baseapp import NbGrader
+from nbgrader.utils import temp_attrs
+
+from kerasgrade.report.publish import TIMESTAMP
+from kerasgrade.report.sections import environment
+
+SECRET = "submission_secret.txt"
+
+
+class ExchangeFailure(RuntimeError):
+    """An nbgrader step failed: the service's fault, retried, never the student's."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A finished submission in the exchange: nbgrader writes timestamp.txt last."""
+
+    name: str
+    student: str
+    assignment: str
+    timestamp: str
+
+
+class Exchange:
+    def __init__(self, app: NbGrader) -> None:
+        self.api = NbGraderAPI(coursedir=app.coursedir, parent=app)
+        self.coursedir = self.api.coursedir
+        self.inbound = Path(self.api.exchange_root) / self.api.course_id / "inbound"
+
+    def problem(self) -> str:
+        """Why the service cannot read the course's inbound folder, or ""."""
+        if not self.api.course_id:
+            return "nbgrader_config.py sets no c.CourseDirectory.course_id"
+        if not self.inbound.is_dir():
+            return (f"the exchange's inbound folder {self.inbound} does not exist (set "
+                    "c.Exchange.root and run `nbgrader release_assignment` first)")
+        return ""
+
+    def scan(self, known: set[str]) -> Iterator[Inbound]:
+        """New finished submissions, oldest first. Names split as `nbgrader collect` does."""
+        found = []
+        for folder in self.inbound.iterdir():
+            if folder.name in known or not (folder / TIMESTAMP).is_file():
+                continue
+            parts = folder.name.rsplit("+", 3)
+            if len(parts) < 3:
+                continue  # not a submission: nbgrader collect would refuse it too
+            found.append(Inbound(folder.name, parts[0], parts[1],
+                                 (folder / TIMESTAMP).read_text().strip()))
+        yield from sorted(found, key=lambda i: (i.timestamp, i.name))
+
+    def submitted(self, student: str, assignment: str) -> Path:
+        return Path(self.coursedir.format_path(self.coursedir.submitted_directory, student,
+                                               assignment))
+
+    def feedback(self, student: str, assignment: str) -> Path:
+        return Path(self.coursedir.format_path(self.coursedir.feedback_directory, student,
+                                               assignment))
+
+    def collect(self, student: str, assignment: str) -> str:
+        """nbgrader collect for this student (the latest submission); its timestamp."""
+        with temp_attrs(self.coursedir, student_id=student):
+            _check(self.api.collect(assignment), "collect")
+        return (self.submitted(student, assignment) / TIMESTAMP).read_text().strip()
+
+    def generate_feedback(self, student: str, assignment: str) -> None:
+        _check(self.api.generate_feedback(assignment, student), "generate_feedback")
+
+    def release_feedback(self, student: str, assignment: str) -> None:
+        _check(self.api.release_feedback(assignment, student), "release_feedback")
+
+    def refusal(self, student: str, assignment: str, max_attempts: int) -> None:
+        """The page a submission past the limit gets instead of nbgrader's feedback: received,
+        not graded, no score. Beside it, the submission's timestamp and secret, which
+        release_feedback needs to address it to this submission."""
+        submitted = self.submitted(student, assignment)
+        out = self.feedback(student, assignment)
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob("*.html"):  # release_feedback would send an older page again
+            old.unlink()
+        timestamp = (submitted / TIMESTAMP).read_text().strip()
+        page = environment().get_template("serve_refused.html.j2").render(
+            assignment=assignment, student=student, timestamp=timestamp,
+            max_attempts=max_attempts)
+        for notebook in sorted(submitted.glob("*.ipynb")):
+            (out / f"{notebook.stem}.html").write_text(page, encoding="utf-8")
+        for name in (TIMESTAMP, SECRET):
+            shutil.copyfile(submitted / name, out / name)
+
+
+def _check(outcome: dict[str, Any], step: str) -> None:
+    if not outcome.get("success"):
+        detail = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
+        raise ExchangeFailure(f"nbgrader {step} failed: {detail[-1] if detail else 'no reason'}")

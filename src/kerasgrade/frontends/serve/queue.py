@@ -1,0 +1,153 @@
+"""The durable queue: every inbound submission the service has seen, its step, and each
+student's graded attempts, in SQLite. Each step is one transaction, so a service killed at any
+moment resumes every submission at the step it had reached.
+
+A submission goes queued -> collected -> graded -> released, or queued -> replaced (a newer one
+of the same student and assignment arrived while it waited) or queued -> refused (past the
+attempt limit). Its position in the queue is its arrival; a replacement keeps the position of
+the submission it replaces, so a resubmission neither jumps ahead nor falls behind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbound (
+    name TEXT PRIMARY KEY,           -- the exchange's inbound folder name
+    student TEXT NOT NULL,
+    assignment TEXT NOT NULL,
+    timestamp TEXT NOT NULL,         -- nbgrader's timestamp.txt
+    position INTEGER NOT NULL,       -- arrival order; kept by a replacement
+    state TEXT NOT NULL,
+    not_before REAL NOT NULL DEFAULT 0,  -- cool-off or fault retry
+    deferred INTEGER NOT NULL DEFAULT 0, -- the deferral was announced
+    attempt INTEGER                  -- its graded attempt, once graded
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    student TEXT NOT NULL,
+    assignment TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    last_graded REAL NOT NULL,
+    PRIMARY KEY (student, assignment)
+);
+"""
+
+WAITING = "queued"
+ACTIVE = ("queued", "collected", "graded")  # not yet finished
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    student: str
+    assignment: str
+    timestamp: str
+    state: str
+    not_before: float
+    deferred: bool
+    attempt: int | None
+
+
+class Queue:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (_transaction).
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def known(self) -> set[str]:
+        return {name for (name,) in self.db.execute("SELECT name FROM inbound")}
+
+    def add(self, name: str, student: str, assignment: str, timestamp: str) -> list[str]:
+        """Queue a new submission; return the names of the waiting ones it replaces."""
+        with self._transaction() as db:
+            waiting = db.execute(
+                "SELECT name, position FROM inbound WHERE student=? AND assignment=? AND "
+                "state=? ORDER BY position", (student, assignment, WAITING)).fetchall()
+            position = waiting[0][1] if waiting else self._next_position(db)
+            db.executemany("UPDATE inbound SET state='replaced' WHERE name=?",
+                           [(n,) for n, _ in waiting])
+            db.execute("INSERT INTO inbound (name, student, assignment, timestamp, position, "
+                       "state) VALUES (?, ?, ?, ?, ?, ?)",
+                       (name, student, assignment, timestamp, position, WAITING))
+        return [n for n, _ in waiting]
+
+    def ignore(self, name: str, student: str, assignment: str, timestamp: str) -> None:
+        """Remember a submission the service does not grade (an assignment it does not know)."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO inbound (name, student, assignment, timestamp, position, "
+                       "state) VALUES (?, ?, ?, ?, 0, 'ignored')",
+                       (name, student, assignment, timestamp))
+
+    @staticmethod
+    def _next_position(db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM inbound"
+                              ).fetchone()[0])
+
+    def due(self, now: float) -> list[Entry]:
+        """Unfinished submissions whose time has come, in order of arrival. A waiting one
+        stays behind its student's submission that is already collected (one at a time)."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM inbound AS i WHERE state IN (?, ?, ?) AND not_before <= ? "
+            "AND NOT (state=? AND EXISTS (SELECT 1 FROM inbound AS o WHERE "
+            "o.student=i.student AND o.assignment=i.assignment AND o.state IN (?, ?))) "
+            "ORDER BY position, rowid", (*ACTIVE, now, WAITING, *ACTIVE[1:])).fetchall()
+        return [_entry(row) for row in rows]
+
+    def get(self, name: str) -> Entry:
+        return _entry(self.db.execute(f"SELECT {_COLUMNS} FROM inbound WHERE name=?",
+                                      (name,)).fetchone())
+
+    def attempts(self, student: str, assignment: str) -> tuple[int, float]:
+        """Graded attempts so far, and when the last one was graded (unix time)."""
+        row = self.db.execute("SELECT count, last_graded FROM attempts WHERE student=? AND "
+                              "assignment=?", (student, assignment)).fetchone()
+        return (int(row[0]), float(row[1])) if row else (0, 0.0)
+
+    def move(self, name: str, state: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE inbound SET state=?, not_before=0 WHERE name=?", (state, name))
+
+    def defer(self, name: str, until: float) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE inbound SET not_before=?, deferred=1 WHERE name=?",
+                       (until, name))
+
+    def graded(self, entry: Entry, attempt: int, now: float) -> None:
+        """The submission is graded: its attempt counts, in the same transaction."""
+        with self._transaction() as db:
+            db.execute("UPDATE inbound SET state='graded', attempt=?, not_before=0 WHERE name=?",
+                       (attempt, entry.name))
+            db.execute("INSERT INTO attempts (student, assignment, count, last_graded) "
+                       "VALUES (?, ?, ?, ?) ON CONFLICT (student, assignment) DO UPDATE SET "
+                       "count=excluded.count, last_graded=excluded.last_graded",
+                       (entry.student, entry.assignment, attempt, now))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+_COLUMNS = "name, student, assignment, timestamp, state, not_before, deferred, attempt"
+
+
+def _entry(row: tuple) -> Entry:  # type: ignore[type-arg]
+    name, student, assignment, timestamp, state, not_before, deferred, attempt = row
+    return Entry(name, student, assignment, timestamp, state, float(not_before), bool(deferred),
+                 attempt)
