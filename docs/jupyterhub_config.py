@@ -78,6 +78,13 @@ for role, folder in CONFIG.items():
     if role == "student":  # nor the formgrader's handlers
         server["ServerApp"] = {"jpserver_extensions": {
             "nbgrader.server_extensions.formgrader": False}}
+    else:
+        # JupyterLab shows the formgrader in an iframe of the server's own pages, which
+        # jupyterhub-singleuser forbids by default (frame-ancestors 'none'). 'self' lets the
+        # instructor's server frame its own pages; on a hub without subdomains every user's
+        # server shares that origin, see docs/jupyterhub.md.
+        server["ServerApp"] = {"tornado_settings": {"headers": {
+            "Content-Security-Policy": "frame-ancestors 'self'"}}}
     (folder / "jupyter_server_config.json").write_text(json.dumps(server))
     for f in folder.rglob("*"):
         f.chmod(0o755 if f.is_dir() else 0o644)
