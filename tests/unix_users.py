@@ -62,9 +62,14 @@ def unix_user(name: str, home: Path, venv: Path, password: str | None = None
     given, running nbgrader from ``venv``."""
     home.parent.mkdir(parents=True, exist_ok=True)
     # HOME_MODE: no one reads another's home (Debian's default, from UMASK 022, is 0755).
-    subprocess.run(["useradd", "--create-home", "--home-dir", str(home), "--shell",
-                    "/usr/sbin/nologin", "-K", "HOME_MODE=0700", name], check=True,
-                   capture_output=True)
+    for _ in range(10):  # another test may hold /etc/passwd's lock for a moment
+        made = subprocess.run(["useradd", "--create-home", "--home-dir", str(home), "--shell",
+                               "/usr/sbin/nologin", "-K", "HOME_MODE=0700", name],
+                              capture_output=True, text=True)
+        if made.returncode == 0 or "lock" not in made.stderr:
+            break
+        time.sleep(1)
+    assert made.returncode == 0, made.stderr
     try:
         if password is not None:
             subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True,
