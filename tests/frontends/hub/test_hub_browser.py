@@ -284,14 +284,18 @@ def test_students_submit_the_service_grades_each_sees_only_their_feedback(
             assert html.stat().st_uid == account.uid
             pages[account.name] = f"/user/{account.name}/files/{html.relative_to(account.home)}"
             page.goto(course.hub.url + pages[account.name])
-            text = Text(page.content()).text
+            report = Text(page.content())
+            text = report.text
             shot(page, shots, name)
             score = graded[account.name]
             assert f"(Score: {score:.1f} / 14.0)" in text  # nbgrader's header: the gradebook's
             assert f"{score:g} / 14 points" in text  # kerasgrade's report agrees
             assert 'class="kerasgrade-report"' in page.content()
+            # The report's check cards: all passed for 1, the softmax check failed for 2.
+            assert report.check_states and ("failed" in report.check_states) == (
+                account is second), report.check_states
             if account is second:
-                assert "softmax" in text  # the report names the fix
+                assert "activation='softmax'" in text or 'activation="softmax"' in text
                 assert page.evaluate("() => window.kgPwned === undefined")
                 continue
             # Student 1 cannot open student 2's server or feedback through the hub...
