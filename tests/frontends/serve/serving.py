@@ -66,10 +66,12 @@ class Student:
 
     def submit(self, kind: str) -> str:
         """Hand in a notebook with nbgrader submit; the inbound folder's name."""
+        inbound = self.desk.parents[1] / "exchange" / COURSE_ID / "inbound"
+        before = set(inbound.iterdir())
         nbformat.write(notebook(kind), self.desk / AID / f"{AID}.ipynb")
-        proc = nbgrader(self.desk, "submit", AID, "--student", self.name)
-        return next(line.split("Submitted as: ")[1].split()[-1] for line in
-                    (proc.stdout + proc.stderr).splitlines() if "Submitted as: " in line)
+        nbgrader(self.desk, "submit", AID, "--student", self.name)
+        [new] = set(inbound.iterdir()) - before
+        return new.name
 
     def fetch_feedback(self) -> list[str]:
         """The feedback pages nbgrader fetch_feedback brings, oldest submission first."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from browser import Page
 from classroom import AID
@@ -14,6 +17,8 @@ from serving import DENSE32, SOLVED, Student, events, served_course, start, stop
 from kerasgrade import sandbox
 
 pytestmark = pytest.mark.slow
+
+COOLOFF = 45  # seconds: longer than an nbgrader submit on a busy machine
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +61,7 @@ def test_replacement_order_cooloff_and_limit(tmp_path: Path) -> None:
     """Submitted before the service starts: alice, bob, alice again. Alice's second replaces
     her first at her place, so alice is graded before bob; her third waits out the cool-off,
     her fourth is past the limit: collected, refused, a page without a score."""
-    course = served_course(tmp_path, max_attempts=2, cooloff_seconds=15)
+    course = served_course(tmp_path, max_attempts=2, cooloff_seconds=COOLOFF)
     alice, bob = Student.at(course, "alice"), Student.at(course, "bob")
     first = alice.submit("dense32")
     bob.submit("dense32")
@@ -64,15 +69,15 @@ def test_replacement_order_cooloff_and_limit(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     proc = start(course, log)
     try:
-        graded = wait_for(course, proc, log, "graded", 2)
-        assert [(e["student"], e["inbound"]) for e in graded][0] == ("alice", second)
-        assert graded[1]["student"] == "bob"
+        [graded] = wait_for(course, proc, log, "graded", 1)
+        assert (graded["student"], graded["inbound"]) == ("alice", second)
         third = alice.submit("solved")  # the same notebook: its stored result, no rerun
         [deferred] = wait_for(course, proc, log, "deferred")
         assert deferred["inbound"] == third
         released = wait_for(course, proc, log, "released", 3)
+        assert [e["student"] for e in released] == ["alice", "bob", "alice"]
         assert released[2]["inbound"] == third and released[2]["attempt"] == 2
-        assert released[2]["time"] - graded[0]["time"] >= 15
+        assert released[2]["time"] - graded["time"] >= COOLOFF
         alice.submit("dense32")
         wait_for(course, proc, log, "refused")
         assert stop(proc) == 0
@@ -117,3 +122,29 @@ def test_sigkill_at_any_step_loses_and_repeats_nothing(tmp_path: Path) -> None:
     assert scores(course) == {"alice": SOLVED, "bob": DENSE32}
     assert all((course / ".kerasgrade" / "results" / AID / f"{s}.json").exists()
                for s in ("alice", "bob"))
+
+
+def test_grader_fault_is_no_attempt(tmp_path: Path) -> None:
+    """Workers killed (as the OOM killer would) until grading fails as the grader's fault: the
+    submission is graded on a later try, as its first and only attempt."""
+    course = served_course(tmp_path, max_attempts=1, fault_retry_seconds=1)
+    alice = Student.at(course, "alice")
+    log = tmp_path / "serve.log"
+    proc = start(course, log)
+    try:
+        name = alice.submit("solved")
+        wait_for(course, proc, log, "started")
+        service = psutil.Process(proc.pid)
+        while not [e for e in events(course) if e["event"] == "fault"]:
+            for child in service.children():
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    if "spawn_main" in " ".join(child.cmdline()):
+                        child.kill()
+            time.sleep(0.1)
+        [released] = wait_for(course, proc, log, "released")
+        assert stop(proc) == 0
+    finally:
+        proc.kill()
+    assert (released["inbound"], released["attempt"]) == (name, 1)
+    assert scores(course) == {"alice": SOLVED}
+    assert "Graded attempt 1 of 1: no attempts left." in Page(alice.fetch_feedback()[0]).text

@@ -89,6 +89,13 @@ class Queue:
                        (name, student, assignment, timestamp, position, WAITING))
         return [n for n, _ in waiting]
 
+    def ignore(self, name: str, student: str, assignment: str, timestamp: str) -> None:
+        """Remember a submission the service does not grade (an assignment it does not know)."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO inbound (name, student, assignment, timestamp, position, "
+                       "state) VALUES (?, ?, ?, ?, 0, 'ignored')",
+                       (name, student, assignment, timestamp))
+
     @staticmethod
     def _next_position(db: sqlite3.Connection) -> int:
         return int(db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM inbound"

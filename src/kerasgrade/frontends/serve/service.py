@@ -48,17 +48,18 @@ def main(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    service = None
     try:
         service = Service(args)
+        service.run()
     except GraderFailure as exc:
         say(f"kerasgrade serve: {exc}")
         return 2
-    try:
-        service.run()
     except Stopped as why:
         say(f"stopping on {why}; unfinished submissions resume on the next start")
     finally:
-        service.close()
+        if service is not None:
+            service.close()
     return 0
 
 
@@ -136,8 +137,7 @@ class Service:
         for sub in self.exchange.scan(self.queue.known()):
             if sub.assignment not in assignments.ASSIGNMENTS or not release_notebook(
                     self.root, sub.assignment).is_file():
-                self.queue.add(sub.name, sub.student, sub.assignment, sub.timestamp)
-                self.queue.move(sub.name, "ignored")
+                self.queue.ignore(sub.name, sub.student, sub.assignment, sub.timestamp)
                 say(f"ignored {sub.name}: no released assignment {sub.assignment!r}")
                 continue
             for old in self.queue.add(sub.name, sub.student, sub.assignment, sub.timestamp):
