@@ -335,4 +335,6 @@ def test_students_submit_the_service_grades_each_sees_only_their_feedback(
         shot(page, shots, "10-instructor-submission")
         assert page.evaluate("() => window.kgPwned === undefined")
         assert not dialogs
+    # The hub starts a managed service again when it exits: it must never have had to.
+    assert "Service kerasgrade exited" not in course.hub.log.read_text()
     print(f"the whole course took {time.monotonic() - start:.0f} s")
