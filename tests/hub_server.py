@@ -29,10 +29,6 @@ class Hub:
     state: Path
     log: Path
 
-    def config_dir(self, role: str) -> Path:
-        """The JUPYTER_CONFIG_PATH folder the config gives a role's servers."""
-        return self.state / f"jupyter-{role}"
-
 
 def quiet_lab(venv: Path) -> None:
     """The image's JupyterLab defaults: no news toast over a screenshot, every cell in the DOM

@@ -104,14 +104,14 @@ def course() -> Iterator[Course]:
                 for n in names]
             folder = make_course(base, AID, {})
             chown_tree(folder, teacher)
-            hub = stack.enter_context(jupyterhub(base, venv, folder, exchange, teacher.name,
-                                                 [s.name for s in students], workers=1))
-            # The instructor releases 02 from a terminal, as the hub's config sets nbgrader up.
-            env = {"JUPYTER_CONFIG_PATH": str(hub.config_dir("instructor"))}
+            # The instructor releases 02 before the hub starts the service, which needs the
+            # course in the exchange (docs/serve.md).
             for args in (["generate_assignment", AID],
                          ["db", "assignment", "add", AID, "--duedate=2099-01-01 00:00:00 UTC"],
-                         ["release_assignment", AID]):
-                teacher.run(*args, cwd=folder, env=env)
+                         ["release_assignment", AID, f"--Exchange.root={exchange}"]):
+                teacher.run(*args, cwd=folder)
+            hub = stack.enter_context(jupyterhub(base, venv, folder, exchange, teacher.name,
+                                                 [s.name for s in students], workers=1))
             yield Course(hub, folder, exchange, teacher, students, passwords)
     finally:
         shutil.rmtree(base, ignore_errors=True)
