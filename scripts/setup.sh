@@ -12,9 +12,13 @@ apt_packages=(dataset-fashion-mnist bubblewrap)
 command -v npm >/dev/null || apt_packages+=(npm)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
 if ((${#missing[@]})); then
-  sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The JupyterHub test's proxy: JupyterHub runs configurable-http-proxy (npm) from PATH.
+if [[ "$extras" == *test* ]] && ! command -v configurable-http-proxy >/dev/null; then
+  "${sudo_cmd[@]}" npm install -g --silent configurable-http-proxy
 fi
 python3 -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"

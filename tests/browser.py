@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext
+from playwright.sync_api import BrowserContext, Locator
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -83,3 +84,15 @@ def chromium(viewport: dict[str, int]) -> Iterator[BrowserContext]:
                 context.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for_checks(notebook: Locator, expected: int, seconds: float) -> Locator:
+    """Wait until ``expected`` outputs of the JupyterLab notebook show a check's ✔ line (a
+    traceback fails at once); the ticks, however many there are when the time is up."""
+    ticks = notebook.locator(".jp-OutputArea-output", has_text="✔")
+    deadline = time.monotonic() + seconds
+    while ticks.count() < expected and time.monotonic() < deadline:
+        text = notebook.text_content() or ""
+        assert "Traceback" not in text, text[max(0, text.index("Traceback") - 500):][:3000]
+        notebook.page.wait_for_timeout(1000)
+    return ticks

@@ -24,6 +24,15 @@ import psutil
 import pytest
 
 STARTUP_SECONDS = 90
+# Offline: no news feed or update check from the server...
+OFFLINE_SERVER = {"LabApp": {"news_url": None,
+                             "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}}
+# ...nor from the page, no toast over the screenshot, and every cell kept in the DOM.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification": {
+        "fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+}
 
 
 @dataclass(frozen=True)
@@ -52,17 +61,10 @@ def private_jupyter(home: Path) -> dict[str, str]:
     }
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
-    # Offline: no news feed or update check from the server...
-    (dirs["JUPYTER_CONFIG_DIR"] / "jupyter_server_config.json").write_text(json.dumps(
-        {"LabApp": {"news_url": None,
-                    "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}}))
-    # ...nor from the page, no toast over the screenshot, and every cell kept in the DOM.
-    settings = dirs["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab"
-    for plugin, values in {
-        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False,
-                                            "doNotDisturbMode": True},
-        "notebook-extension/tracker": {"windowingMode": "none"},
-    }.items():
+    (dirs["JUPYTER_CONFIG_DIR"] / "jupyter_server_config.json").write_text(
+        json.dumps(OFFLINE_SERVER))
+    settings = dirs["JUPYTERLAB_SETTINGS_DIR"]
+    for plugin, values in LAB_SETTINGS.items():
         path = settings / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
@@ -86,27 +88,28 @@ def jupyterlab(root: Path, base: Path) -> Iterator[Server]:
             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_until_up(f"{url}/api/status?token={token}", server, log)
+        wait_until_up(f"{url}/api/status?token={token}", server, log)
         yield Server(url, token, log)
     finally:
-        _stop(server)
+        stop(server)
 
 
-def _wait_until_up(status_url: str, server: subprocess.Popen, log: Path) -> None:
+def wait_until_up(status_url: str, server: subprocess.Popen, log: Path,
+                  name: str = "JupyterLab") -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            pytest.fail(f"JupyterLab exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+            pytest.fail(f"{name} exited with {server.returncode}:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(status_url, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.5)
-    pytest.fail(f"JupyterLab did not answer in {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
+    pytest.fail(f"{name} did not answer in {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
 
 
-def _stop(server: subprocess.Popen) -> None:
+def stop(server: subprocess.Popen) -> None:
     """End the server's process group, then any kernel it started that outlived it.
 
     jupyter_client starts each kernel in a session of its own, out of the server's group:

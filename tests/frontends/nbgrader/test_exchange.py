@@ -14,12 +14,9 @@ own, defined in nbgrader_config.py: both graders must take the same 3 points off
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -28,10 +25,10 @@ from browser import Page
 from classroom import AID, REPO, grade
 from nbgrader.api import Gradebook
 from nbgrader_course import make_course, nbgrader
+from unix_users import Student, debian_venv, need_root_and_debian_python, unix_user
 
 from kerasgrade.course.demo import answered
 
-DEBIAN_PYTHON = Path("/usr/bin/python3")
 COURSE_ID = "kerasgrade"  # nbgrader_config.py's
 SOLVED = 14.0
 PENALTY = 3.0
@@ -49,32 +46,10 @@ c.AssignLatePenalties.plugin_class = ThreeOff
 """
 
 
-@dataclass(frozen=True)
-class Student:
-    name: str
-    uid: int
-    gid: int
-    home: Path
-    nbgrader: Path
-
-    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        """An nbgrader command as this user, in a clean environment (nothing of root's)."""
-        env = {"HOME": str(self.home), "USER": self.name, "LOGNAME": self.name,
-               "PATH": f"{self.nbgrader.parent}:/usr/bin:/bin", "LANG": "C.UTF-8"}
-        proc = subprocess.run([str(self.nbgrader), *args], cwd=cwd or self.home, env=env,
-                              user=self.uid, group=self.gid, extra_groups=[],
-                              capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-        return proc
-
-
 @pytest.fixture(scope="session")
 def shared() -> Iterator[Path]:
     """A folder every user can traverse: the student's venv, home and the exchange."""
-    if os.geteuid() != 0:
-        pytest.skip("creating a second Unix user needs root")
-    if not DEBIAN_PYTHON.exists():
-        pytest.skip(f"{DEBIAN_PYTHON} is missing: scripts/setup.sh test installs python3-venv")
+    need_root_and_debian_python()
     base = Path(tempfile.mkdtemp(prefix="kerasgrade-exchange-"))
     base.chmod(0o755)
     yield base
@@ -83,23 +58,12 @@ def shared() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def student(shared: Path) -> Iterator[Student]:
-    venv = shared / "venv"
-    subprocess.run([str(DEBIAN_PYTHON), "-m", "venv", str(venv)], check=True)
     # Only nbgrader: the student fetches and submits, the grading runs on the instructor's
-    # side. pip's own wheel cache (root's) makes every run after the first quick.
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                    "--disable-pip-version-check", "nbgrader"], check=True,
-                   capture_output=True)
+    # side.
+    venv = debian_venv(shared / "venv", ["nbgrader"])
     name = f"kgstudent{os.getpid()}"
-    home = shared / "home" / name
-    home.parent.mkdir()
-    subprocess.run(["useradd", "--create-home", "--home-dir", str(home), "--shell",
-                    "/usr/sbin/nologin", name], check=True, capture_output=True)
-    account = pwd.getpwnam(name)
-    try:
-        yield Student(name, account.pw_uid, account.pw_gid, home, venv / "bin" / "nbgrader")
-    finally:
-        subprocess.run(["userdel", "--remove", name], capture_output=True)
+    with unix_user(name, shared / "home" / name, venv) as account:
+        yield account
 
 
 @pytest.mark.parametrize("grader", ["kerasgrade", "nbgrader"])
