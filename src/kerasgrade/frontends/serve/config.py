@@ -3,6 +3,7 @@ traits (c.KerasgradeServe.* in nbgrader_config.py)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from nbgrader.apps.baseapp import NbGrader
@@ -28,5 +29,7 @@ class KerasgradeServe(Configurable):
 def load(root: Path) -> NbGrader:
     """An nbgrader app holding the course's configuration (its coursedir, its config)."""
     app = NbGrader()
-    app.initialize([], root=str(root))
+    # nbgrader reads nbgrader_config.py from the current folder: the course's, from anywhere.
+    with contextlib.chdir(root):
+        app.initialize([], root=str(root))
     return app

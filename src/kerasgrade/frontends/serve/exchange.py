@@ -40,16 +40,23 @@ class Exchange:
         self.inbound = Path(self.api.exchange_root) / self.api.course_id / "inbound"
 
     def problem(self) -> str:
-        """Why the service cannot read the course's inbound folder, or ""."""
+        """Why the service cannot serve this course at all, or ""."""
         if not self.api.course_id:
             return "nbgrader_config.py sets no c.CourseDirectory.course_id"
+        return ""
+
+    def waiting(self) -> str:
+        """Why no submission can arrive yet, or "": a course not released to the exchange
+        yet. The service waits for it (a hub starts its services before anyone releases)."""
         if not self.inbound.is_dir():
-            return (f"the exchange's inbound folder {self.inbound} does not exist (set "
-                    "c.Exchange.root and run `nbgrader release_assignment` first)")
+            return (f"the exchange's inbound folder {self.inbound} does not exist yet (set "
+                    "c.Exchange.root and run `nbgrader release_assignment`)")
         return ""
 
     def scan(self, known: set[str]) -> Iterator[Inbound]:
         """New finished submissions, oldest first. Names split as `nbgrader collect` does."""
+        if self.waiting():
+            return
         found = []
         for folder in self.inbound.iterdir():
             if folder.name in known or not (folder / TIMESTAMP).is_file():

@@ -77,6 +77,8 @@ class Service:
         self.exchange = Exchange(app)
         if problem := self.exchange.problem():
             raise GraderFailure(problem)
+        if waiting := self.exchange.waiting():
+            say(f"waiting: {waiting}")
         state = self.root / config.SERVE_DIR
         self.queue = Queue(state / "queue.db")
         self.events = EventLog(state / "events.jsonl")
