@@ -489,21 +489,18 @@ def report(nbgrader: Run, pools: list[Run], dask: Run | None,
           f"peak_gb_per_worker: {first.peak_worker_mb / 1024:.2f}")
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--students", type=int, default=len(CLASS))
-    p.add_argument("--workers", type=int, nargs="+", default=[2, 1],
-                   help="kerasgrade pool sizes; the first is compared with nbgrader")
-    p.add_argument("--dask", action=argparse.BooleanOptionalAction, default=True,
-                   help="also grade on a loopback Dask cluster of two workers (default: on)")
+def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", type=Path, help="build and keep the course folders here")
     p.add_argument("--data-dir", type=Path,
                    default=Path(os.environ.get("KERASGRADE_DATA_DIR") or REPO / "data"),
                    help="data folder, filled by `kerasgrade data fetch` first (default: data/)")
     p.add_argument("--sample", action="store_true",
                    help="train on the 5,000-digit MNIST sample instead (no data folder)")
-    args = p.parse_args()
-    # Both graders train on the same data: full MNIST, as in a real course, unless --sample.
+
+
+def prepare(args: argparse.Namespace, prefix: str) -> Path:
+    """The data every grader of the run trains on, in the environment they inherit (full
+    MNIST, as in a real course, unless --sample), and the folder for the run's courses."""
     if args.sample:
         os.environ.pop("KERASGRADE_DATA_DIR", None)
         print("data: the 5,000-digit MNIST sample (4,000 train / 1,000 test)")
@@ -511,8 +508,21 @@ def main() -> int:
         for line in data.fetch(args.data_dir):
             print(line)
         os.environ["KERASGRADE_DATA_DIR"] = str(args.data_dir.resolve())
-    base = args.keep or Path(tempfile.mkdtemp(prefix="kerasgrade-bench-"))
+    base = args.keep or Path(tempfile.mkdtemp(prefix=prefix))
     base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--students", type=int, default=len(CLASS))
+    p.add_argument("--workers", type=int, nargs="+", default=[2, 1],
+                   help="kerasgrade pool sizes; the first is compared with nbgrader")
+    p.add_argument("--dask", action=argparse.BooleanOptionalAction, default=True,
+                   help="also grade on a loopback Dask cluster of two workers (default: on)")
+    add_data_options(p)
+    args = p.parse_args()
+    base = prepare(args, "kerasgrade-bench-")
     try:
         template, expected = make_course(base, args.students)
         # nbgrader autograde exits 1 after a notebook it could not read, and goes on.

@@ -41,7 +41,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -50,10 +49,16 @@ from datetime import UTC
 from pathlib import Path
 
 import nbformat
-from grade_throughput import ASSIGNMENT, CLASS, REPO, gradebook_scores
+from grade_throughput import (
+    ASSIGNMENT,
+    CLASS,
+    REPO,
+    add_data_options,
+    gradebook_scores,
+    prepare,
+)
 from nbgrader.utils import parse_utc
 
-from kerasgrade import data
 from kerasgrade.course.demo import answered
 
 COURSE_ID = "kerasgrade"  # nbgrader_config.py's
@@ -224,21 +229,9 @@ def main() -> int:
     p.add_argument("--students", type=int, default=16)
     p.add_argument("--resubmit", type=int, default=4)
     p.add_argument("--seconds", type=float, default=60.0, help="length of the burst")
-    p.add_argument("--keep", type=Path, help="build and keep the course folders here")
-    p.add_argument("--data-dir", type=Path,
-                   default=Path(os.environ.get("KERASGRADE_DATA_DIR") or REPO / "data"))
-    p.add_argument("--sample", action="store_true",
-                   help="train on the 5,000-digit MNIST sample instead (no data folder)")
+    add_data_options(p)
     args = p.parse_args()
-    if args.sample:
-        os.environ.pop("KERASGRADE_DATA_DIR", None)
-        print("data: the 5,000-digit MNIST sample (4,000 train / 1,000 test)")
-    else:
-        for line in data.fetch(args.data_dir):
-            print(line)
-        os.environ["KERASGRADE_DATA_DIR"] = str(args.data_dir.resolve())
-    base = args.keep or Path(tempfile.mkdtemp(prefix="kerasgrade-latency-"))
-    base.mkdir(parents=True, exist_ok=True)
+    base = prepare(args, "kerasgrade-latency-")
     course = Course(base)
     try:
         course.build()
