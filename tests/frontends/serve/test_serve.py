@@ -35,16 +35,24 @@ def scores(course: Path) -> dict[str, float]:
 def test_two_students_get_their_feedback(tmp_path: Path) -> None:
     course = served_course(tmp_path, max_attempts=3)
     alice, bob = Student.at(course, "alice"), Student.at(course, "bob")
+    carol = Student.at(course, "carol")
     log = tmp_path / "serve.log"
     proc = start(course, log)
     try:
         alice.submit("solved")
         bob.submit("dense32")
-        wait_for(course, proc, log, "released", 2)
+        carol.submit("broken")
+        wait_for(course, proc, log, "released", 3)
+        assert not [e for e in events(course) if e["event"] == "fault"]
         assert stop(proc) == 0
     finally:
         proc.kill()
-    assert scores(course) == {"alice": SOLVED, "bob": DENSE32}
+    assert scores(course) == {"alice": SOLVED, "bob": DENSE32, "carol": 0.0}
+    # A file that is not a notebook: nothing ran, so nbgrader has no page to make; the
+    # student gets kerasgrade's, with the score and the reason.
+    [html] = carol.fetch_feedback()
+    assert "0 / 14 points" in Page(html).text
+    assert html == (course / "reports" / "carol" / AID / "feedback.html").read_text()
     for student, score in ((alice, SOLVED), (bob, DENSE32)):
         [html] = student.fetch_feedback()
         text = Page(html).text

@@ -13,6 +13,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.apps.baseapp import NbGrader
 from nbgrader.utils import temp_attrs
 
+from kerasgrade.course.layout import REPORTS, graded_dir
 from kerasgrade.report.publish import TIMESTAMP
 from kerasgrade.report.sections import environment
 
@@ -83,6 +84,14 @@ class Exchange:
         return (self.submitted(student, assignment) / TIMESTAMP).read_text().strip()
 
     def generate_feedback(self, student: str, assignment: str) -> None:
+        """nbgrader's page with the kerasgrade report on top; for a notebook that could not
+        run (not a notebook, none handed in) nbgrader has no executed notebook to show, and
+        kerasgrade's own page, with the score and the reason, is the feedback."""
+        root = Path(self.coursedir.root)
+        if not any(graded_dir(root, student, assignment).glob("*.ipynb")):
+            own = root / REPORTS / student / assignment / "feedback.html"
+            self._page(student, assignment, own.read_text(encoding="utf-8"))
+            return
         _check(self.api.generate_feedback(assignment, student), "generate_feedback")
 
     def release_feedback(self, student: str, assignment: str) -> None:
@@ -92,15 +101,20 @@ class Exchange:
         """The page a submission past the limit gets instead of nbgrader's feedback: received,
         not graded, no score. Beside it, the submission's timestamp and secret, which
         release_feedback needs to address it to this submission."""
+        timestamp = (self.submitted(student, assignment) / TIMESTAMP).read_text().strip()
+        self._page(student, assignment, environment().get_template(
+            "serve_refused.html.j2").render(assignment=assignment, student=student,
+                                            timestamp=timestamp, max_attempts=max_attempts))
+
+    def _page(self, student: str, assignment: str, page: str) -> None:
+        """A page of kerasgrade's as the feedback of each notebook handed in, where
+        release_feedback finds it, with the submission's timestamp and secret beside it (they
+        address it to this submission)."""
         submitted = self.submitted(student, assignment)
         out = self.feedback(student, assignment)
         out.mkdir(parents=True, exist_ok=True)
         for old in out.glob("*.html"):  # release_feedback would send an older page again
             old.unlink()
-        timestamp = (submitted / TIMESTAMP).read_text().strip()
-        page = environment().get_template("serve_refused.html.j2").render(
-            assignment=assignment, student=student, timestamp=timestamp,
-            max_attempts=max_attempts)
         for notebook in sorted(submitted.glob("*.ipynb")):
             (out / f"{notebook.stem}.html").write_text(page, encoding="utf-8")
         for name in (TIMESTAMP, SECRET):
