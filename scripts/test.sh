@@ -4,12 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 python3 -m ruff check .
+# Full MNIST (Fashion-MNIST comes from Debian), fetched and checked into data/ as
+# scripts/grade.sh does: the tests that grade on the data a course uses (the reference
+# solutions through `pytest autograder/`, every demo mistake) take it from --full-data; the
+# others train on the 5,000-digit sample.
+python3 -m kerasgrade data fetch --dest data
 # Two processes, each taking whole files (module fixtures stay shared): most tests wait on a
 # single-threaded TensorFlow kernel, so both cores work. --durations shows where time goes.
-python3 -m pytest tests -p no:cacheprovider -ra -n 2 --dist loadfile --durations=25 "$@"
-# The data courses use: the reference solutions (pytest autograder/) and every demo mistake
-# (tests/test_full_data.py) on full MNIST and Fashion-MNIST, fetched and checked into data/
-# as scripts/grade.sh does. The tests above train on the 5,000-digit sample.
-python3 -m kerasgrade data fetch --dest data
-KERASGRADE_DATA_DIR="$PWD/data" python3 -m pytest autograder/ -p no:cacheprovider -q
-KERASGRADE_DATA_DIR="$PWD/data" python3 -m pytest tests/test_full_data.py -p no:cacheprovider -ra
+python3 -m pytest tests -p no:cacheprovider -ra -n 2 --dist loadfile --durations=25 \
+  --full-data data "$@"

@@ -1,2 +1,41 @@
 """The project's tests: this folder holds helpers (nbfactory, coursefiles, lab_server) that the
-tests in its subfolders import; pytest puts a conftest's folder on sys.path."""
+tests in its subfolders import; pytest puts a conftest's folder on sys.path.
+
+`--full-data DIR` names a folder `kerasgrade data fetch` filled: the tests that grade on full
+MNIST and Fashion-MNIST (the `full_data` fixture) run on it, and skip without it; the others
+train on the 5,000-digit sample.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kerasgrade import data
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--full-data", metavar="DIR",
+                     help="folder `kerasgrade data fetch --dest DIR` filled, for the tests "
+                          "that grade on full MNIST and Fashion-MNIST")
+
+
+@pytest.fixture(scope="session")
+def full_data(pytestconfig: pytest.Config) -> Path:
+    value = pytestconfig.getoption("full_data")
+    if not value:
+        pytest.skip("full data only: pass --full-data DIR (kerasgrade data fetch --dest DIR)")
+    # From where pytest was started: a test may have changed the directory since.
+    folder = (pytestconfig.invocation_params.dir / value).resolve()
+    if not all((folder / "mnist" / f).is_file() for f in data.IDX_FILES):
+        pytest.fail(f"--full-data {value}: full MNIST is not in {folder}/mnist "
+                    "(kerasgrade data fetch --dest DIR fills it)")
+    return folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests first: with --dist loadfile, the longest files start at once and
+    the short ones fill in around them, instead of one long file starting last."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)  # stable: order within a file kept

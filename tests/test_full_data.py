@@ -1,8 +1,8 @@
 """Every demo mistake scores what it should on the full data sets, as `scripts/grade.sh` sets
 them up (the reference solutions: `pytest autograder/` in the same CI step).
 
-It runs only with KERASGRADE_DATA_DIR set to a folder `kerasgrade data fetch` filled
-(scripts/test.sh's full-data step); the other tests train on the 5,000-digit sample.
+It runs only with pytest's --full-data DIR, a folder `kerasgrade data fetch` filled (as
+scripts/test.sh passes it); the other tests train on the 5,000-digit sample.
 """
 
 from __future__ import annotations
@@ -24,16 +24,12 @@ from kerasgrade.course.demo import EXPECTED_FAILURES, MISTAKES, answered
 ROOT = Path(__file__).resolve().parents[1]
 FULL_SOURCES = {"mnist", "fashion-mnist"}
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.environ.get("KERASGRADE_DATA_DIR"),
-                       reason="full-data step only: set KERASGRADE_DATA_DIR (kerasgrade data "
-                              "fetch --dest DIR)"),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, Any]]:
+def results(tmp_path_factory: pytest.TempPathFactory, full_data: Path
+            ) -> dict[tuple[str, str], dict[str, Any]]:
     """{(assignment, mistake): the stored result}, from one `kerasgrade grade` per assignment."""
     course = tmp_path_factory.mktemp("full-data")
     for aid, mistakes in MISTAKES.items():
@@ -45,7 +41,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], d
     # The three batches at once, a worker each: 03's one notebook trains for minutes alone.
     procs = {aid: subprocess.Popen(
         [sys.executable, "-m", "kerasgrade", "grade", aid, "--root", str(course),
-         "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ, KERASGRADE_DATA_DIR=str(full_data)))
         for aid in MISTAKES}
     for aid, proc in procs.items():
         out, _ = proc.communicate(timeout=1800)

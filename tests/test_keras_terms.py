@@ -52,6 +52,10 @@ def test_weights_compare_by_shape_and_value() -> None:
     assert not same_weights(a, [np.ones((2, 3)), np.ones(3)])
     assert not same_weights(a, [np.ones((3, 2)), np.zeros(3)])
     assert not same_weights(a, a[:1])
+    # Training that diverged leaves nan in the model and the same nan in its saved copy.
+    diverged = [np.full((2, 3), np.nan), np.zeros(3)]
+    assert same_weights(diverged, [np.full((2, 3), np.nan), np.zeros(3)])
+    assert not same_weights(diverged, a)
 
 
 def test_probability_rows() -> None:

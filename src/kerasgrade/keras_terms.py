@@ -57,9 +57,10 @@ def shape_text(shape: Sequence[int | None] | None) -> str:
 
 
 def same_weights(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> bool:
-    """Two models' weights (get_weights()) are the same, up to float rounding."""
+    """Two models' weights (get_weights()) are the same, up to float rounding; a model whose
+    training diverged holds nan, and its saved copy the same nan."""
     return len(a) == len(b) and all(
-        x.shape == y.shape and np.allclose(x, y) for x, y in zip(a, b, strict=True))
+        x.shape == y.shape and np.allclose(x, y, equal_nan=True) for x, y in zip(a, b, strict=True))
 
 
 def rows_sum_to_one(probs: Any) -> bool:

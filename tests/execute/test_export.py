@@ -113,3 +113,17 @@ def test_each_model_variable_leaves_with_its_training_and_identity(tmp_path: Pat
     assert export_namespace({}, tmp_path / "plain").keys() == {  # 01-03: no models key
         "model_variable", "model_error", "variables", "array_summaries", "arrays",
         "saved_files"}
+
+
+def test_a_loss_of_nan_leaves_as_none_and_is_named(tmp_path: Path) -> None:
+    """A diverged training's evaluate() gives nan: not JSON, so None, and named as non-finite so
+    that the check can tell it from a value that is missing or not a number."""
+    namespace = {"test_loss": np.float32("nan"), "test_acc": 0.098, "epochs": float("inf"),
+                 "name": None}
+    report = export_namespace(namespace, tmp_path, variables=("test_loss", "test_acc", "epochs",
+                                                              "name", "absent"))
+    assert report["variables"] == {"test_loss": None, "test_acc": 0.098, "epochs": None,
+                                   "name": None}
+    assert report["non_finite"] == ["test_loss", "epochs"]
+    finite = export_namespace({"test_loss": 0.25}, tmp_path / "finite", variables=("test_loss",))
+    assert "non_finite" not in finite

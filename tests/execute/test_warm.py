@@ -133,17 +133,22 @@ def _zygote_with_a_job(batch: psutil.Process, deadline: float) -> psutil.Process
     """A pool worker's zygote (not the self-test's, in the batch process itself) while it
     runs a student's kernel: forks three deep (job leader, the job's runner, its kernel),
     which nothing the zygote does while starting makes."""
+    def command(proc: psutil.Process) -> str:
+        try:
+            return " ".join(proc.cmdline())
+        except psutil.Error:  # gone, or a zombie not yet reaped, between listing and asking
+            return ""
+
     while time.monotonic() < deadline:
-        workers = [p for p in batch.children() if "spawn_main" in " ".join(p.cmdline())]
-        for proc in (d for w in workers for d in w.children(recursive=True)):
-            try:
-                if (ZYGOTE in " ".join(proc.cmdline())
-                        and ZYGOTE not in " ".join(proc.parent().cmdline())
-                        and sum(ZYGOTE in " ".join(c.cmdline())
+        try:
+            workers = [p for p in batch.children() if "spawn_main" in command(p)]
+            for proc in (d for w in workers for d in w.children(recursive=True)):
+                if (ZYGOTE in command(proc) and ZYGOTE not in command(proc.parent())
+                        and sum(ZYGOTE in command(c)
                                 for c in proc.children(recursive=True)) >= 3):
                     return proc
-            except psutil.Error:
-                continue
+        except psutil.Error:  # a process ended while the tree was walked: look again
+            pass
         time.sleep(0.2)
     raise AssertionError("no zygote ran a job")
 

@@ -7,6 +7,7 @@ message the student reads.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -163,18 +164,20 @@ def test_pytest_autograder_04_solution_and_a_table_from_the_training_images(
     assert "not the training images" in table["output"]
 
 
-def _pytest_autograder(*args: str) -> subprocess.CompletedProcess[str]:
+def _pytest_autograder(*args: str, env: dict[str, str] | None = None
+                       ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "autograder"), "-q", "-p",
          "no:cacheprovider", *args],
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True, text=True, cwd=ROOT, env=env,
     )
 
 
 @pytest.mark.slow
-def test_pytest_autograder_passes_on_the_solutions() -> None:
-    """No options: the reference solutions earn every point (03 trains for minutes)."""
-    proc = _pytest_autograder()
+def test_pytest_autograder_passes_on_the_solutions(full_data: Path) -> None:
+    """No options, on the full data sets a course grades on: the reference solutions earn every
+    point (03 trains for minutes)."""
+    proc = _pytest_autograder(env=dict(os.environ, KERASGRADE_DATA_DIR=str(full_data)))
     total = sum(len(a.checks) for a in ASSIGNMENTS.values())
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert f"{total} passed" in proc.stdout

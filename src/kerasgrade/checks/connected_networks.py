@@ -33,13 +33,16 @@ def epochs(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResul
 
 
 def test_evaluation(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
-    variables = (facts.get("export") or {}).get("variables") or {}
+    export = facts.get("export") or {}
+    variables = export.get("variables") or {}
     acc, loss = variables.get("test_acc"), variables.get("test_loss")
     unpacked = rules.evaluate_outputs(set(variables), acc)
     if unpacked:
         return CheckResult.fail(cs.name, cs.points, unpacked.sentence(), unpacked.change,
                                 cs.title)
-    if not isinstance(acc, float) or not isinstance(loss, float):
+    # A loss of nan (training diverged) is the number evaluate() returned, not a missing one.
+    diverged = loss is None and "test_loss" in (export.get("non_finite") or ())
+    if not isinstance(acc, float) or not (isinstance(loss, float) or diverged):
         return CheckResult.fail(cs.name, cs.points,
                                 "test_loss and test_acc are not both numbers.",
                                 "test_loss, test_acc = model.evaluate(test_images, test_labels)",
@@ -54,8 +57,9 @@ def test_evaluation(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> C
             f"test_acc is {acc:.4f}, but your model's test accuracy is {measured:.4f}.",
             "take both numbers from model.evaluate on the trained model, and don't change them",
             cs.title)
+    note = " (test_loss is nan: the training diverged)" if diverged else ""
     return CheckResult.ok(cs.name, cs.points,
-                          f"test_acc {acc:.4f} matches the grader's measurement.", cs.title)
+                          f"test_acc {acc:.4f} matches the grader's measurement{note}.", cs.title)
 
 
 CHECKS = {

@@ -29,6 +29,10 @@ MAX_DEPTH = 3
 MAX_KEY = 100
 
 
+def _numpy_scalar(value: Any) -> bool:
+    return isinstance(value, np.generic) and value.shape == ()
+
+
 def _plain(value: Any, depth: int = 0) -> Any:
     """A JSON value for numbers, strings, lists, tuples and dicts of str keys; None for anything
     else.
@@ -42,7 +46,7 @@ def _plain(value: Any, depth: int = 0) -> Any:
         return value
     if type(value) is float:
         return value if math.isfinite(value) else None
-    if isinstance(value, np.generic) and value.shape == ():
+    if _numpy_scalar(value):
         return _plain(value.item(), depth)
     if depth >= MAX_DEPTH:
         return None
@@ -54,6 +58,14 @@ def _plain(value: Any, depth: int = 0) -> Any:
         # A value that is not plain stays a key with None: the check can name it.
         return {k: _plain(v, depth + 1) for k, v in dict.items(value)}
     return None
+
+
+def _non_finite(value: Any) -> bool:
+    """A float that is nan or infinite (a loss after training diverged): _plain makes it None,
+    and the check needs to tell it from a value that is missing or not a number."""
+    if _numpy_scalar(value):
+        value = value.item()
+    return type(value) is float and not math.isfinite(value)
 
 
 def find_model(namespace: dict[str, Any]) -> tuple[str | None, Any]:
@@ -170,6 +182,8 @@ def export_namespace(
         report["models"] = {m: _model_export(namespace[m], out / MODELS_DIR / f"{m}.keras")
                             for m in models if m in namespace}
     report["variables"] = {v: _plain(namespace.get(v)) for v in variables if v in namespace}
+    if non_finite := [v for v in variables if _non_finite(namespace.get(v))]:
+        report["non_finite"] = non_finite
     report["array_summaries"] = {
         v: s for v in variables if (s := _array_summary(namespace.get(v))) is not None
     }
