@@ -22,6 +22,7 @@ import pytest
 
 from kerasgrade import data, sandbox
 from kerasgrade.data import keras_patch, shared
+from kerasgrade.data.formats import NPZ_KEYS
 from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 
 # The module: kerasgrade.data's attribute "load" is the function.
@@ -62,7 +63,7 @@ def no_search(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the normal search fail the test, so only the shared folder can answer."""
     def fail(*args: object, **kw: object) -> None:
         raise AssertionError("the normal search ran")
-    for name in ("_search", "_sample_found", "_download"):
+    for name in ("search", "resolve", "sample_found"):
         monkeypatch.setattr(loader, name, fail)
 
 
@@ -134,7 +135,7 @@ def test_a_second_prepare_is_a_hit_and_a_changed_source_a_new_folder(
     course_data = tmp_path / "course-data"
     course_data.mkdir()
     npz = course_data / "mnist.npz"
-    np.savez(npz, **dict(zip(loader._NPZ_KEYS, arrays(sample), strict=True)))
+    np.savez(npz, **dict(zip(NPZ_KEYS, arrays(sample), strict=True)))
     first = data.prepare("mnist", course_data)
     assert first is not None
     before = stats(first)
@@ -149,7 +150,7 @@ def test_a_second_prepare_is_a_hit_and_a_changed_source_a_new_folder(
     assert [p.name for p in data.shared_root().iterdir() if p.name.startswith(".")] == []
 
     # The instructor replaces the file: its stamp changes, so does the key.
-    np.savez_compressed(npz, **dict(zip(loader._NPZ_KEYS, arrays(sample), strict=True)))
+    np.savez_compressed(npz, **dict(zip(NPZ_KEYS, arrays(sample), strict=True)))
     second = data.prepare("mnist", course_data)
     assert second is not None and second != first
     assert json.loads((second / "dataset.json").read_text())["origin"] == f"data folder {npz}"
@@ -266,7 +267,7 @@ def test_another_data_folder_or_no_sample_bypasses_the_shared_copy(
     course_data = tmp_path / "course-data"
     course_data.mkdir()
     npz = course_data / "mnist.npz"
-    np.savez(npz, **dict(zip(loader._NPZ_KEYS, arrays(sample), strict=True)))
+    np.savez(npz, **dict(zip(NPZ_KEYS, arrays(sample), strict=True)))
     with pytest.warns(data.SampleDataWarning):
         assert data.load_mnist(data_dir=course_data).origin == f"data folder {npz}"
     monkeypatch.setenv("KERASGRADE_DATA_DIR", str(course_data))

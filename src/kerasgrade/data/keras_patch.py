@@ -7,14 +7,9 @@ import importlib
 import sys
 from collections.abc import Callable
 
-from kerasgrade.data.load import (
-    _KERAS_MODULE,
-    _ORIGINAL_LOADERS,
-    FASHION_MNIST,
-    MNIST,
-    _load_mnist,
-    load_fashion_mnist,
-)
+from kerasgrade.data.dataset import FASHION_MNIST, MNIST
+from kerasgrade.data.load import load_fashion_mnist, load_mnist_with_stacklevel
+from kerasgrade.data.search import KERAS_MODULE, ORIGINAL_LOADERS
 
 
 def patch_keras_datasets() -> None:
@@ -27,9 +22,9 @@ def patch_keras_datasets() -> None:
     ``tensorflow.keras.datasets.*``). Imports keras, which with the TensorFlow backend imports
     TensorFlow. Calling it again changes nothing.
     """
-    for name, short in _KERAS_MODULE.items():
+    for name, short in KERAS_MODULE.items():
         source = importlib.import_module(f"keras.src.datasets.{short}")
-        original = _ORIGINAL_LOADERS.setdefault(name, source.load_data)
+        original = ORIGINAL_LOADERS.setdefault(name, source.load_data)
         replacement = _REPLACEMENT_LOADERS[name]
         with contextlib.suppress(ImportError):
             importlib.import_module(f"keras._tf_keras.keras.datasets.{short}")
@@ -42,7 +37,7 @@ def patch_keras_datasets() -> None:
 
 def _keras_mnist_load_data(path: str = "mnist.npz") -> tuple:
     """kerasgrade's offline stand-in for ``keras.datasets.mnist.load_data`` (``path`` is unused)."""
-    return _load_mnist(None, None, stacklevel=3).as_tuple()
+    return load_mnist_with_stacklevel(None, None, stacklevel=3).as_tuple()
 
 
 def _keras_fashion_mnist_load_data() -> tuple:

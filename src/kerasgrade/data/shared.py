@@ -1,7 +1,7 @@
 """The course's data sets decoded once per machine and mapped, not copied, into every kernel.
 
 The grader (outside any sandbox) calls ``share(names)`` or ``prepare(name)``: each data set is
-loaded once with the verified search of load.py (never downloading) and written as four .npy
+loaded once with the verified search of search.py (never downloading) and written as four .npy
 files and a ``dataset.json`` into ``shared_root()/<name>-<key>/``. ``key`` hashes the path, size
 and mtime of every file the search could read, so a changed or new copy gives a new folder, and
 a folder that exists is reused without decoding anything.
@@ -34,38 +34,35 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasgrade.data.load import (
-    _NPZ_KEYS,
+from kerasgrade.data.dataset import (
     DATASETS,
     FASHION_MNIST,
-    IDX_FILES,
     MNIST,
     MNIST_SIZES,
     SAMPLE_SOURCE,
-    SAMPLE_TRAIN_PER_DIGIT,
-    SHARED_DATA_ENV,
     CorruptDataWarning,
     Dataset,
     DataUnavailable,
-    _BadCopy,
-    _checked_arrays,
-    _data_folder,
-    _env_flag,
-    _Found,
-    _places,
-    _roots,
-    _sample_found,
-    _sample_path,
-    _search,
-    _Trail,
+)
+from kerasgrade.data.formats import IDX_FILES, NPZ_KEYS, BadCopy, checked_arrays
+from kerasgrade.data.sample import SAMPLE_SIZES, sample_path
+from kerasgrade.data.search import (
+    Found,
+    Trail,
+    data_folder,
+    env_flag,
+    places,
+    roots,
+    sample_found,
+    search,
 )
 
+SHARED_DATA_ENV = "KERASGRADE_SHARED_DATA"
 ROOT_ENV = "KERASGRADE_SHARED_DATA_ROOT"
 FORMAT = 1  # bump when the folder layout changes, so old folders are not read
 META = "dataset.json"
 # (train, test) images of each source; a folder claiming a source must have these.
-_SIZES = {MNIST: MNIST_SIZES, FASHION_MNIST: MNIST_SIZES,
-          SAMPLE_SOURCE: (10 * SAMPLE_TRAIN_PER_DIGIT, 10 * (500 - SAMPLE_TRAIN_PER_DIGIT))}
+_SIZES = {MNIST: MNIST_SIZES, FASHION_MNIST: MNIST_SIZES, SAMPLE_SOURCE: SAMPLE_SIZES}
 
 
 def shared_root() -> Path:
@@ -114,8 +111,7 @@ def prepare(name: str, data_dir: Path | None = None) -> Path | None:
         return None
     if root_refusal(root) is not None:
         return None
-    folder_data = _data_folder(data_dir)
-    data_key = None if folder_data is None else str(folder_data.resolve())
+    data_key = _data_key(data_dir)
     final = root / f"{name}-{_key(name, data_dir, data_key)}"
     if final.is_dir():
         try:
@@ -149,22 +145,22 @@ def open_shared(folder: Path) -> Dataset:
     arrays = []
     try:
         name, source, origin, shapes = _meta_fields(meta, folder)
-        for key in _NPZ_KEYS:
+        for key in NPZ_KEYS:
             path = folder / f"{key}.npy"
             try:
                 mapped = np.load(path, mmap_mode="c", allow_pickle=False)
             except (OSError, ValueError, EOFError) as e:
-                raise _BadCopy(f"{path}: not a readable .npy file ({e})") from None
+                raise BadCopy(f"{path}: not a readable .npy file ({e})") from None
             if not isinstance(mapped, np.memmap) or not mapped.flags.c_contiguous:
-                raise _BadCopy(f"{path}: not a C-ordered array file")
+                raise BadCopy(f"{path}: not a C-ordered array file")
             if mapped.shape != shapes[key]:
-                raise _BadCopy(f"{path}: shape {mapped.shape}, but {META} says {shapes[key]}")
+                raise BadCopy(f"{path}: shape {mapped.shape}, but {META} says {shapes[key]}")
             # asarray: an ndarray, as Keras returns, that views the same mapping.
             arrays.append(np.asarray(mapped))
-        x_train, y_train, x_test, y_test = _checked_arrays(tuple(arrays), folder)
+        x_train, y_train, x_test, y_test = checked_arrays(tuple(arrays), folder)
         if (len(x_train), len(x_test)) != _SIZES[source]:
-            raise _BadCopy(f"{folder}: {len(x_train)} + {len(x_test)} images are not {source}")
-    except _BadCopy as e:
+            raise BadCopy(f"{folder}: {len(x_train)} + {len(x_test)} images are not {source}")
+    except BadCopy as e:
         raise ValueError(str(e)) from None
     return Dataset(name, source, origin, x_train, y_train, x_test, y_test)
 
@@ -172,9 +168,11 @@ def open_shared(folder: Path) -> Dataset:
 def shared_dataset(name: str, data_dir: str | Path | None) -> Dataset | None:
     """The first folder listed in ``$KERASGRADE_SHARED_DATA`` for ``name`` and the data folder
     of ``data_dir``, opened; None if there is none. A damaged one is skipped with a warning."""
-    folder_data = _data_folder(data_dir)
-    data_key = None if folder_data is None else str(folder_data.resolve())
-    for entry in os.environ.get(SHARED_DATA_ENV, "").split(os.pathsep):
+    listed = os.environ.get(SHARED_DATA_ENV)
+    if not listed:
+        return None
+    data_key = _data_key(data_dir)
+    for entry in listed.split(os.pathsep):
         folder = Path(entry)
         if not entry or not (folder / META).exists():
             continue
@@ -186,9 +184,15 @@ def shared_dataset(name: str, data_dir: str | Path | None) -> Dataset | None:
                 continue  # prepared from another data folder: its search may find other files
             return open_shared(folder)
         except ValueError as e:
-            # stacklevel as in load.py's _search: this module, not the student's line.
+            # stacklevel as in search.py's search: the loader, not the student's line.
             warnings.warn(f"skipped {e}", CorruptDataWarning, stacklevel=2)
     return None
+
+
+def _data_key(data_dir: str | Path | None) -> str | None:
+    """The data folder a shared folder was prepared from, as its dataset.json records it."""
+    folder = data_folder(data_dir)
+    return None if folder is None else str(folder.resolve())
 
 
 def _read_meta(folder: Path) -> object:
@@ -202,28 +206,28 @@ def _meta_fields(
     meta: object, folder: Path
 ) -> tuple[str, str, str, dict[str, tuple[int, ...]]]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise _BadCopy(f"{folder}: {META} is not of format {FORMAT}")
+        raise BadCopy(f"{folder}: {META} is not of format {FORMAT}")
     name, source, origin = meta.get("name"), meta.get("source"), meta.get("origin")
     sources = {MNIST: (MNIST, SAMPLE_SOURCE), FASHION_MNIST: (FASHION_MNIST,)}
     if name not in sources or source not in sources[name] or not isinstance(origin, str):
-        raise _BadCopy(f"{folder}: {META} names no known data set and source")
+        raise BadCopy(f"{folder}: {META} names no known data set and source")
     shapes = meta.get("shapes")
-    if not isinstance(shapes, dict) or set(shapes) != set(_NPZ_KEYS):
-        raise _BadCopy(f"{folder}: {META} has no shapes of {', '.join(_NPZ_KEYS)}")
+    if not isinstance(shapes, dict) or set(shapes) != set(NPZ_KEYS):
+        raise BadCopy(f"{folder}: {META} has no shapes of {', '.join(NPZ_KEYS)}")
     if not all(isinstance(s, list) and all(isinstance(n, int) for n in s)
                for s in shapes.values()):
-        raise _BadCopy(f"{folder}: {META} has malformed shapes")
+        raise BadCopy(f"{folder}: {META} has malformed shapes")
     return name, source, origin, {k: tuple(v) for k, v in shapes.items()}
 
 
 def _key(name: str, data_dir: Path | None, data_key: str | None) -> str:
     """A short hash of every file the search for ``name`` could read: stat only, no reading."""
     files: list[Path] = []
-    for place in _places(name, _roots(data_dir)):
+    for place in places(name, roots(data_dir)):
         npz = place.path.suffix == ".npz"
         files += [place.path] if npz else [place.path / f for f in IDX_FILES]
-    sample_allowed = name == MNIST and not _env_flag("KERASGRADE_NO_SAMPLE")
-    if sample_allowed and (sample := _sample_path()) is not None:
+    sample_allowed = name == MNIST and not env_flag("KERASGRADE_NO_SAMPLE")
+    if sample_allowed and (sample := sample_path()) is not None:
         files.append(sample)
     stamps = []
     for path in files:
@@ -234,30 +238,30 @@ def _key(name: str, data_dir: Path | None, data_key: str | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _find(name: str, data_dir: Path | None) -> _Found | None:
-    """What load.py's search gives here, without downloading: the grader must not wait on it."""
-    trail = _Trail()
+def _find(name: str, data_dir: Path | None) -> Found | None:
+    """What the loaders' search gives here, without downloading: the grader must not wait on it."""
+    trail = Trail()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            found = _search(name, _places(name, _roots(data_dir)), trail)
+            found = search(name, places(name, roots(data_dir)), trail)
         except DataUnavailable:
             return None
-        if found is None and name == MNIST and not _env_flag("KERASGRADE_NO_SAMPLE"):
-            found = _sample_found(trail)
+        if found is None and name == MNIST and not env_flag("KERASGRADE_NO_SAMPLE"):
+            found = sample_found(trail)
     return found
 
 
-def _write(root: Path, final: Path, name: str, found: _Found, data_key: str | None) -> Path:
+def _write(root: Path, final: Path, name: str, found: Found, data_key: str | None) -> Path:
     # Written in a temp folder beside the final one, then renamed: readers never see half.
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
     try:
-        for key, array in zip(_NPZ_KEYS, found.arrays, strict=True):
+        for key, array in zip(NPZ_KEYS, found.arrays, strict=True):
             np.save(tmp / f"{key}.npy", np.ascontiguousarray(array), allow_pickle=False)
         meta = {
             "format": FORMAT, "name": name, "source": found.source, "origin": found.origin,
             "data_dir": data_key,
-            "shapes": {k: list(a.shape) for k, a in zip(_NPZ_KEYS, found.arrays, strict=True)},
+            "shapes": {k: list(a.shape) for k, a in zip(NPZ_KEYS, found.arrays, strict=True)},
         }
         (tmp / META).write_text(json.dumps(meta, indent=1) + "\n")
         for path in tmp.iterdir():
