@@ -22,7 +22,7 @@ from kerasgrade.course.layout import RELEASE, course_root
 from kerasgrade.execute.driver import execute
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.report import inert
-from kerasgrade.report.results import CheckResult, SubmissionResult
+from kerasgrade.results import CheckResult, SubmissionResult
 from kerasgrade.sandbox.policy import private_paths
 
 

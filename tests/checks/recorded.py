@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasgrade import checks
-from kerasgrade.report.results import CheckResult
+from kerasgrade.results import CheckResult
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "facts"
 SOLUTION = "solution"

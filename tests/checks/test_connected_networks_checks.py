@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from recorded import check, facts
 
-from kerasgrade.report.results import GraderFault
+from kerasgrade.results import GraderFault
 
 AID = "02-connected-networks"
 SAMPLE_BAR = 0.85  # assignments: mnist-sample-5k's minimum test accuracy

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kerasgrade.course import assignments
-from kerasgrade.report.results import CheckResult, GraderFault
+from kerasgrade.results import CheckResult, GraderFault
 
 CheckFn = Callable[[dict[str, Any], assignments.Assignment, assignments.CheckSpec], CheckResult]
 

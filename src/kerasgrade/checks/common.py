@@ -8,7 +8,7 @@ from kerasgrade import artifacts
 from kerasgrade.checks import rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.keras_terms import ACCURACY_METRICS, CHANCE, layer_matches, layer_table
-from kerasgrade.report.results import CheckFailed, CheckResult, GraderFault
+from kerasgrade.results import CheckFailed, CheckResult, GraderFault
 
 
 def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:

@@ -8,7 +8,7 @@ from typing import Any
 from kerasgrade import artifacts
 from kerasgrade.checks import common, rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
-from kerasgrade.report.results import CheckResult
+from kerasgrade.results import CheckResult
 
 AGREEMENT = 0.01  # evaluate() on the same data and model agrees to float noise
 

@@ -9,7 +9,7 @@ from kerasgrade import artifacts
 from kerasgrade.checks import common
 from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.keras_terms import shape_text
-from kerasgrade.report.results import CheckResult
+from kerasgrade.results import CheckResult
 
 ANKLE_BOOT = 9
 

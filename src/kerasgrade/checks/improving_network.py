@@ -14,7 +14,7 @@ from typing import Any
 
 from kerasgrade.checks import common
 from kerasgrade.course.assignments import Assignment, CheckSpec, ModelSpec
-from kerasgrade.report.results import CheckResult, GraderFault
+from kerasgrade.results import CheckResult, GraderFault
 
 # evaluate() in the notebook and the grader's measurement of the same model on the same test
 # images agreed to 4 decimals in every reference run; 0.002 is 2 digits of the sample's 1,000.

@@ -7,7 +7,7 @@ from typing import Any
 from kerasgrade.checks import rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.keras_terms import shape_text
-from kerasgrade.report.results import CheckResult
+from kerasgrade.results import CheckResult
 
 IMAGES = ("train_images", "test_images")
 LABELS = ("train_labels", "test_labels")

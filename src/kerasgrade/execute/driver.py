@@ -31,7 +31,7 @@ from kerasgrade.execute.kernel.runner import GRADER_CELL, READY, STARTED
 from kerasgrade.execute.options import ExecOptions, with_limits
 from kerasgrade.measure import client
 from kerasgrade.measure.process import NO_DATA
-from kerasgrade.report.results import GraderFault
+from kerasgrade.results import GraderFault
 from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 
 # What the grader reads from the runner's report, and the type each must have.

@@ -29,7 +29,7 @@ from kerasgrade.artifacts import FACTS_FILE, facts_bundle
 from kerasgrade.course import assignments
 from kerasgrade.execute.options import time_limits
 from kerasgrade.keras_terms import quiet_tensorflow
-from kerasgrade.report.results import CheckFailed
+from kerasgrade.results import CheckFailed
 
 _FACTS: dict[tuple[str, int, str], dict[str, Any]] = {}
 

@@ -1,4 +1,9 @@
-"""The one result schema every front end reads (pytest, nbgrader, Gradescope, CSV, HTML)."""
+"""The one result schema every front end reads (pytest, nbgrader, Gradescope, CSV, HTML).
+
+Beside artifacts.py, below the stages: the checks make CheckResults, execute and the checks
+raise GraderFault, the step checks raise CheckFailed; none of them needs report/ (stage 5),
+which only renders these results.
+"""
 
 from __future__ import annotations
 
