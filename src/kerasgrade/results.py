@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kerasgrade.artifacts import Facts
 from kerasgrade.course import assignments
 
 Status = Literal["graded", "error"]
@@ -87,7 +88,7 @@ class SubmissionResult:
     checks: list[CheckResult] = field(default_factory=list)
     data_source: str = ""
     timings: dict[str, float] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
     # Set from nbgrader's gradebook (due date, extension, timestamp.txt) and its
     # LateSubmissionPlugin: the points taken off the checks' sum.
     late_penalty: float = 0.0
