@@ -178,7 +178,7 @@ def diagnose_low_accuracy(facts: Facts, spec: Assignment, acc: float) -> str:
     if not hist or not hist.get("loss"):
         return (f"the model was never trained: call model.fit({names.train_images}, "
                 f"{names.train_labels}, epochs=epochs) before evaluating")
-    if (dense and dense[-1].get("activation") != "softmax" and m.get("loss", "").startswith(
+    if (dense and dense[-1].get("activation") != "softmax" and (m.get("loss") or "").startswith(
             ("categorical", "sparse")) and not m.get("from_logits")):
         return (
             f"the output layer has activation {dense[-1].get('activation')!r} but "
