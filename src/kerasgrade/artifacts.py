@@ -69,6 +69,9 @@ class Facts(TypedDict, total=False):
     arrays: dict[str, dict[str, Any]]  # per exported array: shape, dtype, range, comparisons
     model: ModelFacts
     evaluation: EvaluationFacts
+    # Lessons with several models (spec.models): per variable, ModelFacts and how it was
+    # trained (id, type, iterations, steps_per_epoch, history_epochs, test accuracy and loss).
+    models: dict[str, dict[str, Any]]
     saved: list[dict[str, Any]]  # per saved file: name, loads, matches the trained model
     execution: dict[str, Any]  # the runner's report: status, reason, errors, peak_rss_mb
     sanitize_notes: list[str]  # what sanitizing changed, for the student to read
@@ -119,7 +122,7 @@ def history(facts: Facts) -> dict[str, list[float]] | None:
     return (facts.get("export") or {}).get("history")
 
 
-def facts_bundle(assignment_id: str, facts: dict[str, Any],
+def facts_bundle(assignment_id: str, facts: Facts,
                  attempt: tuple[int, int] | None = None) -> dict[str, Any]:
     """The output data that carries the facts (also written by `kerasgrade grade`), and for
     `kerasgrade serve` the attempt and the limit, which the feedback report shows."""

@@ -17,12 +17,13 @@ from typing import Any
 import nbformat
 
 from kerasgrade import checks, sanitize
+from kerasgrade.artifacts import Facts
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import RELEASE, course_root
 from kerasgrade.execute.driver import execute
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.report import inert
-from kerasgrade.report.results import CheckResult, SubmissionResult
+from kerasgrade.results import CheckResult, SubmissionResult
 from kerasgrade.sandbox.policy import private_paths
 
 
@@ -71,7 +72,7 @@ def failed_result(assignment_id: str, student: str, notebook: str, reason: str
     return SubmissionResult(assignment_id, student, notebook, "error", reason, checks_)
 
 
-def result_from_facts(assignment_id: str, student: str, notebook: str, facts: dict[str, Any],
+def result_from_facts(assignment_id: str, student: str, notebook: str, facts: Facts,
                       timings: dict[str, float] | None = None) -> SubmissionResult:
     """The checks run on measured facts: how every front end turns facts into a grade."""
     results = checks.run_checks(assignment_id, facts)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from kerasgrade import checks
-from kerasgrade.report.results import CheckResult
+from kerasgrade.artifacts import Facts
+from kerasgrade.results import CheckResult
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "facts"
 SOLUTION = "solution"
@@ -26,7 +27,7 @@ def record(assignment_id: str, case: str = SOLUTION) -> dict[str, Any]:
     return copy.deepcopy(_read(assignment_id, case))
 
 
-def facts(assignment_id: str, case: str = SOLUTION) -> dict[str, Any]:
+def facts(assignment_id: str, case: str = SOLUTION) -> Facts:
     """A fresh copy of the facts of one recorded run, for a test to edit."""
     return record(assignment_id, case)["facts"]
 
@@ -35,10 +36,10 @@ def recorded_cases() -> list[tuple[str, str]]:
     return sorted((p.parent.name, p.stem) for p in FIXTURES.glob("*/*.json"))
 
 
-def run(assignment_id: str, facts_: dict[str, Any]) -> dict[str, CheckResult]:
+def run(assignment_id: str, facts_: Facts) -> dict[str, CheckResult]:
     """Every check of the assignment on these facts, by name, as the grader runs them."""
     return {r.name: r for r in checks.run_checks(assignment_id, facts_)}
 
 
-def check(assignment_id: str, name: str, facts_: dict[str, Any]) -> CheckResult:
+def check(assignment_id: str, name: str, facts_: Facts) -> CheckResult:
     return checks.run_one(assignment_id, name, facts_)

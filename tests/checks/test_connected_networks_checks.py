@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from recorded import check, facts
 
-from kerasgrade.report.results import GraderFault
+from kerasgrade.results import GraderFault
 
 AID = "02-connected-networks"
 SAMPLE_BAR = 0.85  # assignments: mnist-sample-5k's minimum test accuracy
@@ -174,6 +174,10 @@ def test_test_accuracy_diagnoses_the_usual_mistakes() -> None:
     f["evaluation"].update(test_accuracy=0.11, test_accuracy_unscaled=0.11)
     assert check(AID, "test_accuracy", f).hint == (
         "the model is at chance level: check the labels, the loss and the output layer")
+    f["model"]["loss"] = None  # a loss the grader could not name: still a diagnosis
+    assert check(AID, "test_accuracy", f).hint == (
+        "the model is at chance level: check the labels, the loss and the output layer")
+    f["model"]["loss"] = "categorical_crossentropy"
     f["export"]["history"] = {}
     assert check(AID, "test_accuracy", f).hint.startswith("the model was never trained: call "
                                                           "model.fit(")

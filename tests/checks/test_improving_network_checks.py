@@ -7,7 +7,7 @@ import pytest
 from recorded import check, facts, run
 
 from kerasgrade.course import assignments
-from kerasgrade.report.results import GraderFault
+from kerasgrade.results import GraderFault
 
 AID = assignments.IMPROVING_NETWORK
 

@@ -26,7 +26,7 @@ from lab_server import free_port, jupyterlab
 from nbgrader.api import Gradebook
 
 from kerasgrade.report import gradebook
-from kerasgrade.report.results import CheckResult, SubmissionResult
+from kerasgrade.results import CheckResult, SubmissionResult
 
 STARTUP_SECONDS = 60
 

@@ -27,7 +27,7 @@ from kerasgrade.course.assignments import CONNECTED_NETWORKS, FASHION_CLASSIFIER
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.grade import failed_result, grade_notebook
 from kerasgrade.report.feedback import write_page
-from kerasgrade.report.results import SubmissionResult
+from kerasgrade.results import SubmissionResult
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext

@@ -33,7 +33,7 @@ from kerasgrade.course.demo import answered, untouched
 from kerasgrade.execute.options import ExecOptions, time_limits
 from kerasgrade.grade import grade_notebook
 from kerasgrade.report import feedback
-from kerasgrade.report.results import SubmissionResult
+from kerasgrade.results import SubmissionResult
 from kerasgrade.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
 
+from kerasgrade.artifacts import Facts
 from kerasgrade.course import assignments
-from kerasgrade.report.results import CheckResult, GraderFault
+from kerasgrade.results import CheckResult, GraderFault
 
-CheckFn = Callable[[dict[str, Any], assignments.Assignment, assignments.CheckSpec], CheckResult]
+CheckFn = Callable[[Facts, assignments.Assignment, assignments.CheckSpec], CheckResult]
 
 
 
@@ -18,7 +18,7 @@ def registry(spec: assignments.Assignment) -> dict[str, CheckFn]:
     return importlib.import_module(f"kerasgrade.checks.{spec.module}").CHECKS
 
 
-def run_one(assignment_id: str, check_name: str, facts: dict[str, Any]) -> CheckResult:
+def run_one(assignment_id: str, check_name: str, facts: Facts) -> CheckResult:
     spec = assignments.get(assignment_id)
     cs = spec.check(check_name)
     fn = registry(spec)[check_name]
@@ -33,5 +33,5 @@ def run_one(assignment_id: str, check_name: str, facts: dict[str, Any]) -> Check
                                 "variable names the assignment asks for", cs.title)
 
 
-def run_checks(assignment_id: str, facts: dict[str, Any]) -> list[CheckResult]:
+def run_checks(assignment_id: str, facts: Facts) -> list[CheckResult]:
     return [run_one(assignment_id, c.name, facts) for c in assignments.get(assignment_id).checks]

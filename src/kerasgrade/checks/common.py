@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 from kerasgrade import artifacts
+from kerasgrade.artifacts import Facts
 from kerasgrade.checks import rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.keras_terms import ACCURACY_METRICS, CHANCE, layer_matches, layer_table
-from kerasgrade.report.results import CheckFailed, CheckResult, GraderFault
+from kerasgrade.results import CheckFailed, CheckResult, GraderFault
 
 
-def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def architecture(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
@@ -53,7 +54,7 @@ def architecture(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Chec
     )
 
 
-def activations(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def activations(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
@@ -81,7 +82,7 @@ def activations(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Check
                             "; ".join(hint), cs.title)
 
 
-def compile_settings(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def compile_settings(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
@@ -104,12 +105,12 @@ def compile_settings(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> 
                             "pass these arguments to model.compile()", cs.title)
 
 
-def _loss(facts: dict[str, Any], spec: Assignment) -> str:
+def _loss(facts: Facts, spec: Assignment) -> str:
     """The loss the student compiled with, else the assignment's."""
     return (facts.get("model") or {}).get("loss") or spec.loss[0]
 
 
-def label_mistake(facts: dict[str, Any], spec: Assignment) -> str | None:
+def label_mistake(facts: Facts, spec: Assignment) -> str | None:
     """Name a label-encoding mistake from the error that training raised."""
     loss = (facts.get("model") or {}).get("loss")
     summaries = (facts.get("export") or {}).get("array_summaries", {})
@@ -138,9 +139,8 @@ def label_mistake(facts: dict[str, Any], spec: Assignment) -> str | None:
     return None
 
 
-def accuracy(
-    facts: dict[str, Any], spec: Assignment, cs: CheckSpec, key: str, split: str
-) -> CheckResult:
+def accuracy(facts: Facts, spec: Assignment, cs: CheckSpec,
+             key: Literal["test_accuracy", "validation_accuracy"], split: str) -> CheckResult:
     problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
@@ -165,7 +165,7 @@ def accuracy(
                             cs.title)
 
 
-def diagnose_low_accuracy(facts: dict[str, Any], spec: Assignment, acc: float) -> str:
+def diagnose_low_accuracy(facts: Facts, spec: Assignment, acc: float) -> str:
     """Name the usual mistake behind a low accuracy, most specific first."""
     m = facts["model"]
     ev = facts.get("evaluation") or {}
@@ -178,7 +178,7 @@ def diagnose_low_accuracy(facts: dict[str, Any], spec: Assignment, acc: float) -
     if not hist or not hist.get("loss"):
         return (f"the model was never trained: call model.fit({names.train_images}, "
                 f"{names.train_labels}, epochs=epochs) before evaluating")
-    if (dense and dense[-1].get("activation") != "softmax" and m.get("loss", "").startswith(
+    if (dense and dense[-1].get("activation") != "softmax" and (m.get("loss") or "").startswith(
             ("categorical", "sparse")) and not m.get("from_logits")):
         return (
             f"the output layer has activation {dense[-1].get('activation')!r} but "
@@ -198,7 +198,7 @@ def diagnose_low_accuracy(facts: dict[str, Any], spec: Assignment, acc: float) -
     return "train for the number of epochs asked and keep the architecture as specified"
 
 
-def saved_model(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def saved_model(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     saved = facts.get("saved") or []
     if not saved:
         problem = artifacts.model_problem(facts)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from kerasgrade import artifacts
+from kerasgrade.artifacts import Facts
 from kerasgrade.checks import common, rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
-from kerasgrade.report.results import CheckResult
+from kerasgrade.results import CheckResult
 
 AGREEMENT = 0.01  # evaluate() on the same data and model agrees to float noise
 
 
-def epochs(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def epochs(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     value = ((facts.get("export") or {}).get("variables") or {}).get("epochs")
     hist = artifacts.history(facts)
     trained = len(hist["loss"]) if hist and hist.get("loss") else 0
@@ -32,7 +32,7 @@ def epochs(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResul
                           cs.title)
 
 
-def test_evaluation(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def test_evaluation(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     export = facts.get("export") or {}
     variables = export.get("variables") or {}
     acc, loss = variables.get("test_acc"), variables.get("test_loss")

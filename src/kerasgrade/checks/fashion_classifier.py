@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from kerasgrade import artifacts
+from kerasgrade.artifacts import Facts
 from kerasgrade.checks import common
 from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.keras_terms import shape_text
-from kerasgrade.report.results import CheckResult
+from kerasgrade.results import CheckResult
 
 ANKLE_BOOT = 9
 
 
-def probabilities(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def probabilities(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
@@ -42,7 +42,7 @@ def probabilities(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Che
                           "summing to 1.", cs.title)
 
 
-def first_prediction(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def first_prediction(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     problem = artifacts.model_problem(facts)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)

@@ -12,9 +12,10 @@ import dataclasses
 import math
 from typing import Any
 
+from kerasgrade.artifacts import Facts
 from kerasgrade.checks import common
 from kerasgrade.course.assignments import Assignment, CheckSpec, ModelSpec
-from kerasgrade.report.results import CheckResult, GraderFault
+from kerasgrade.results import CheckResult, GraderFault
 
 # evaluate() in the notebook and the grader's measurement of the same model on the same test
 # images agreed to 4 decimals in every reference run; 0.002 is 2 digits of the sample's 1,000.
@@ -23,7 +24,7 @@ LOSS_AGREEMENT = 0.002  # plus LOSS_RELATIVE of the measured loss
 LOSS_RELATIVE = 0.01
 
 
-def _model(facts: dict[str, Any], m: ModelSpec) -> tuple[dict[str, Any] | None, str | None]:
+def _model(facts: Facts, m: ModelSpec) -> tuple[dict[str, Any] | None, str | None]:
     """The measured facts of one model variable, or why there are none (in the student's
     words: the variable and the experiment's row)."""
     found = (facts.get("models") or {}).get(m.name)
@@ -61,7 +62,8 @@ def _prefixed(result: CheckResult, name: str, cs: CheckSpec) -> CheckResult:
 def _shape_problem(model: dict[str, Any], m: ModelSpec, spec: Assignment,
                    cs: CheckSpec) -> CheckResult | None:
     """Layers, activations and compile settings as 02's checks say them, or None when right."""
-    view_facts = {"model": model}
+    # Any: a lesson model's facts hold ModelFacts and more, and no TypedDict names them all.
+    view_facts: Any = {"model": model}
     view_spec = dataclasses.replace(spec, layers=m.layers, total_params=m.total_params)
     for shared in (common.architecture, common.activations, common.compile_settings):
         result = shared(view_facts, view_spec, cs)
@@ -89,7 +91,7 @@ def _epochs_problem(model: dict[str, Any], m: ModelSpec, cs: CheckSpec) -> Check
         cs.title)
 
 
-def fixed_model(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def fixed_model(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     """One of the lesson's given networks: layers, activations, compile settings, epochs."""
     m = spec.model(cs.name)
     model, problem = _model(facts, m)
@@ -106,7 +108,7 @@ def fixed_model(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Check
         f"accuracy {model['test_accuracy']:.4f} (measured by the grader).", cs.title)
 
 
-def _alias_problem(facts: dict[str, Any], model: dict[str, Any], m: ModelSpec,
+def _alias_problem(facts: Facts, model: dict[str, Any], m: ModelSpec,
                    spec: Assignment, cs: CheckSpec) -> CheckResult | None:
     """The model it is compared with, under a second name (export records each id())."""
     if not m.below:
@@ -123,7 +125,7 @@ def _alias_problem(facts: dict[str, Any], model: dict[str, Any], m: ModelSpec,
         f"`{m.name} = {other.name}`", cs.title)
 
 
-def _below_problem(facts: dict[str, Any], model: dict[str, Any], m: ModelSpec,
+def _below_problem(facts: Facts, model: dict[str, Any], m: ModelSpec,
                    spec: Assignment, cs: CheckSpec) -> CheckResult | None:
     """Less accurate than the longer-trained model it is compared with."""
     if not m.below:
@@ -151,7 +153,7 @@ def _below_problem(facts: dict[str, Any], model: dict[str, Any], m: ModelSpec,
         "with Sequential([...]) and fit it once", cs.title)
 
 
-def best_model(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def best_model(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     """The student's own design: a softmax output, within the budget, above the bar."""
     m = spec.model(cs.name)
     model, problem = _model(facts, m)
@@ -187,8 +189,9 @@ def best_model(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckR
                                 f"call {m.name}.fit(train_images, train_labels, "
                                 "epochs=best_epochs) before recording it", cs.title)
     # 02's accuracy check on this model; its diagnosis reads a history, here only its length.
-    view = {**facts, "model": model, "evaluation": model,
-            "export": {**(facts.get("export") or {}), "history": {"loss": [0.0] * trained}}}
+    # Any: the lesson model's facts stand in for ModelFacts and EvaluationFacts alike.
+    view: Any = {**facts, "model": model, "evaluation": model,
+                 "export": {**(facts.get("export") or {}), "history": {"loss": [0.0] * trained}}}
     return common.accuracy(view, spec, cs, "test_accuracy", f"`{m.name}`: test")
 
 
@@ -237,7 +240,7 @@ def _row_problem(name: str, row: Any, fields: tuple[str, ...], model: dict[str, 
     return None
 
 
-def results_table(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def results_table(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     """Every experiment's row, agreeing with the grader's measurement of its model."""
     variables = (facts.get("export") or {}).get("variables") or {}
     table = variables.get(spec.table or "")

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from kerasgrade.artifacts import Facts
 from kerasgrade.checks import rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.keras_terms import shape_text
-from kerasgrade.report.results import CheckResult
+from kerasgrade.results import CheckResult
 
 IMAGES = ("train_images", "test_images")
 LABELS = ("train_labels", "test_labels")
 
 
-def _missing(facts: dict[str, Any], names: tuple[str, ...], cs: CheckSpec) -> CheckResult | None:
+def _missing(facts: Facts, names: tuple[str, ...], cs: CheckSpec) -> CheckResult | None:
     arrays = facts.get("arrays") or {}
     absent = [n for n in names if n not in arrays]
     if not absent:
@@ -27,7 +26,7 @@ def _missing(facts: dict[str, Any], names: tuple[str, ...], cs: CheckSpec) -> Ch
                             "test_labels from the loading step", cs.title)
 
 
-def image_shapes(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def image_shapes(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     if (bad := _missing(facts, IMAGES, cs)) is not None:
         return bad
     sizes = facts["data_sizes"]
@@ -40,7 +39,7 @@ def image_shapes(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Chec
                             " ".join(p.change for p in problems), cs.title)
 
 
-def image_dtype(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def image_dtype(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     if (bad := _missing(facts, IMAGES, cs)) is not None:
         return bad
     dtypes = {n: facts["arrays"][n]["dtype"] for n in IMAGES}
@@ -52,7 +51,7 @@ def image_dtype(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Check
                             " float64 doubles the memory for no gain", cs.title)
 
 
-def pixel_range(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def pixel_range(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     if (bad := _missing(facts, IMAGES, cs)) is not None:
         return bad
     arrays = facts["arrays"]
@@ -66,7 +65,7 @@ def pixel_range(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Check
                             problems[0].change, cs.title)
 
 
-def one_hot_labels(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def one_hot_labels(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     if (bad := _missing(facts, LABELS, cs)) is not None:
         return bad
     problems = []
@@ -87,7 +86,7 @@ def one_hot_labels(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> Ch
                             "the original integer labels, and keep their order", cs.title)
 
 
-def input_shape(facts: dict[str, Any], spec: Assignment, cs: CheckSpec) -> CheckResult:
+def input_shape(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     value = ((facts.get("export") or {}).get("variables") or {}).get("input_shape")
     if value is None:
         return CheckResult.fail(cs.name, cs.points, "input_shape is not set to a tuple of ints.",

@@ -22,6 +22,7 @@ from kerasgrade.artifacts import (
     FACTS_FILE,
     RUN_REPORT,
     SUBMISSION,
+    Facts,
     read_json,
 )
 from kerasgrade.course import assignments
@@ -31,7 +32,7 @@ from kerasgrade.execute.kernel.runner import GRADER_CELL, READY, STARTED
 from kerasgrade.execute.options import ExecOptions, with_limits
 from kerasgrade.measure import client
 from kerasgrade.measure.process import NO_DATA
-from kerasgrade.report.results import GraderFault
+from kerasgrade.results import GraderFault
 from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 
 # What the grader reads from the runner's report, and the type each must have.
@@ -77,7 +78,7 @@ def _run_report(path: Path) -> dict[str, Any]:
 
 @dataclass
 class Execution:
-    facts: dict[str, Any]
+    facts: Facts
     executed: Any  # the student's notebook with its outputs, grader cells removed; or None
     timings: dict[str, float]
 
@@ -148,7 +149,8 @@ def _execute(nb: Any, assignment_id: str, scratch: Path, options: ExecOptions,
     timings = _phase_times(instrumented, run)
 
     artifacts = scratch / ARTIFACTS
-    facts: dict[str, Any] = {}
+    # Any: facts.json is what inspect() wrote as Facts, but read_json knows only JSON objects.
+    facts: Any = {}
     if artifacts.is_dir() and not artifacts.is_symlink():  # a link would lead the grader astray
         # The student's code could have left a facts.json there: only the inspector's counts.
         (artifacts / FACTS_FILE).unlink(missing_ok=True)

@@ -36,7 +36,7 @@ def _check(args: argparse.Namespace) -> int:
     from kerasgrade.course import assignments
     from kerasgrade.execute.options import ExecOptions
     from kerasgrade.grade import grade_notebook
-    from kerasgrade.report.results import GraderFault
+    from kerasgrade.results import GraderFault
 
     try:
         res = grade_notebook(args.notebook, args.assignment, options=ExecOptions(

@@ -19,7 +19,7 @@ from kerasgrade.course.layout import SOLUTIONS, course_root, notebook_path
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.frontends import selftest
 from kerasgrade.grade import failed_result, grade_notebook, recognise
-from kerasgrade.report.results import GraderFault, SubmissionResult
+from kerasgrade.results import GraderFault, SubmissionResult
 
 # A fault of the grader's machinery is retried once, then the submission's items error out
 # (pytest's ERROR, not FAILED): it is never a student's score.

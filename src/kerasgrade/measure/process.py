@@ -25,7 +25,9 @@ from kerasgrade.artifacts import (
     MODEL_FILE,
     MODELS_DIR,
     SAVED_DIR,
+    EvaluationFacts,
     Facts,
+    ModelFacts,
     read_json,
 )
 from kerasgrade.course import assignments
@@ -36,7 +38,7 @@ CONFUSION_SAMPLE = 10_000
 NO_DATA = 3  # exit code: the grader's data could not be loaded here (an environment fault)
 
 
-def compile_facts(path: Path, exported_optimizer: str | None) -> dict[str, Any]:
+def compile_facts(path: Path, exported_optimizer: str | None) -> ModelFacts:
     """Loss, optimizer and metrics as written in the saved file's compile config."""
     with zipfile.ZipFile(path) as zf:
         config = json.loads(zf.read("config.json"))
@@ -107,8 +109,8 @@ def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(probs, axis=1) == labels))
 
 
-def evaluation_facts(model: Any, spec: assignments.Assignment, data: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"error": None}
+def evaluation_facts(model: Any, spec: assignments.Assignment, data: Any) -> EvaluationFacts:
+    out: EvaluationFacts = {"error": None}
     try:
         probs = _predict(model, data.x_test)
         if probs.ndim != 2 or probs.shape[1] != 10:
@@ -232,7 +234,7 @@ def array_facts(artifacts: Path, data: Any, summaries: Any) -> dict[str, Any]:
     return out
 
 
-def model_facts(path: Path, exported_optimizer: str | None) -> tuple[Any, dict[str, Any]]:
+def model_facts(path: Path, exported_optimizer: str | None) -> tuple[Any, ModelFacts]:
     """Load a model file (vetted, safe mode) and describe it: (model, ModelFacts)."""
     model = modelfile.load(path, compile=False)
     return model, {

@@ -1,1 +1,1 @@
-"""Stage 5: the result schema and everything made from it (pages, gradebook, CSV)."""
+"""Stage 5: everything made from the result schema (kerasgrade.results): pages, gradebook, CSV."""

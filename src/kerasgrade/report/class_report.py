@@ -52,8 +52,8 @@ from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import CLASS_REPORT, SUBMITTED, discover
 from kerasgrade.report import feedback, plots
 from kerasgrade.report.publish import STATE_DIR
-from kerasgrade.report.results import CheckResult, SubmissionResult
 from kerasgrade.report.sections import environment
+from kerasgrade.results import CheckResult, SubmissionResult
 
 CSV_HEADER = ("check", "title", "points", "passed", "failed", "pass_rate")
 SLOWEST = 10  # submissions in the slowest table

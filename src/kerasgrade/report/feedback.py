@@ -17,8 +17,8 @@ from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.keras_terms import layer_rows
 from kerasgrade.report import plots
-from kerasgrade.report.results import CheckResult, SubmissionResult
 from kerasgrade.report.sections import Section, environment, note
+from kerasgrade.results import CheckResult, SubmissionResult
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from kerasgrade.course import assignments
-from kerasgrade.report.results import SubmissionResult
+from kerasgrade.results import SubmissionResult
 
 NBGRADER_CONFIG = "nbgrader_config.py"
 

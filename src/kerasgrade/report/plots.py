@@ -12,13 +12,13 @@ import functools
 import io
 import math
 import warnings
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from kerasgrade import artifacts, data
+from kerasgrade.artifacts import EvaluationFacts, Facts
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.keras_terms import rows_sum_to_one
 from kerasgrade.report.sections import Section, figure, note
@@ -41,7 +41,7 @@ def png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def training(facts: dict[str, Any]) -> Section:
+def training(facts: Facts) -> Section:
     title = "Training curves"
     hist = artifacts.history(facts) or {}
     panels = _curve_metrics(hist)
@@ -78,7 +78,7 @@ def _curve_metrics(hist: dict[str, list[float]]) -> list[str]:
     return [k for k in train if k == "loss"] + [k for k in train if "acc" in k][:1]
 
 
-def _evaluation(facts: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+def _evaluation(facts: Facts) -> tuple[EvaluationFacts, str | None]:
     """The grader's measurements on the test set, or why there are none."""
     problem = artifacts.model_problem(facts)
     if problem:
@@ -91,7 +91,7 @@ def _evaluation(facts: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     return ev, None
 
 
-def confusion(facts: dict[str, Any], names: tuple[str, ...]) -> Section:
+def confusion(facts: Facts, names: tuple[str, ...]) -> Section:
     title = "Confusion matrix on the test images"
     ev, problem = _evaluation(facts)
     if problem or not ev.get("confusion"):
@@ -135,7 +135,7 @@ def _test_set(dataset: str) -> data.Dataset | str:
         return f"the test images are not available here ({str(exc).splitlines()[0]})"
 
 
-def _test_images(spec: Assignment, facts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | str:
+def _test_images(spec: Assignment, facts: Facts) -> tuple[np.ndarray, np.ndarray] | str:
     """(x_test, y_test) that the facts' indices refer to, or why they cannot be shown."""
     ds = _test_set(spec.dataset)
     if isinstance(ds, str):
@@ -147,7 +147,7 @@ def _test_images(spec: Assignment, facts: dict[str, Any]) -> tuple[np.ndarray, n
     return ds.x_test, ds.y_test
 
 
-def mistakes(facts: dict[str, Any], names: tuple[str, ...], spec: Assignment) -> Section:
+def mistakes(facts: Facts, names: tuple[str, ...], spec: Assignment) -> Section:
     title = "Test images your network got wrong"
     ev, problem = _evaluation(facts)
     if problem:
@@ -198,7 +198,7 @@ def _image_grid(tiles: np.ndarray, labels: list[str]) -> Figure:
     return fig
 
 
-def probabilities(facts: dict[str, Any], names: tuple[str, ...], spec: Assignment) -> Section:
+def probabilities(facts: Facts, names: tuple[str, ...], spec: Assignment) -> Section:
     title = "What your network sees in the first test images"
     ev, problem = _evaluation(facts)
     probs = np.asarray(ev.get("first_probabilities") or [], dtype=float)

@@ -25,7 +25,7 @@ from kerasgrade import sanitize
 from kerasgrade.artifacts import facts_bundle
 from kerasgrade.course.layout import GRADES_CSV, REPORTS, graded_dir
 from kerasgrade.report import feedback, gradebook
-from kerasgrade.report.results import SubmissionResult
+from kerasgrade.results import SubmissionResult
 
 STATE_DIR = Path(".kerasgrade") / "results"
 

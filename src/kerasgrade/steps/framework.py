@@ -21,7 +21,7 @@ import numpy as np
 from kerasgrade.checks.rules import Problem
 from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
-from kerasgrade.report.results import CheckFailed
+from kerasgrade.results import CheckFailed
 
 Namespace = dict[str, Any]
 Step = Callable[[Namespace, Assignment], str]  # a step check: its ✔ line, or StepFailure

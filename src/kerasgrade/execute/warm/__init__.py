@@ -33,7 +33,7 @@ from typing import Any
 from kerasgrade import data as datasets
 from kerasgrade import sandbox
 from kerasgrade.execute.warm.zygote import FAILED, READY
-from kerasgrade.report.results import GraderFault
+from kerasgrade.results import GraderFault
 
 COMMAND = [sys.executable, "-m", "kerasgrade.execute.warm.zygote"]
 STARTUP_SECONDS = 180.0  # importing TensorFlow on a busy machine

@@ -58,7 +58,7 @@ from kerasgrade.frontends.batch.worker import (
 from kerasgrade.grade import failed_result
 from kerasgrade.report import gradebook
 from kerasgrade.report.publish import Publisher, stored_state
-from kerasgrade.report.results import SubmissionResult
+from kerasgrade.results import SubmissionResult
 from kerasgrade.sandbox.policy import private_paths
 
 

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from kerasgrade import checks
-from kerasgrade.artifacts import FACTS_FILE, facts_bundle
+from kerasgrade.artifacts import FACTS_FILE, Facts, facts_bundle
 from kerasgrade.course import assignments
 from kerasgrade.execute.options import time_limits
 from kerasgrade.keras_terms import quiet_tensorflow
-from kerasgrade.report.results import CheckFailed
+from kerasgrade.results import CheckFailed
 
-_FACTS: dict[tuple[str, int, str], dict[str, Any]] = {}
+_FACTS: dict[tuple[str, tuple[int, ...], str], Facts] = {}
 
 
 @contextlib.contextmanager
@@ -52,7 +52,7 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def measure(assignment_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
+def measure(assignment_id: str, namespace: dict[str, Any]) -> Facts:
     """Facts about the student's work, measured once per notebook run."""
     from kerasgrade.execute.kernel.export_cell import export_namespace
 
@@ -85,7 +85,7 @@ def measure(assignment_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def _leave_in_output(assignment_id: str, facts: dict[str, Any]) -> None:
+def _leave_in_output(assignment_id: str, facts: Facts) -> None:
     """Put the facts in the running cell's output, where generate_feedback finds them."""
     from IPython import get_ipython
     from IPython.display import display

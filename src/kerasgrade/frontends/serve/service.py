@@ -34,7 +34,7 @@ from kerasgrade.frontends.serve.queue import Entry, Queue
 from kerasgrade.grade import failed_result
 from kerasgrade.report import gradebook
 from kerasgrade.report.publish import Publisher, stored_state
-from kerasgrade.report.results import SubmissionResult
+from kerasgrade.results import SubmissionResult
 from kerasgrade.sandbox.policy import private_paths
 
 

@@ -1,4 +1,9 @@
-"""The one result schema every front end reads (pytest, nbgrader, Gradescope, CSV, HTML)."""
+"""The one result schema every front end reads (pytest, nbgrader, Gradescope, CSV, HTML).
+
+Beside artifacts.py, below the stages: the checks make CheckResults, execute and the checks
+raise GraderFault, the step checks raise CheckFailed; none of them needs report/ (stage 5),
+which only renders these results.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kerasgrade.artifacts import Facts
 from kerasgrade.course import assignments
 
 Status = Literal["graded", "error"]
@@ -82,7 +88,7 @@ class SubmissionResult:
     checks: list[CheckResult] = field(default_factory=list)
     data_source: str = ""
     timings: dict[str, float] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
     # Set from nbgrader's gradebook (due date, extension, timestamp.txt) and its
     # LateSubmissionPlugin: the points taken off the checks' sum.
     late_penalty: float = 0.0
