@@ -12,8 +12,10 @@ import numpy as np
 
 from kerasgrade.course.assignments import LayerSpec
 
-# Ten classes: a network whose accuracy is at or under this has learned (almost) nothing.
-CHANCE = 0.2
+# Ten classes: guessing is right one time in ten.
+CHANCE = 0.1
+# An accuracy at or under this (twice guessing) means the network learned (almost) nothing.
+NEAR_CHANCE = 2 * CHANCE
 # The names under which Keras reports the share of right answers (compile and history).
 ACCURACY_METRICS = frozenset({"accuracy", "acc", "categorical_accuracy",
                               "sparse_categorical_accuracy"})

@@ -8,7 +8,13 @@ from kerasgrade import artifacts
 from kerasgrade.artifacts import Facts
 from kerasgrade.checks import rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
-from kerasgrade.keras_terms import ACCURACY_METRICS, CHANCE, layer_matches, layer_table
+from kerasgrade.keras_terms import (
+    ACCURACY_METRICS,
+    CHANCE,
+    NEAR_CHANCE,
+    layer_matches,
+    layer_table,
+)
 from kerasgrade.results import CheckFailed, CheckResult, GraderFault
 
 
@@ -183,7 +189,7 @@ def diagnose_low_accuracy(facts: Facts, spec: Assignment, acc: float) -> str:
         return (
             f"the output layer has activation {dense[-1].get('activation')!r} but "
             f"loss={m['loss']!r} expects probabilities, so training goes nowhere (chance is "
-            "10%). Add activation='softmax' to the output Dense layer (or compile with "
+            f"{CHANCE:.0%}). Add activation='softmax' to the output Dense layer (or compile with "
             "from_logits=True)"
         )
     unscaled = ev.get("test_accuracy_unscaled")
@@ -193,7 +199,7 @@ def diagnose_low_accuracy(facts: Facts, spec: Assignment, acc: float) -> str:
             f"scaled to [0, 1]: it was trained without dividing by 255. Convert to float32 and "
             f"divide {names.train_images} and {names.test_images} by 255 before training"
         )
-    if acc <= CHANCE:
+    if acc <= NEAR_CHANCE:
         return "the model is at chance level: check the labels, the loss and the output layer"
     return "train for the number of epochs asked and keep the architecture as specified"
 

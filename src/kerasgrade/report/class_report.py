@@ -50,6 +50,7 @@ from matplotlib.figure import Figure
 from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import CLASS_REPORT, SUBMITTED, discover
+from kerasgrade.keras_terms import CHANCE
 from kerasgrade.report import feedback, plots
 from kerasgrade.report.publish import STATE_DIR
 from kerasgrade.report.sections import environment
@@ -282,7 +283,7 @@ def accuracy_plot(klass: Class, name: str,
                          f"{bar.reference:.3f}; {bar.note})")
         else:
             notes.append(f"{source}: no threshold is set for this data source")
-    ax.axvline(0.1, color="grey", ls=":", lw=1, label="chance (10%)")
+    ax.axvline(CHANCE, color="grey", ls=":", lw=1, label=f"chance ({CHANCE:.0%})")
     ax.set_yticks(range(len(sources)), sources)
     ax.set_ylim(len(sources) - 0.5, -0.5)
     ax.set_xlim(0, 1)

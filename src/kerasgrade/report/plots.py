@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator
 from kerasgrade import artifacts, data
 from kerasgrade.artifacts import EvaluationFacts, Facts
 from kerasgrade.course.assignments import Assignment
-from kerasgrade.keras_terms import rows_sum_to_one
+from kerasgrade.keras_terms import CHANCE, rows_sum_to_one
 from kerasgrade.report.sections import Section, figure, note
 
 GRID_COLUMNS = 8  # misclassified images per row
@@ -58,8 +58,8 @@ def training(facts: Facts) -> Section:
             ax.plot(range(1, len(hist[f"val_{key}"]) + 1), hist[f"val_{key}"], "s--",
                     color=VALID_COLOR, ms=3, label="validation")
         if key != "loss":
-            # Ten classes: 10% is guessing, the line a network that learns nothing sits on.
-            ax.axhline(0.1, color="grey", ls=":", lw=1, label="chance (10%)")
+            # The line a network that learns nothing sits on.
+            ax.axhline(CHANCE, color="grey", ls=":", lw=1, label=f"chance ({CHANCE:.0%})")
             ax.set_ylim(0, 1)
         ax.set_title(key)
         ax.set_xlabel("epoch")

@@ -13,6 +13,7 @@ from kerasgrade.course.assignments import Assignment, LayerSpec
 from kerasgrade.keras_terms import (
     ACCURACY_METRICS,
     CHANCE,
+    NEAR_CHANCE,
     compile_item,
     layer_table,
     same_weights,
@@ -341,9 +342,9 @@ def trained(ns: Namespace, spec: Assignment) -> str:
             "an accuracy per epoch", "no accuracy in history", "compile with metrics=['accuracy']."
         )
     acc = history.history[key]
-    if acc[-1] < CHANCE:
+    if acc[-1] < NEAR_CHANCE:
         raise StepFailure(
-            "training accuracy well above chance (10%)",
+            f"training accuracy well above chance ({CHANCE:.0%})",
             f"{acc[-1]:.3f} after {asked} epochs",
             diagnosis(model, spec),
         )
