@@ -18,7 +18,7 @@ share of a trained submission's wall time, one whose training phase took time, t
 the student's training), then the mean time per phase of one submission, each student's
 score per run and the scaling: the first two --workers values against each other, and Dask
 against nbgrader. Peak memory is sampled from outside (PSS of each worker's whole process
-tree: the worker, its sandboxed kernel, its inspection process and their children; RSS where
+tree: the worker, its sandboxed kernel, its measuring process and their children; RSS where
 PSS cannot be read, counted and said), and also computed from the results (kernel peak + the
 worker's own peak RSS). Each run also states how many cores' worth of CPU two busy processes
 got just before it: the machine may be shared, and a speedup from parallel workers needs
@@ -185,7 +185,7 @@ class Sampler:
         return 0
 
     def tree(self, proc: psutil.Process) -> int:
-        """PSS of a worker and every descendant (kernel, inspector or zygote, their forks)."""
+        """PSS of a worker and every descendant (kernel, measurer or zygote, their forks)."""
         try:
             procs = [proc, *proc.children(recursive=True)]
         except psutil.Error:  # the worker itself ended between listing and reading
@@ -253,7 +253,7 @@ def nbgrader_phases(course: Path, wall: float) -> list[dict[str, float]]:
             elif ".fit(" in cell.source:
                 phases["training"] += seconds
             elif meta.get("grade"):
-                phases["checks"] += seconds  # hidden tests: export + clean-process inspection
+                phases["checks"] += seconds  # hidden tests: export + clean-process measurement
             else:
                 phases["student_other"] += seconds
         phases["other"] = max(0.0, wall / len(paths) - sum(phases.values()))

@@ -1,4 +1,4 @@
-"""Grade one notebook: sanitize -> execute (sandboxed) -> inspect -> checks -> result.
+"""Grade one notebook: sanitize -> execute (sandboxed) -> measure -> checks -> result.
 
 Every front end (pytest autograder/, `kerasgrade grade`, the feedback page) calls
 `grade_notebook` and reads the same SubmissionResult.

@@ -34,7 +34,7 @@ class GraderFault(RuntimeError):
     """The grader's own machinery failed: never a student's score. The message names the
     fault for the instructor; stage says where: "sandbox" (the runner did not start),
     "kernel" (it did not start or its setup failed), "data" (the grader's data cannot be
-    loaded), "inspector" (the measuring process)."""
+    loaded), "measure" (the measuring process)."""
 
     def __init__(self, message: str, stage: str) -> None:
         super().__init__(message)

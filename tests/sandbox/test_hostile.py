@@ -199,7 +199,7 @@ def export_namespace(namespace, out_dir, **kwargs):
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "facts.json").write_text(json.dumps(FACTS))  # full marks, if the grader believed it
-    (out / "export.json").write_text("{")  # and an inspector that crashes on its input
+    (out / "export.json").write_text("{")  # and a measuring process that crashes on its input
 
 kerasgrade.execute.kernel.export_cell.export_namespace = export_namespace"""
 

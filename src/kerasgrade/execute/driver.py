@@ -1,4 +1,4 @@
-"""Run a submission: inject the setup and export cells, execute in the sandbox, inspect.
+"""Run a submission: inject the setup and export cells, execute in the sandbox, measure.
 
 Two sandboxed processes per submission: the student's kernel (through the runner), then a
 clean process that loads only the exported artifacts and measures them (kerasgrade.measure.client).
@@ -149,23 +149,23 @@ def _execute(nb: Any, assignment_id: str, scratch: Path, options: ExecOptions,
     timings = _phase_times(instrumented, run)
 
     artifacts = scratch / ARTIFACTS
-    # Any: facts.json is what inspect() wrote as Facts, but read_json knows only JSON objects.
+    # Any: facts.json is what measure() wrote as Facts, but read_json knows only JSON objects.
     facts: Any = {}
     if artifacts.is_dir() and not artifacts.is_symlink():  # a link would lead the grader astray
-        # The student's code could have left a facts.json there: only the inspector's counts.
+        # The student's code could have left a facts.json there: only the grader's own counts.
         (artifacts / FACTS_FILE).unlink(missing_ok=True)
-        inspection = client.measure(artifacts, assignment_id, scratch, env, shown, options)
-        timings["checks"] = inspection.seconds
+        measured = client.measure(artifacts, assignment_id, scratch, env, shown, options)
+        timings["checks"] = measured.seconds
         facts = read_json(artifacts / FACTS_FILE)
-        if inspection.status == "refused":
-            run["reason"] = f"the notebook left files the grader will not read: {inspection.reason}"
-        elif inspection.status != "ok" or not facts:
+        if measured.status == "refused":
+            run["reason"] = f"the notebook left files the grader will not read: {measured.reason}"
+        elif measured.status != "ok" or not facts:
             # It ran no student code and reads the artifacts as data: its failure is ours.
-            if inspection.returncode == NO_DATA:
+            if measured.returncode == NO_DATA:
                 raise GraderFault(f"the grader's data is not available in the sandbox: "
-                                  f"{_last_line(inspection.stderr)}", "data")
-            raise GraderFault(f"the measuring process failed ({inspection.reason}): "
-                              f"{_last_line(inspection.stderr)}", "inspector")
+                                  f"{_last_line(measured.stderr)}", "data")
+            raise GraderFault(f"the measuring process failed ({measured.reason}): "
+                              f"{_last_line(measured.stderr)}", "measure")
     facts["execution"] = {k: v for k, v in run.items() if k != "cell_seconds"}
     return Execution(facts, executed, timings)
 

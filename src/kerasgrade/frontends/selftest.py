@@ -31,7 +31,7 @@ FIXES = {
               "make sure `import tensorflow` works there",
     "data": "give the grader its data where the sandbox can read it: `kerasgrade data fetch "
             "--dest DIR`, then set KERASGRADE_DATA_DIR=DIR",
-    "inspector": "this is a fault of the grader's measuring process "
+    "measure": "this is a fault of the grader's measuring process "
                  "(kerasgrade.measure.process); run it by hand to see its traceback",
 }
 

@@ -320,7 +320,7 @@ def _export_record(path: Path) -> dict[str, Any] | None:
     return read_json(path) or None
 
 
-def inspect(artifacts: Path, assignment_id: str) -> Facts:
+def measure(artifacts: Path, assignment_id: str) -> Facts:
     from kerasgrade import data as datasets
 
     spec = assignments.get(assignment_id)
@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     from kerasgrade.data import DataUnavailable
 
     try:
-        facts = inspect(artifacts, assignment_id)
+        facts = measure(artifacts, assignment_id)
     except DataUnavailable as exc:  # one line: the grader reports the last line of stderr
         print(" ".join(str(exc).split()), file=sys.stderr, flush=True)
         return NO_DATA

@@ -1,7 +1,7 @@
 """What the hidden test cells of the nbgrader notebooks call.
 
 `run_check(assignment, check, globals())` exports the student's objects, measures them
-in a clean subprocess (the same inspector the batch grader uses) and runs the same
+in a clean subprocess (the same measuring process the batch grader uses) and runs the same
 check function as `pytest autograder/`, so the two front ends cannot disagree.
 It never writes to stderr: nbgrader would mark the cell wrong for it.
 

@@ -19,7 +19,7 @@ from kerasgrade.course import assignments
 from kerasgrade.execute import warm
 from kerasgrade.execute.kernel.export_cell import export_namespace
 from kerasgrade.execute.options import ExecOptions
-from kerasgrade.measure import client as inspector
+from kerasgrade.measure import client
 from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 
 AID = assignments.CONNECTED_NETWORKS
@@ -60,7 +60,7 @@ def measure(job: Path, options: ExecOptions) -> tuple[sandbox.SandboxRun, dict]:
     scratch = job.parent
     env = sandbox_env(scratch, options.threads, options.data_dir)
     shown = shown_paths(env)
-    run = inspector.measure(job, AID, scratch, env, shown, options)
+    run = client.measure(job, AID, scratch, env, shown, options)
     facts_file = job / "facts.json"
     return run, json.loads(facts_file.read_text()) if facts_file.exists() else {}
 
