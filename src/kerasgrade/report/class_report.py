@@ -77,7 +77,9 @@ class Stored:
 
 
 @dataclass
-class Mistake:
+class FailureGroup:
+    """One check failed for the same reason (numbers masked) by one or more students."""
+
     check: str
     title: str
     wordings: Counter[str] = field(default_factory=Counter)
@@ -152,24 +154,24 @@ def check_rows(klass: Class) -> list[dict[str, Any]]:
     return rows
 
 
-def diagnosis(check: CheckResult) -> str:
+def said_wrong(check: CheckResult) -> str:
     """What the grader said was wrong: the hint, else the message's first sentence."""
     text = check.hint or _SENTENCE_END.split(check.message.strip().split("\n")[0], 1)[0]
     return " ".join(text.split())
 
 
-def mistakes(klass: Class) -> list[Mistake]:
+def failure_groups(klass: Class) -> list[FailureGroup]:
     """The graded submissions' failed checks grouped by check and masked diagnosis, most
     students first (then in the assignment's check order)."""
     order = {cs.name: i for i, cs in enumerate(klass.spec.checks)}
-    groups: dict[tuple[str, str], Mistake] = {}
+    groups: dict[tuple[str, str], FailureGroup] = {}
     for result in klass.graded:
         for check in result.checks:
             if check.passed:
                 continue
-            said = diagnosis(check)
+            said = said_wrong(check)
             key = (check.name, _NUMBER.sub("#", said))
-            group = groups.setdefault(key, Mistake(check.name, check.title or check.name))
+            group = groups.setdefault(key, FailureGroup(check.name, check.title or check.name))
             group.wordings[said] += 1
             group.students.append(result.student)
     return sorted(groups.values(),
@@ -323,7 +325,7 @@ def render(klass: Class, rows: list[dict[str, Any]]) -> str:
     """The whole page; rows: check_rows(klass)."""
     name, found, unmeasured = accuracies(klass)
     return environment().get_template("class_report.html.j2").render(
-        spec=klass.spec, klass=klass, rows=rows, mistakes=mistakes(klass),
+        spec=klass.spec, klass=klass, rows=rows, failure_groups=failure_groups(klass),
         score_plot=score_plot(klass), pass_plot=pass_rate_plot(klass, rows),
         accuracy_name=name, accuracy_plot=accuracy_plot(klass, name, found),
         unmeasured=unmeasured, slowest=_slowest(klass),
