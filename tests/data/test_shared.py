@@ -105,6 +105,7 @@ def test_the_sample_warning_is_unchanged_and_points_at_the_caller(
     assert not [w for w in caught if w.category is data.CorruptDataWarning]
 
 
+@pytest.mark.slow  # full MNIST and Fashion-MNIST: seconds
 def test_full_mnist_and_fashion_shared_equal_the_loaders(
     full_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -354,6 +355,7 @@ MEMORY_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # full MNIST, twice, in a subprocess
 def test_shared_full_mnist_costs_a_kernel_no_private_copy(
     full_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from kerasgrade.execute.kernel.export_cell import SAMPLE_ROWS, export_namespace
 from kerasgrade.measure.process import array_facts
@@ -15,6 +16,7 @@ from kerasgrade.measure.process import array_facts
 MIB = 1024 * 1024
 
 
+@pytest.mark.slow  # export_namespace imports Keras
 def test_large_images_leave_as_a_sample_with_their_shape_and_range(tmp_path: Path) -> None:
     labels = np.arange(60_000) % 10
     data = SimpleNamespace(y_train=labels, y_test=labels[:10_000])
@@ -57,6 +59,7 @@ def test_an_arrays_file_the_student_broke_is_no_arrays_not_a_crash(tmp_path: Pat
     assert array_facts(tmp_path, data, None)["train_labels"]["one_hot"]
 
 
+@pytest.mark.slow  # export_namespace imports Keras
 def test_a_results_table_leaves_as_bounded_plain_data(tmp_path: Path) -> None:
     """04's table: a dict of rows of numbers goes as JSON; what is not plain data (objects,
     subclasses that could lie, containers too large or too deep) goes as None, uncalled."""
@@ -88,6 +91,7 @@ def test_a_results_table_leaves_as_bounded_plain_data(tmp_path: Path) -> None:
     assert stored["variables"] == variables
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_each_model_variable_leaves_with_its_training_and_identity(tmp_path: Path) -> None:
     """04's variables: each model saved as <name>.keras with its last fit's epochs and all its
     training steps; two names of one model share an id; a non-model is only named."""
@@ -115,6 +119,7 @@ def test_each_model_variable_leaves_with_its_training_and_identity(tmp_path: Pat
         "saved_files"}
 
 
+@pytest.mark.slow  # export_namespace imports Keras
 def test_a_loss_of_nan_leaves_as_none_and_is_named(tmp_path: Path) -> None:
     """A diverged training's evaluate() gives nan: not JSON, so None, and named as non-finite so
     that the check can tell it from a value that is missing or not a number."""

@@ -55,6 +55,7 @@ def test_limits_can_be_set_per_assignment(tmp_path: Path,
     assert kernel_limits(AID).wall_seconds == 99
 
 
+@pytest.mark.slow  # a kernel, and 6 s of sleep
 def test_course_build_times_the_solution_cells_and_the_run() -> None:
     """The slowest cell leaves nbgrader's test cells (the grader's checks) out."""
     nb = nbformat.v4.new_notebook(cells=[
@@ -67,6 +68,7 @@ def test_course_build_times_the_solution_cells_and_the_run() -> None:
     assert notebook >= 6
 
 
+@pytest.mark.slow  # nbgrader's config loaded in a subprocess
 def test_nbgrader_uses_the_assignments_cell_limit() -> None:
     """nbgrader_config.py: Execute.timeout for the assignment on nbgrader's command line, and
     a test cell bounded like the grader's own cells, by the notebook's limit."""

@@ -28,6 +28,8 @@ from kerasgrade.execute import warm
 from kerasgrade.execute.options import ExecOptions
 from kerasgrade.grade import grade_notebook
 
+pytestmark = pytest.mark.slow  # zygotes import TensorFlow, batches train
+
 REPO = Path(__file__).resolve().parents[2]
 ZYGOTE = "kerasgrade.execute.warm.zygote"
 

@@ -19,6 +19,8 @@ from kerasgrade.course.assignments import ASSIGNMENTS, CONNECTED_NETWORKS, IMPRO
 from kerasgrade.course.demo import MISTAKES, answered, untouched
 from kerasgrade.grade import grade_notebook
 
+pytestmark = pytest.mark.slow  # grade_notebook and `pytest autograder/`: kernels that train
+
 ROOT = Path(__file__).resolve().parents[2]
 FULL = 14.0
 
@@ -173,7 +175,6 @@ def _pytest_autograder(*args: str, env: dict[str, str] | None = None
     )
 
 
-@pytest.mark.slow
 def test_pytest_autograder_passes_on_the_solutions(full_data: Path) -> None:
     """No options, on the full data sets a course grades on: the reference solutions earn every
     point (03 trains for minutes)."""

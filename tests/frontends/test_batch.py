@@ -28,6 +28,8 @@ from nbgrader.api import Gradebook
 from kerasgrade.report import gradebook
 from kerasgrade.results import CheckResult, SubmissionResult
 
+pytestmark = pytest.mark.slow  # batches that train; even an empty gradebook takes seconds
+
 STARTUP_SECONDS = 60
 
 

@@ -23,6 +23,8 @@ from classroom import AID, REPO, gradebook_scores, make_course, state
 from kerasgrade import sandbox
 from kerasgrade.frontends.pytest_plugin import SELFTEST_FAILED
 
+pytestmark = pytest.mark.slow  # installs virtual environments, grades batches
+
 # What a batch writes into the course folder: a refused batch must leave none of it.
 RECORDS = ("gradebook.db", "grades.csv", ".kerasgrade", "feedback", "autograded")
 

@@ -31,7 +31,9 @@ MARK = AUTOGRADER / ".kerasgrade-test"
 AID = CONNECTED_NETWORKS
 SPEC = ASSIGNMENTS[AID]
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="Gradescope's layout needs root")
+# Builds and installs the autograder, grades submissions that train.
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(os.geteuid() != 0, reason="Gradescope's layout needs root")]
 
 
 def _env(**extra: str) -> dict[str, str]:

@@ -65,6 +65,7 @@ def measure(job: Path, options: ExecOptions) -> tuple[sandbox.SandboxRun, dict]:
     return run, json.loads(facts_file.read_text()) if facts_file.exists() else {}
 
 
+@pytest.mark.slow
 def test_forked_measurement_is_what_a_fresh_process_measures(
         artifacts: Path, tmp_path: Path, zygote: None) -> None:
     one_shot, fresh = measure(place(artifacts, tmp_path), ExecOptions())
@@ -79,6 +80,7 @@ def test_forked_measurement_is_what_a_fresh_process_measures(
     assert 0 < second.peak_rss_mb < 4096
 
 
+@pytest.mark.slow
 def test_zygote_restarted_after_it_died(artifacts: Path, tmp_path: Path,
                                           zygote: None) -> None:
     options = ExecOptions(warm=True)
@@ -91,6 +93,7 @@ def test_zygote_restarted_after_it_died(artifacts: Path, tmp_path: Path,
     assert warm._LOCAL.zygote.proc.pid != dead.pid
 
 
+@pytest.mark.slow
 def test_measurement_over_its_limit_is_stopped(artifacts: Path, tmp_path: Path,
                                                zygote: None) -> None:
     # Loading and evaluating the model alone takes several times this limit (about 0.3 s in a
@@ -105,6 +108,7 @@ def test_measurement_over_its_limit_is_stopped(artifacts: Path, tmp_path: Path,
     assert warm._LOCAL.zygote.proc.pid == pid
 
 
+@pytest.mark.slow
 def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, zygote: None) -> None:
     options = ExecOptions(warm=True)
     # A model only root may read: a grader that followed the link would measure it.
@@ -123,6 +127,7 @@ def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, zygote: N
     assert run.status == "refused" and "could not be copied" in run.reason and facts == {}
 
 
+@pytest.mark.slow
 def test_threads_of_a_dask_worker_get_a_zygote_each(artifacts: Path, tmp_path: Path) -> None:
     options = ExecOptions(warm=True)
     both = threading.Barrier(2)

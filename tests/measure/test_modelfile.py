@@ -13,6 +13,8 @@ from kerasgrade.keras_terms import compile_item
 from kerasgrade.measure import modelfile
 from kerasgrade.measure import process as inspect_model
 
+pytestmark = pytest.mark.slow  # Keras builds and saves the model files read here
+
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -27,6 +27,8 @@ from kerasgrade.course.demo import MISTAKES, answered, build_class
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
 
+pytestmark = pytest.mark.slow  # batches that train; `kerasgrade report` takes seconds
+
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = "<img src=x onerror=alert(document.domain)>"  # a student id: a folder name
 NOT_SCALED = "divide by 255 once: `train_images /= 255` (after converting to float32)."

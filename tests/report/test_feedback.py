@@ -123,6 +123,7 @@ def fashion_result() -> SubmissionResult:
                             data_source=test.source, facts=facts)
 
 
+@pytest.mark.slow
 def test_correct_02_page(graded: dict[str, SubmissionResult], pages: dict[str, Path]) -> None:
     page = read(pages["correct"])
     assert graded["correct"].score == 14
@@ -141,6 +142,7 @@ def test_correct_02_page(graded: dict[str, SubmissionResult], pages: dict[str, P
     assert page.external == []
 
 
+@pytest.mark.slow
 def test_softmax_trap_page(graded: dict[str, SubmissionResult], pages: dict[str, Path]) -> None:
     page = read(pages["softmax_trap"])
     assert "9 / 14 points" in page.text
@@ -155,6 +157,7 @@ def test_softmax_trap_page(graded: dict[str, SubmissionResult], pages: dict[str,
     assert "→ your network's answer" in page.text
 
 
+@pytest.mark.slow
 def test_fashion_page_names_the_classes(pages: dict[str, Path]) -> None:
     page = read(pages["fashion"])
     assert "12 / 12 points" in page.text
@@ -166,6 +169,7 @@ def test_fashion_page_names_the_classes(pages: dict[str, Path]) -> None:
     assert "not probabilities" not in page.text
 
 
+@pytest.mark.slow
 def test_fashion_raw_scores_are_called_out(graded: dict[str, SubmissionResult],
                                            fashion: SubmissionResult, tmp_path: Path) -> None:
     """Bars of outputs that are not probabilities say so (the softmax trap's real outputs)."""
@@ -178,6 +182,7 @@ def test_fashion_raw_scores_are_called_out(graded: dict[str, SubmissionResult],
     assert "needs activation='softmax'" in page.text
 
 
+@pytest.mark.slow
 def test_missing_facts_give_sentences_not_plots(graded: dict[str, SubmissionResult],
                                                 tmp_path: Path) -> None:
     facts = copy.deepcopy(graded["correct"].facts)
@@ -199,6 +204,7 @@ def test_missing_facts_give_sentences_not_plots(graded: dict[str, SubmissionResu
     assert FIT in page.text
 
 
+@pytest.mark.slow
 def test_images_only_from_the_data_source_graded_on(graded: dict[str, SubmissionResult],
                                                     tmp_path: Path) -> None:
     """Test indices into one data source would show the wrong digits from another."""
@@ -223,6 +229,7 @@ def test_error_result_escapes_student_text(tmp_path: Path) -> None:
     assert "No layers to show" in page.text
 
 
+@pytest.mark.slow
 def test_page_is_fast(graded: dict[str, SubmissionResult], pages: dict[str, Path],
                       tmp_path: Path) -> None:
     # CPU time, so a busy machine does not fail it; the data are cached by the first pages.
@@ -237,6 +244,7 @@ def browser() -> Iterator[BrowserContext]:
         yield context
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.parametrize("name", ["softmax_trap", "fashion"])
 def test_page_in_chromium(browser: BrowserContext, pages: dict[str, Path], name: str,

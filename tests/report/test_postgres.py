@@ -22,6 +22,8 @@ import pytest
 from classroom import AID, EXPECTED, grade, make_course, state
 from nbgrader.api import Gradebook
 
+pytestmark = pytest.mark.slow  # a PostgreSQL server; graded batches
+
 STUDENTS = tuple(EXPECTED)  # alice (full marks), bob (a mistake), carol (a broken file)
 
 

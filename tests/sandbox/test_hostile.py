@@ -36,6 +36,8 @@ from kerasgrade.report import feedback
 from kerasgrade.results import SubmissionResult
 from kerasgrade.sandbox import Limits
 
+pytestmark = pytest.mark.slow  # every case runs in a sandboxed kernel; some train
+
 ROOT = Path(__file__).resolve().parents[2]
 AID = CONNECTED_NETWORKS
 FULL = 14.0

@@ -214,6 +214,7 @@ def test_environment_is_minimal(
     assert cwd == f"{scratch}\n"
 
 
+@pytest.mark.slow  # 2 s per mode, by design
 @both_modes
 def test_endless_loop_times_out(scratch: Path, enabled: bool) -> None:
     result = python("while True: pass", scratch, limits=Limits(wall_seconds=2), enabled=enabled)
@@ -277,6 +278,7 @@ def test_a_daemon_left_behind_is_killed(scratch: Path, enabled: bool) -> None:
     assert leftovers(result, enabled) == []
 
 
+@pytest.mark.slow  # 3 s, by design
 @requires_sandbox
 def test_fork_bomb_is_contained(scratch: Path) -> None:
     code = """
@@ -353,6 +355,7 @@ def test_exit_codes_and_signals(scratch: Path, enabled: bool) -> None:
     )
 
 
+@pytest.mark.slow  # a kernel
 @requires_sandbox
 def test_jupyter_kernel_and_client_run_inside(scratch: Path) -> None:
     # The executor's design: nbclient and its kernel both inside, talking over the sandbox's
@@ -370,6 +373,7 @@ def test_jupyter_kernel_and_client_run_inside(scratch: Path) -> None:
     assert processes_of(sandbox_uid(SLOT + 1)) == []  # the kernel went down with the sandbox
 
 
+@pytest.mark.slow  # imports TensorFlow
 @requires_sandbox
 def test_tensorflow_imports_under_the_address_space_limit(scratch: Path) -> None:
     code = """

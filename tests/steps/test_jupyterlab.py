@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RELEASED = ROOT / "assignments" / CONNECTED_NETWORKS / f"{CONNECTED_NETWORKS}.ipynb"
 RUN_SECONDS = 420  # TensorFlow's import and ten epochs on a busy two-core machine
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @dataclass(frozen=True)

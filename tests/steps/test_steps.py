@@ -11,9 +11,8 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import matplotlib
 import numpy as np
 import pytest
@@ -33,6 +32,21 @@ from kerasgrade.course.assignments import (
 )
 from kerasgrade.steps import framework as student
 from kerasgrade.steps.framework import check_step
+
+if TYPE_CHECKING:
+    import keras
+
+pytestmark = pytest.mark.slow  # real Keras objects, and 02 and 04 train in this process
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _keras() -> None:
+    """Keras for the helpers below, imported when the first test runs: collecting this file,
+    as `pytest -m "not slow"` does, must not import TensorFlow."""
+    global keras
+    import keras
+
+
 
 # ---------------------------------------------------------------------------------------
 # Visible step checks on real objects: the solution passes them...

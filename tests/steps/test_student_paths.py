@@ -33,6 +33,8 @@ from kerasgrade.course.assignments import (  # noqa: E402
     PREPARING_DATA,
 )
 
+pytestmark = pytest.mark.slow  # a Jupyter kernel that imports TensorFlow, 03 trains
+
 # Run in the kernel: the grader's facts about the kernel's arrays and model, by its own code.
 FACTS_CODE = """
 import json as _json, tempfile as _tempfile, types as _types

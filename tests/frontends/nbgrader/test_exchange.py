@@ -29,6 +29,8 @@ from unix_users import Student, debian_venv, need_root_and_debian_python, unix_u
 
 from kerasgrade.course.demo import answered
 
+pytestmark = pytest.mark.slow  # a second Unix user; graded runs that train
+
 COURSE_ID = "kerasgrade"  # nbgrader_config.py's
 SOLVED = 14.0
 PENALTY = 3.0

@@ -25,6 +25,8 @@ from nbgrader_course import nbgrader
 
 from kerasgrade.course.demo import answered
 
+pytestmark = pytest.mark.slow  # nbgrader's apps and a batch that trains
+
 DUE = "2026-11-01 12:00:00 UTC"
 STAMPS = {"doejane": "2026-11-01 11:59:00 UTC", "smithbob": "2026-11-02 12:00:00 UTC"}
 CANVAS_FILES = {"doejane": f"doejane_12345_6789012_{AID}.ipynb",

@@ -15,6 +15,8 @@ from nbgrader_course import ROOT, autograde, expected_points
 from kerasgrade.course import assignments
 from kerasgrade.course.demo import MISTAKES, answered, untouched
 
+pytestmark = pytest.mark.slow  # nbgrader autograde: kernels that train
+
 
 def test_02_solution_full_untouched_zero_one_mistake_one_step(tmp_path: Path) -> None:
     aid = assignments.CONNECTED_NETWORKS
@@ -53,7 +55,6 @@ def test_04_solution_full_autograded_marks_answers_left_to_the_teacher(tmp_path:
     assert manual == {c.name: (None, True, c.points) for c in spec.manual}
 
 
-@pytest.mark.slow
 def test_03_solution_full_marks(tmp_path: Path) -> None:
     """30 epochs on 55,000 Fashion-MNIST images: the slowest test (minutes)."""
     aid = assignments.FASHION_CLASSIFIER

@@ -30,6 +30,8 @@ from kerasgrade.frontends.nbgrader.feedback import KerasgradeReport
 if TYPE_CHECKING:
     from playwright.sync_api import Route
 
+pytestmark = pytest.mark.slow  # nbgrader autograde: kernels that train
+
 ROOT = Path(__file__).resolve().parents[3]
 AID = CONNECTED_NETWORKS
 STUDENT = "dense32"

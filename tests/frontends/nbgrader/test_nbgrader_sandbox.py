@@ -156,10 +156,12 @@ def graded(sandbox_env: dict[str, str]) -> Iterator[Graded]:
         shutil.rmtree(open_dir, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_solution_gets_full_marks_in_the_sandbox(graded: Graded) -> None:
     assert graded.scores["solution"] == expected_points(AID)
 
 
+@pytest.mark.slow
 def test_hostile_notebook_is_contained_and_still_graded(graded: Graded) -> None:
     course, open_dir, out = graded.course, graded.open_dir, dict(graded.outcomes)
     other = f"{course}/submitted/solution/{AID}/{NB}"
@@ -212,6 +214,7 @@ def broken_bwrap_path(tmp: Path) -> str:
     return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
 
+@pytest.mark.slow  # nbgrader generate_assignment, autograde
 def test_autograde_fails_closed_without_a_working_sandbox(
         tmp_path: Path, sandbox_env: dict[str, str]) -> None:
     course = make_course(tmp_path, AID, {"solution": answered(ROOT, AID)})
@@ -270,6 +273,7 @@ def test_launcher_fails_closed(tmp_path: Path, case: str) -> None:
 # Interrupt and shutdown, as nbclient uses them
 
 
+@pytest.mark.slow  # a kernel
 @requires_sandbox
 def test_interrupt_then_a_kernel_that_ignores_it_is_shut_down_without_orphans(
         sandbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
