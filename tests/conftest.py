@@ -4,10 +4,14 @@ tests in its subfolders import; pytest puts a conftest's folder on sys.path.
 `--full-data DIR` names a folder `kerasgrade data fetch` filled: the tests that grade on full
 MNIST and Fashion-MNIST (the `full_data` fixture) run on it, and skip without it; the others
 train on the 5,000-digit sample.
+
+`pytest -m "not slow"` is the contributor's loop: no kernel, no TensorFlow, no browser (see
+pytest_sessionfinish).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +43,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     the short ones fill in around them, instead of one long file starting last."""
     slow = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow)  # stable: order within a file kept
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """`pytest -m "not slow"`, the contributor's loop, fails if TensorFlow or Keras got imported
+    into this process: importing them alone takes seconds, so the loop stays fast only while
+    every test that needs them is marked slow (and collecting a file does not import them)."""
+    if session.config.option.markexpr.split() != ["not", "slow"]:
+        return
+    imported = sorted({name.partition(".")[0] for name in sys.modules} & {"tensorflow", "keras"})
+    if imported:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write("\n")  # after the progress line, before pytest's summary
+            reporter.write_sep("=", f"-m \"not slow\" imported {' and '.join(imported)}: mark "
+                                    "slow the test that needs it, import it inside", red=True)
+        if session.exitstatus == pytest.ExitCode.OK:  # a worse status stays
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
