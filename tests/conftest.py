@@ -38,11 +38,21 @@ def full_data(pytestconfig: pytest.Config) -> Path:
     return folder
 
 
+# The files that take ten minutes or more on two cores (scripts/test.sh's --durations), longest
+# first.
+LONGEST = ("test_full_data.py", "test_autograder.py", "test_hostile.py", "test_serve.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with slow tests first: with --dist loadfile, the longest files start at once and
-    the short ones fill in around them, instead of one long file starting last."""
+    """The longest files first, then the other slow ones: with --dist loadfile the short files
+    fill in around the long ones, instead of one long file starting last."""
     slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)  # stable: order within a file kept
+
+    def rank(item: pytest.Item) -> tuple[int, bool]:
+        name = item.path.name
+        return (LONGEST.index(name) if name in LONGEST else len(LONGEST), item.path not in slow)
+
+    items.sort(key=rank)  # stable: the order within a file is kept
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
