@@ -30,7 +30,8 @@ from nbfactory import COMPILE, CONNECTED, IMPORTS, MODEL, PREPARE, SAVE, noteboo
 from kerasgrade import sandbox
 from kerasgrade.course.assignments import CONNECTED_NETWORKS
 from kerasgrade.course.demo import answered, untouched
-from kerasgrade.execute.options import ExecOptions, time_limits
+from kerasgrade.course.time_limits import time_limits
+from kerasgrade.execute.options import ExecOptions
 from kerasgrade.grade import grade_notebook
 from kerasgrade.report import feedback
 from kerasgrade.results import SubmissionResult

@@ -12,17 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kerasgrade.keras_terms import LayerSpec
+
 PREPARING_DATA = "01-preparing-data"
 CONNECTED_NETWORKS = "02-connected-networks"
 FASHION_CLASSIFIER = "03-fashion-classifier"
 IMPROVING_NETWORK = "04-improving-your-network"
-
-@dataclass(frozen=True)
-class LayerSpec:
-    type: str
-    output_shape: tuple[int | None, ...]
-    params: int
-    activation: str | None = None
 
 
 # When Gradescope shows a check to the student (its results.json "visibility").

@@ -35,9 +35,8 @@ from nbclient import NotebookClient
 from nbformat import NotebookNode
 
 import kerasgrade
-from kerasgrade.course import assignments
+from kerasgrade.course import assignments, time_limits
 from kerasgrade.course.layout import RELEASE, SOLUTIONS, SOURCE, notebook_path
-from kerasgrade.execute import options
 from kerasgrade.keras_terms import quiet_tensorflow
 
 MARKERS = frozenset(
@@ -155,8 +154,8 @@ def record_reference_time(assignment_id: str, cell: float, notebook: float) -> s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         source = data.load(assignments.get(assignment_id).dataset).source
-    options.record_time(assignment_id, source, cell, notebook)
-    limits = options.source_limits(assignment_id)
+    time_limits.record_time(assignment_id, source, cell, notebook)
+    limits = time_limits.source_limits(assignment_id)
     return (f"{assignment_id} on {source}: slowest cell {cell:.1f} s, whole run {notebook:.1f} "
             f"s; limits now {limits.cell:g} s per cell, {limits.notebook:g} s per notebook")
 

@@ -1,66 +1,13 @@
-"""Every limit of a run in one place: the execution options and each assignment's time limits."""
+"""Every limit of a run in one place: the execution options, with the assignment's time limits
+(kerasgrade.course.time_limits) wherever none were given."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from kerasgrade import data
-from kerasgrade.course import assignments
+from kerasgrade.course.time_limits import time_limits
 from kerasgrade.sandbox.limits import Limits
-
-# Written by `kerasgrade course build` (python -m kerasgrade.course time ID measures one):
-#   {assignment: {"measured": {data source: {"cell": s, "notebook": s}},
-#                 "cell_seconds": s, "notebook_seconds": s}}   (the last two: optional,
-# set by hand to override the limits derived from the measurements)
-TIME_LIMITS_FILE = Path(__file__).with_name("time_limits.json")
-# A limit is this many times the reference solution's time on the data source served: a
-# machine three times slower (or busier) than the one the course was built on still grades
-# the reference fully, and an endless loop costs minutes, not the old flat 10.
-LIMIT_FACTOR = 3
-CELL_FLOOR = 60.0  # seconds: importing TensorFlow on a busy machine alone can take 20
-NOTEBOOK_FLOOR = 180.0  # kernel start, setup cell and export come on top of the cells
-UNMEASURED = (600.0, 900.0)  # an assignment whose reference was never timed
-
-
-@dataclass(frozen=True)
-class TimeLimits:
-    cell: float  # seconds per cell; a cell over it is interrupted and the run goes on
-    notebook: float  # seconds for the whole run (and for measuring its model)
-
-
-def recorded_times() -> dict[str, Any]:
-    try:
-        return json.loads(TIME_LIMITS_FILE.read_text())
-    except FileNotFoundError:
-        return {}
-
-
-def source_limits(assignment_id: str, data_source: str | None = None) -> TimeLimits:
-    """The cell and notebook limits of an assignment (see TIME_LIMITS_FILE): from the
-    reference's time on data_source when it was measured there, else on the slowest source
-    measured (full data takes longer than the sample)."""
-    entry = recorded_times().get(assignment_id, {})
-    measured = entry.get("measured", {})
-    runs = [measured[data_source]] if data_source in measured else list(measured.values())
-    if runs:
-        cell = max(CELL_FLOOR, LIMIT_FACTOR * max(m["cell"] for m in runs))
-        notebook = max(NOTEBOOK_FLOOR, LIMIT_FACTOR * max(m["notebook"] for m in runs))
-    else:
-        cell, notebook = UNMEASURED
-    cell = float(entry.get("cell_seconds") or cell)
-    return TimeLimits(cell, max(cell, float(entry.get("notebook_seconds") or notebook)))
-
-
-def record_time(assignment_id: str, data_source: str, cell: float, notebook: float) -> None:
-    """Store a reference run's slowest cell and whole time, keeping every other entry."""
-    times = recorded_times()
-    entry = times.setdefault(assignment_id, {})
-    entry.setdefault("measured", {})[data_source] = {"cell": round(cell, 1),
-                                                     "notebook": round(notebook, 1)}
-    TIME_LIMITS_FILE.write_text(json.dumps(times, indent=2, sort_keys=True) + "\n")
 
 
 @dataclass
@@ -75,12 +22,6 @@ class ExecOptions:
     hide: tuple[Path, ...] = ()
     data_dir: Path | None = None
     warm: bool = False  # batch workers: jobs forked from a zygote (kerasgrade.execute.warm)
-
-
-def time_limits(assignment_id: str, data_dir: Path | None = None) -> TimeLimits:
-    """The assignment's time limits for the data a run gets here: what every front end uses."""
-    source = data.local_source(assignments.get(assignment_id).dataset, data_dir)
-    return source_limits(assignment_id, source)
 
 
 def with_limits(options: ExecOptions, assignment_id: str) -> ExecOptions:

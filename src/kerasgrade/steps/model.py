@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 
 from kerasgrade.checks import rules
-from kerasgrade.course.assignments import Assignment, LayerSpec
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.keras_terms import (
     ACCURACY_METRICS,
     CHANCE,
     NEAR_CHANCE,
+    LayerSpec,
     compile_item,
     layer_table,
     same_weights,

@@ -72,7 +72,7 @@ def grading_files() -> list[Path]:
                 todo += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             elif isinstance(node, ast.Import):
                 todo += [a.name for a in node.names if a.name.startswith("kerasgrade")]
-    return sorted(files | {package / "execute" / "time_limits.json",
+    return sorted(files | {package / "course" / "time_limits.json",
                            package / "course" / "assignments.toml"})
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from kerasgrade import checks
 from kerasgrade.artifacts import FACTS_FILE, Facts, facts_bundle
 from kerasgrade.course import assignments
-from kerasgrade.execute.options import time_limits
+from kerasgrade.course.time_limits import time_limits
 from kerasgrade.keras_terms import quiet_tensorflow
 from kerasgrade.results import CheckFailed
 

@@ -34,7 +34,7 @@ from typing import Any
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import AUTOGRADED
-from kerasgrade.execute.options import time_limits
+from kerasgrade.course.time_limits import time_limits
 from kerasgrade.sandbox.policy import private_paths, sandbox_env, shown_paths
 
 KERNEL_NAME = "kerasgrade-sandboxed"

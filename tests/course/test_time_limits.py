@@ -12,16 +12,10 @@ import nbformat
 import pytest
 
 from kerasgrade.course import build as course
+from kerasgrade.course import time_limits as table
 from kerasgrade.course.assignments import CONNECTED_NETWORKS
-from kerasgrade.execute import options
-from kerasgrade.execute.options import (
-    CELL_FLOOR,
-    LIMIT_FACTOR,
-    NOTEBOOK_FLOOR,
-    ExecOptions,
-    time_limits,
-    with_limits,
-)
+from kerasgrade.course.time_limits import CELL_FLOOR, LIMIT_FACTOR, NOTEBOOK_FLOOR, time_limits
+from kerasgrade.execute.options import ExecOptions, with_limits
 from kerasgrade.frontends.nbgrader.kernel import kernel_limits
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,26 +23,26 @@ AID = CONNECTED_NETWORKS
 
 
 def test_limits_are_a_multiple_of_the_reference_time_per_data_source() -> None:
-    measured = options.recorded_times()[AID]["measured"]
+    measured = table.recorded_times()[AID]["measured"]
     assert {"mnist", "mnist-sample-5k"} <= set(measured), "time both sources: course build"
     for source, run in measured.items():
-        limits = options.source_limits(AID, source)
+        limits = table.source_limits(AID, source)
         assert limits.cell == max(CELL_FLOOR, LIMIT_FACTOR * run["cell"])
         assert limits.notebook == max(NOTEBOOK_FLOOR, LIMIT_FACTOR * run["notebook"])
     # Full data takes longer: a source never timed gets the slowest one's limits.
-    slowest = options.source_limits(AID, "mnist")
-    assert options.source_limits(AID, "unknown") == slowest
-    assert slowest.cell >= options.source_limits(AID, "mnist-sample-5k").cell
+    slowest = table.source_limits(AID, "mnist")
+    assert table.source_limits(AID, "unknown") == slowest
+    assert slowest.cell >= table.source_limits(AID, "mnist-sample-5k").cell
 
 
 def test_limits_can_be_set_per_assignment(tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    times = options.recorded_times()
+    times = table.recorded_times()
     times[AID] |= {"cell_seconds": 42, "notebook_seconds": 99}
     path = tmp_path / "time_limits.json"
     path.write_text(json.dumps(times))
-    monkeypatch.setattr(options, "TIME_LIMITS_FILE", path)
-    assert options.source_limits(AID) == options.TimeLimits(42, 99)
+    monkeypatch.setattr(table, "TIME_LIMITS_FILE", path)
+    assert table.source_limits(AID) == table.TimeLimits(42, 99)
     # Every front end reads them: the batch and pytest (ExecOptions), the sandboxed kernel.
     given = with_limits(ExecOptions(), AID)
     assert (given.cell_timeout, given.limits.wall_seconds) == (42, 99)
