@@ -21,7 +21,7 @@ from kerasgrade.artifacts import Facts
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import RELEASE, course_root
 from kerasgrade.execute.driver import execute
-from kerasgrade.execute.options import ExecOptions
+from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import inert
 from kerasgrade.results import CheckResult, SubmissionResult
 from kerasgrade.sandbox.policy import private_paths

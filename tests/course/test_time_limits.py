@@ -15,8 +15,8 @@ from kerasgrade.course import build as course
 from kerasgrade.course import time_limits as table
 from kerasgrade.course.assignments import CONNECTED_NETWORKS
 from kerasgrade.course.time_limits import CELL_FLOOR, LIMIT_FACTOR, NOTEBOOK_FLOOR, time_limits
-from kerasgrade.execute.options import ExecOptions, with_limits
 from kerasgrade.frontends.nbgrader.kernel import kernel_limits
+from kerasgrade.jobs.options import ExecOptions, with_limits
 
 REPO = Path(__file__).resolve().parents[2]
 AID = CONNECTED_NETWORKS

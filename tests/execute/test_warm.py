@@ -24,14 +24,14 @@ from nbfactory import notebook, write
 from kerasgrade import sandbox
 from kerasgrade.course.assignments import PREPARING_DATA
 from kerasgrade.course.demo import MISTAKES, answered
-from kerasgrade.execute import warm
-from kerasgrade.execute.options import ExecOptions
 from kerasgrade.grade import grade_notebook
+from kerasgrade.jobs import warm
+from kerasgrade.jobs.options import ExecOptions
 
 pytestmark = pytest.mark.slow  # zygotes import TensorFlow, batches train
 
 REPO = Path(__file__).resolve().parents[2]
-ZYGOTE = "kerasgrade.execute.warm.zygote"
+ZYGOTE = "kerasgrade.jobs.warm.zygote"
 
 # Paths the planting job writes to; the job after it looks for each.
 PLACES = ["/tmp/planted", "/dev/shm/planted", "~/planted", "planted", "../planted",

@@ -16,9 +16,9 @@ import pytest
 
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
-from kerasgrade.execute import warm
 from kerasgrade.execute.kernel.export_cell import export_namespace
-from kerasgrade.execute.options import ExecOptions
+from kerasgrade.jobs import warm
+from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.measure import client
 from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 

@@ -24,8 +24,8 @@ from nbfactory import FIT, variant, write
 from kerasgrade import checks, data
 from kerasgrade.course import assignments
 from kerasgrade.course.assignments import CONNECTED_NETWORKS, FASHION_CLASSIFIER
-from kerasgrade.execute.options import ExecOptions
 from kerasgrade.grade import failed_result, grade_notebook
+from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report.feedback import write_page
 from kerasgrade.results import SubmissionResult
 

@@ -31,8 +31,8 @@ from kerasgrade import sandbox
 from kerasgrade.course.assignments import CONNECTED_NETWORKS
 from kerasgrade.course.demo import answered, untouched
 from kerasgrade.course.time_limits import time_limits
-from kerasgrade.execute.options import ExecOptions
 from kerasgrade.grade import grade_notebook
+from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import feedback
 from kerasgrade.results import SubmissionResult
 from kerasgrade.sandbox import Limits

@@ -26,10 +26,10 @@ from kerasgrade.artifacts import (
     read_json,
 )
 from kerasgrade.course import assignments
-from kerasgrade.execute import warm
 from kerasgrade.execute.kernel import setup_cell
 from kerasgrade.execute.kernel.runner import GRADER_CELL, READY, STARTED
-from kerasgrade.execute.options import ExecOptions, with_limits
+from kerasgrade.jobs import warm
+from kerasgrade.jobs.options import ExecOptions, with_limits
 from kerasgrade.measure import client
 from kerasgrade.measure.process import NO_DATA
 from kerasgrade.results import GraderFault

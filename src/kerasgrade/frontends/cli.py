@@ -34,8 +34,8 @@ def _course(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     """Grade one notebook and print the result (what a student or TA runs by hand)."""
     from kerasgrade.course import assignments
-    from kerasgrade.execute.options import ExecOptions
     from kerasgrade.grade import grade_notebook
+    from kerasgrade.jobs.options import ExecOptions
     from kerasgrade.results import GraderFault
 
     try:

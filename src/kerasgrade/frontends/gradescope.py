@@ -37,8 +37,8 @@ import kerasgrade
 from kerasgrade import data, sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import pick_notebook, release_notebook
-from kerasgrade.execute.options import ExecOptions
 from kerasgrade.grade import failed_result, grade_notebook
+from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.sandbox import MIB, Limits
 from kerasgrade.sandbox.policy import private_paths
 

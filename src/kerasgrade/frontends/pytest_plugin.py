@@ -16,9 +16,9 @@ import pytest
 from kerasgrade import sanitize
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import SOLUTIONS, course_root, notebook_path
-from kerasgrade.execute.options import ExecOptions
 from kerasgrade.frontends import selftest
 from kerasgrade.grade import failed_result, grade_notebook, recognise
+from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.results import GraderFault, SubmissionResult
 
 # A fault of the grader's machinery is retried once, then the submission's items error out

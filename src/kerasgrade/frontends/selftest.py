@@ -20,7 +20,7 @@ import nbformat
 
 from kerasgrade.course import assignments
 from kerasgrade.execute.driver import execute
-from kerasgrade.execute.options import ExecOptions
+from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.results import GraderFault
 from kerasgrade.sandbox import Limits
 

@@ -1,7 +1,7 @@
 """How the grader gets a submission's artifacts measured (`kerasgrade.measure.process`).
 
 One-off grading starts a fresh sandboxed measuring process per submission. A batch worker
-forks it from its zygote (kerasgrade.execute.warm), which already holds TensorFlow, into new
+forks it from its zygote (kerasgrade.jobs.warm), which already holds TensorFlow, into new
 namespaces, after the student's job and every process it started have ended; it sees only a
 copy of that submission's artifacts. It executes no student code: saved models are vetted as
 data and loaded in safe mode (kerasgrade.measure.modelfile).
@@ -13,22 +13,19 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from kerasgrade import sandbox
 from kerasgrade.artifacts import FACTS_FILE
+from kerasgrade.jobs import warm
+from kerasgrade.jobs.options import ExecOptions, with_limits
 
 COMMAND = [sys.executable, "-m", "kerasgrade.measure.process"]
 
 
 def measure(artifacts: Path, assignment_id: str, scratch: Path, env: dict[str, str],
-            shown: Sequence[Path], options: Any) -> sandbox.SandboxRun:
+            shown: Sequence[Path], options: ExecOptions) -> sandbox.SandboxRun:
     """Write artifacts/facts.json; `options` is the submission's ExecOptions (its time limit,
     the assignment's notebook limit unless given, bounds the measurement too)."""
-    from kerasgrade.execute.options import (
-        with_limits,  # not at the top: execute imports this module
-    )
-
     options = with_limits(options, assignment_id)
     if options.warm:
         return _forked(artifacts, assignment_id, options)
@@ -37,10 +34,8 @@ def measure(artifacts: Path, assignment_id: str, scratch: Path, env: dict[str, s
                        limits=options.limits, slot=options.slot, enabled=options.sandbox)
 
 
-def _forked(artifacts: Path, assignment_id: str, options: Any) -> sandbox.SandboxRun:
+def _forked(artifacts: Path, assignment_id: str, options: ExecOptions) -> sandbox.SandboxRun:
     """Measure a copy of the artifacts in a job forked from this worker's zygote."""
-    from kerasgrade.execute import warm
-
     zygote = warm.zygote_for(options)
     job = zygote.job_dir("measure")
     copy = job / artifacts.name

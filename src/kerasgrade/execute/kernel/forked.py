@@ -1,6 +1,6 @@
 """A real IPython kernel forked from the warm runner instead of started as a new interpreter.
 
-In the warm path (kerasgrade.execute.warm) the runner is itself a fork of a process that has
+In the warm path (kerasgrade.jobs.warm) the runner is itself a fork of a process that has
 already imported TensorFlow, Keras and ipykernel. `start` forks once more, before the runner
 opens any ZeroMQ socket or event loop, and the child becomes the kernel: the student's
 `import tensorflow` then costs nothing. nbclient drives it over the usual connection file;

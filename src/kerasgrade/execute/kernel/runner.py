@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cell-timeout", type=float, default=600)
     p.add_argument("--startup-timeout", type=float, default=120)
     p.add_argument("--warm", action="store_true",
-                   help="fork the kernel from this process (kerasgrade.execute.warm)")
+                   help="fork the kernel from this process (kerasgrade.jobs.warm)")
     a = p.parse_args(argv)
     run(a.src, a.dst, a.report, a.cell_timeout, a.startup_timeout, a.warm)
     return 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import kerasgrade
 from kerasgrade.course import assignments
-from kerasgrade.execute.options import ExecOptions
+from kerasgrade.jobs.options import ExecOptions
 
 # Where grading starts: the grader's process and the three it runs in the sandbox. Whatever
 # these import from kerasgrade decides a grade; front ends, pages and step checks do not.

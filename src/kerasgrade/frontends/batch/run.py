@@ -44,8 +44,6 @@ from rich.progress import (
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import SUBMITTED, Submission, discover, release_notebook
-from kerasgrade.execute import warm
-from kerasgrade.execute.options import ExecOptions
 from kerasgrade.frontends import selftest
 from kerasgrade.frontends.batch.plan import Job, grader_version, reusable
 from kerasgrade.frontends.batch.worker import (
@@ -56,6 +54,8 @@ from kerasgrade.frontends.batch.worker import (
     run_local,
 )
 from kerasgrade.grade import failed_result
+from kerasgrade.jobs import warm
+from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import gradebook
 from kerasgrade.report.publish import Publisher, stored_state
 from kerasgrade.results import SubmissionResult

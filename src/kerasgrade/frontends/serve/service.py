@@ -23,7 +23,6 @@ from typing import Any
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import graded_dir, pick_notebook, release_notebook
-from kerasgrade.execute.options import ExecOptions
 from kerasgrade.frontends.batch.plan import Job, grader_version, reusable
 from kerasgrade.frontends.batch.run import GraderFailure, result_state, self_test
 from kerasgrade.frontends.batch.worker import Pool, cores, default_workers, run_dask
@@ -32,6 +31,7 @@ from kerasgrade.frontends.serve.events import EventLog, say
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.queue import Entry, Queue
 from kerasgrade.grade import failed_result
+from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import gradebook
 from kerasgrade.report.publish import Publisher, stored_state
 from kerasgrade.results import SubmissionResult

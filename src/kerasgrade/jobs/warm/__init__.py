@@ -32,10 +32,10 @@ from typing import Any
 
 from kerasgrade import data as datasets
 from kerasgrade import sandbox
-from kerasgrade.execute.warm.zygote import FAILED, READY
+from kerasgrade.jobs.warm.zygote import FAILED, READY
 from kerasgrade.results import GraderFault
 
-COMMAND = [sys.executable, "-m", "kerasgrade.execute.warm.zygote"]
+COMMAND = [sys.executable, "-m", "kerasgrade.jobs.warm.zygote"]
 STARTUP_SECONDS = 180.0  # importing TensorFlow on a busy machine
 ANSWER_GRACE = 60.0  # beyond a job's wall limit: the zygote's watchdog answers well before
 

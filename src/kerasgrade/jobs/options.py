@@ -21,7 +21,7 @@ class ExecOptions:
     limits: Limits | None = None
     hide: tuple[Path, ...] = ()
     data_dir: Path | None = None
-    warm: bool = False  # batch workers: jobs forked from a zygote (kerasgrade.execute.warm)
+    warm: bool = False  # batch workers: jobs forked from a zygote (kerasgrade.jobs.warm)
 
 
 def with_limits(options: ExecOptions, assignment_id: str) -> ExecOptions:

@@ -1,6 +1,6 @@
 """The zygote: one sandboxed process per batch worker that holds the warm state and forks jobs.
 
-`python -m kerasgrade.execute.warm.zygote SCRATCH_ROOT` runs inside the worker's bubblewrap
+`python -m kerasgrade.jobs.warm.zygote SCRATCH_ROOT` runs inside the worker's bubblewrap
 sandbox (its uid, hidden paths and rlimits). It imports TensorFlow, Keras, ipykernel and the
 grader's in-sandbox modules once, says READY, then serves one job per line on stdin, each a
 JSON request {"entry", "argv", "job", "env", "limits"}: it forks a job leader, which enters
