@@ -45,8 +45,8 @@ if importlib.util.find_spec("kerasgrade") is None:
 # command line, else the largest (nbgrader's default of 30 s would cut training off).
 from kerasgrade.course.assignments import ASSIGNMENTS  # noqa: E402  (after the path)
 from kerasgrade.course.build import is_test_cell  # noqa: E402
+from kerasgrade.course.time_limits import time_limits  # noqa: E402
 from kerasgrade.frontends import own_scripts_on_path  # noqa: E402
-from kerasgrade.jobs.options import time_limits  # noqa: E402
 
 # nbgrader runs `alembic` from PATH to create the gradebook: from a virtual environment that is
 # not activated (`~/venv/bin/nbgrader ...`), that must be this environment's.
