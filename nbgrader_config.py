@@ -41,7 +41,7 @@ if importlib.util.find_spec("kerasgrade") is None:
     )
 
 # The cell limit of `kerasgrade grade` and `pytest autograder/` (from the reference solution's
-# measured time, kerasgrade.course.assignments.time_limits): for the assignment named on nbgrader's
+# measured time, kerasgrade.course.time_limits): for the assignment named on nbgrader's
 # command line, else the largest (nbgrader's default of 30 s would cut training off).
 from kerasgrade.course.assignments import ASSIGNMENTS  # noqa: E402  (after the path)
 from kerasgrade.course.build import is_test_cell  # noqa: E402
