@@ -1,7 +1,8 @@
 """Grade one notebook: sanitize -> execute (sandboxed) -> measure -> checks -> result.
 
-Every front end (pytest autograder/, `kerasgrade grade`, the feedback page) calls
-`grade_notebook` and reads the same SubmissionResult.
+`kerasgrade check`, `kerasgrade grade`, `kerasgrade serve`, `pytest autograder/` and Gradescope
+call `grade_notebook` and read the same SubmissionResult; nbgrader's hidden cells reach the same
+checks through frontends/nbgrader/bridge.py.
 """
 
 from __future__ import annotations

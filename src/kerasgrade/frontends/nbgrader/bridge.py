@@ -1,7 +1,8 @@
 """What the hidden test cells of the nbgrader notebooks call.
 
 `run_check(assignment, check, globals())` exports the student's objects, measures them
-in a clean subprocess (the same measuring process the batch grader uses) and runs the same
+in a clean subprocess (kerasgrade.measure.process, as the batch grader does, but started from
+the kernel with its environment and not sandboxed anew) and runs the same
 check function as `pytest autograder/`, so the two front ends cannot disagree.
 It never writes to stderr: nbgrader would mark the cell wrong for it.
 

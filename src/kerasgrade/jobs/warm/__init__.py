@@ -1,7 +1,7 @@
 """Warm kernels for batch workers: one zygote per worker, a fork of it per job.
 
-Cold grading (`kerasgrade check`, pytest, nbgrader's hidden tests) starts two sandboxed
-interpreters per submission, each importing TensorFlow. A batch worker instead keeps a zygote
+Cold grading (`kerasgrade check`, pytest) starts two sandboxed interpreters per submission,
+each importing TensorFlow. A batch worker instead keeps a zygote
 (zygote.py): a process in the worker's sandbox that imported everything once and forks each
 job, the student's runner and kernel, then the clean measuring process, into fresh namespaces.
 One TensorFlow per worker; a job pays only for its own work.
