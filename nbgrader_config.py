@@ -64,8 +64,7 @@ c.Execute.timeout_func = lambda cell: (_test_cell_timeout if is_test_cell(cell)
 
 # generate_feedback: nbgrader's preprocessors, then the kerasgrade report (checks, layer
 # table, plots) at the top of each student's page, from the facts the hidden cells measured.
-from kerasgrade.frontends.nbgrader.feedback import KerasgradeReport  # noqa: E402
-from kerasgrade.report.inert import InertOutputs  # noqa: E402  (after the path)
+from kerasgrade.nbgrader_plugins import InertOutputs, KerasgradeReport  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [
     *GenerateFeedback.class_traits()["preprocessors"].default(), InertOutputs, KerasgradeReport,

@@ -60,7 +60,7 @@ from kerasgrade.course.demo import answered
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "02-connected-networks"
-PHASES = ("kernel_start", "imports", "data", "training", "student_other", "export", "checks",
+PHASES = ("kernel_start", "imports", "data", "training", "student_other", "export", "measure",
           "other")
 # Reading a TensorFlow process's PSS costs ~13 ms of CPU: sample seldom, so that measuring
 # does not slow what it measures (the results carry the sandbox's own 0.1 s samples).
@@ -253,7 +253,7 @@ def nbgrader_phases(course: Path, wall: float) -> list[dict[str, float]]:
             elif ".fit(" in cell.source:
                 phases["training"] += seconds
             elif meta.get("grade"):
-                phases["checks"] += seconds  # hidden tests: export + clean-process measurement
+                phases["measure"] += seconds  # hidden tests: export + clean-process measurement
             else:
                 phases["student_other"] += seconds
         phases["other"] = max(0.0, wall / len(paths) - sum(phases.values()))

@@ -1,5 +1,5 @@
 """The import paths that live outside the code keep working after the package moved: locked
-notebook cells, installed kernelspecs, courses' nbgrader_config.py and autograder/conftest.py."""
+notebook cells, courses' nbgrader_config.py and `nbgrader export`, autograder/conftest.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from kerasgrade.frontends import pytest_plugin
-from kerasgrade.frontends.nbgrader import bridge, feedback, kernel, lms
+from kerasgrade.frontends.nbgrader import bridge, feedback, lms
 from kerasgrade.report import inert
 from kerasgrade.steps import framework
 
@@ -18,24 +18,15 @@ from kerasgrade.steps import framework
 @pytest.mark.parametrize(("old", "name", "new"), [
     ("kerasgrade.student", "check_step", framework.check_step),
     ("kerasgrade.nbgrader_bridge", "run_check", bridge.run_check),
-    ("kerasgrade.lms", "CANVAS_FILE_NAME", lms.CANVAS_FILE_NAME),
-    ("kerasgrade.lms", "CanvasExportPlugin", lms.CanvasExportPlugin),
-    ("kerasgrade.inert", "InertOutputs", inert.InertOutputs),
-    ("kerasgrade.nbgrader_feedback", "KerasgradeReport", feedback.KerasgradeReport),
-    ("kerasgrade.sandboxed_kernel", "configure", kernel.configure),
+    ("kerasgrade.nbgrader_plugins", "CANVAS_FILE_NAME", lms.CANVAS_FILE_NAME),
+    ("kerasgrade.nbgrader_plugins", "CanvasExportPlugin", lms.CanvasExportPlugin),
+    ("kerasgrade.nbgrader_plugins", "InertOutputs", inert.InertOutputs),
+    ("kerasgrade.nbgrader_plugins", "KerasgradeReport", feedback.KerasgradeReport),
     ("kerasgrade.pytest_plugin", "pytest_generate_tests", pytest_plugin.pytest_generate_tests),
     ("kerasgrade.data", "load_mnist", importlib.import_module("kerasgrade.data.load").load_mnist),
 ])
 def test_old_path_gives_the_same_object(old: str, name: str, new: object) -> None:
     assert getattr(importlib.import_module(old), name) is new
-
-
-def test_an_installed_kernelspec_still_starts_the_kernel_module() -> None:
-    """Kernelspecs installed before the move run `python -m kerasgrade.sandboxed_kernel`."""
-    proc = subprocess.run([sys.executable, "-m", "kerasgrade.sandboxed_kernel", "--help"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert "-f CONNECTION_FILE" in proc.stdout
 
 
 @pytest.mark.slow  # two interpreters: over 1 s

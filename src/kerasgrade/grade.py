@@ -1,8 +1,14 @@
-"""Grade one notebook: sanitize -> execute (sandboxed) -> measure -> checks -> result.
+"""Grade one notebook, the five stages in order: sanitize -> execute -> measure -> check ->
+report (the SubmissionResult).
+
+Stage 1 reads and restores the notebook (kerasgrade.sanitize); stages 2 and 3 run as two jobs
+of one runner, chosen once from the options (kerasgrade.jobs.runner): the student's kernel,
+then the clean measuring process; stage 4 runs the checks on the facts (kerasgrade.checks);
+stage 5 is the result every front end reads and reports.
 
 `kerasgrade check`, `kerasgrade grade`, `kerasgrade serve`, `pytest autograder/` and Gradescope
-call `grade_notebook` and read the same SubmissionResult; nbgrader's hidden cells reach the same
-checks through frontends/nbgrader/bridge.py.
+call `grade_notebook`; nbgrader's hidden cells reach the same checks through
+frontends/nbgrader/bridge.py.
 """
 
 from __future__ import annotations
@@ -20,12 +26,13 @@ import nbformat
 from kerasgrade import checks, sanitize
 from kerasgrade.artifacts import Facts
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import RELEASE, course_root
-from kerasgrade.execute.driver import execute
-from kerasgrade.jobs.options import ExecOptions
+from kerasgrade.course.layout import RELEASE, course_root, private_paths
+from kerasgrade.execute.driver import Execution, execute
+from kerasgrade.jobs.options import ExecOptions, with_limits
+from kerasgrade.jobs.runner import runner_for
+from kerasgrade.measure.client import measure
 from kerasgrade.report import inert
 from kerasgrade.results import CheckResult, SubmissionResult
-from kerasgrade.sandbox.policy import private_paths
 
 
 def recognise(path: Path, nb: Any) -> str:
@@ -83,6 +90,23 @@ def result_from_facts(assignment_id: str, student: str, notebook: str, facts: Fa
                             facts.get("data_source", ""), timings or {}, facts)
 
 
+def execute_and_measure(nb: Any, assignment_id: str, options: ExecOptions, workdir: Path
+                        ) -> tuple[Execution, Facts]:
+    """Stages 2 and 3, two jobs of one runner: the facts, with how the run went under
+    "execution". Raises GraderFault when the grader, not the student, failed."""
+    runner = runner_for(with_limits(options, assignment_id), workdir)
+    with runner.job("notebook") as job:
+        ran = execute(nb, assignment_id, job, runner)
+        measured = measure(ran.artifacts, assignment_id, runner)
+    if measured.refused:
+        ran.run["reason"] = f"the notebook left files the grader will not read: {measured.refused}"
+    if measured.run is not None:
+        ran.timings["measure"] = measured.run.seconds
+    facts = measured.facts
+    facts["execution"] = {k: v for k, v in ran.run.items() if k != "cell_seconds"}
+    return ran, facts
+
+
 def grade_notebook(
     path: Path,
     assignment_id: str | None = None,
@@ -121,12 +145,11 @@ def grade_notebook(
         release = _release(aid, root)
         if release is not None and sanitize.is_nbgrader_notebook(sub.nb):
             sub = sanitize.restore(sub, release)
-        ran = execute(sub.nb, aid, work, options)
+        ran, facts = execute_and_measure(sub.nb, aid, options, work)
         if executed_to is not None and ran.executed is not None:
             # The formgrader renders this file: nothing the student's code output may run there.
             inert.make_inert(ran.executed)
             nbformat.write(ran.executed, executed_to)
-        facts = ran.facts
         facts["sanitize_notes"] = sub.notes
         timings = dict(ran.timings, total=time.monotonic() - started)
         return result_from_facts(aid, student, str(path), facts, timings)

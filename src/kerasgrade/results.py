@@ -7,13 +7,10 @@ which only renders these results.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from kerasgrade.artifacts import Facts
-from kerasgrade.course import assignments
 
 Status = Literal["graded", "error"]
 
@@ -144,48 +141,6 @@ class SubmissionResult:
             d.pop(derived, None)
         d["checks"] = [CheckResult(**c) for c in d.get("checks", [])]
         return cls(**d)
-
-    def to_gradescope(self) -> dict[str, Any]:
-        """Gradescope's results.json: score, max_score, one entry per test with the visibility
-        the assignment gives its check, and the measured figures for the leaderboard."""
-        spec = assignments.ASSIGNMENTS.get(self.assignment)
-        visibility = {c.name: c.visibility for c in spec.checks} if spec else {}
-        out: dict[str, Any] = {
-            "score": self.score,
-            "max_score": self.max_score,
-            "visibility": "visible",
-            "tests": [
-                {
-                    "name": c.title or c.name,
-                    "score": c.points,
-                    "max_score": c.max_points,
-                    "output": c.text(),
-                    "visibility": visibility.get(c.name, "visible"),
-                    "status": "passed" if c.passed else "failed",
-                }
-                for c in self.checks
-            ],
-        }
-        lines = []
-        if self.status == "error":
-            lines.append(f"Grading error: {self.reason}")
-        elif self.data_source:
-            lines.append(f"Graded on data source: {self.data_source}")
-        if note := self.late_note():
-            lines.append(note)
-        if lines:
-            out["output"] = "\n".join(lines)
-        evaluation = self.facts.get("evaluation") or {}
-        board = [{"name": b.name, "value": round(value, 4), "order": b.order}
-                 for b in (spec.leaderboard if spec else ())
-                 if isinstance(value := evaluation.get(b.key), float)]
-        if board and self.status == "graded":
-            out["leaderboard"] = board
-        return out
-
-    def write_gradescope(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_gradescope(), indent=2))
 
 
 def _duration(seconds: float) -> str:

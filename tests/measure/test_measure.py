@@ -4,7 +4,6 @@ submission's links point at."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import threading
@@ -18,9 +17,10 @@ from kerasgrade import sandbox
 from kerasgrade.course import assignments
 from kerasgrade.execute.kernel.export_cell import export_namespace
 from kerasgrade.jobs import warm
-from kerasgrade.jobs.options import ExecOptions
+from kerasgrade.jobs.options import ExecOptions, with_limits
+from kerasgrade.jobs.runner import runner_for
 from kerasgrade.measure import client
-from kerasgrade.sandbox.policy import sandbox_env, shown_paths
+from kerasgrade.results import GraderFault
 
 AID = assignments.CONNECTED_NETWORKS
 
@@ -56,61 +56,65 @@ def place(artifacts: Path, scratch: Path) -> Path:
     return job
 
 
-def measure(job: Path, options: ExecOptions) -> tuple[sandbox.SandboxRun, dict]:
-    scratch = job.parent
-    env = sandbox_env(scratch, options.threads, options.data_dir)
-    shown = shown_paths(env)
-    run = client.measure(job, AID, scratch, env, shown, options)
-    facts_file = job / "facts.json"
-    return run, json.loads(facts_file.read_text()) if facts_file.exists() else {}
+def measure(job: Path, options: ExecOptions) -> tuple[client.Measurement, str]:
+    """The measurement, and the grader fault it raised ("" if none)."""
+    runner = runner_for(with_limits(options, AID), job.parent)
+    try:
+        return client.measure(job, AID, runner), ""
+    except GraderFault as fault:
+        return client.Measurement(), f"{fault.stage}: {fault}"
 
 
 @pytest.mark.slow
 def test_forked_measurement_is_what_a_fresh_process_measures(
         artifacts: Path, tmp_path: Path, zygote: None) -> None:
-    one_shot, fresh = measure(place(artifacts, tmp_path), ExecOptions())
+    one_shot, fault = measure(place(artifacts, tmp_path), ExecOptions())
+    assert fault == "" and one_shot.run is not None and one_shot.run.status == "ok"
     options = ExecOptions(warm=True)
-    first, kept = measure(place(artifacts, tmp_path), options)
+    first, _ = measure(place(artifacts, tmp_path), options)
     pid = warm._LOCAL.zygote.proc.pid
-    second, again = measure(place(artifacts, tmp_path), options)
-    assert (one_shot.status, first.status, second.status) == ("ok", "ok", "ok"), second.stderr
-    assert fresh["model"]["params"] == 12_730
-    assert kept == fresh and again == fresh  # forked per request: nothing carries over
+    second, fault = measure(place(artifacts, tmp_path), options)
+    assert fault == "" and second.run is not None and second.run.status == "ok"
+    assert one_shot.facts["model"]["params"] == 12_730
+    # Forked per request: nothing carries over.
+    assert first.facts == one_shot.facts and second.facts == one_shot.facts
     assert warm._LOCAL.zygote.proc.pid == pid  # one TensorFlow import served both
-    assert 0 < second.peak_rss_mb < 4096
+    assert 0 < second.run.peak_rss_mb < 4096
 
 
 @pytest.mark.slow
 def test_zygote_restarted_after_it_died(artifacts: Path, tmp_path: Path,
                                           zygote: None) -> None:
     options = ExecOptions(warm=True)
-    assert measure(place(artifacts, tmp_path), options)[0].status == "ok"
+    assert measure(place(artifacts, tmp_path), options)[0].facts["model"]["params"] == 12_730
     dead = warm._LOCAL.zygote.proc
     os.killpg(dead.pid, 9)
     dead.wait()
-    run, facts = measure(place(artifacts, tmp_path), options)
-    assert run.status == "ok" and facts["model"]["params"] == 12_730
+    measured, fault = measure(place(artifacts, tmp_path), options)
+    assert fault == "" and measured.facts["model"]["params"] == 12_730
     assert warm._LOCAL.zygote.proc.pid != dead.pid
 
 
 @pytest.mark.slow
-def test_measurement_over_its_limit_is_stopped(artifacts: Path, tmp_path: Path,
-                                               zygote: None) -> None:
+def test_measurement_over_its_limit_is_a_grader_fault(artifacts: Path, tmp_path: Path,
+                                                      zygote: None) -> None:
     # Loading and evaluating the model alone takes several times this limit (about 0.3 s in a
     # warm fork: a limit of 0.3 s was a race with the watchdog's own sampling).
     options = ExecOptions(warm=True, limits=sandbox.Limits(wall_seconds=0.05))
-    run, facts = measure(place(artifacts, tmp_path), options)
-    assert (run.status, facts) == ("timeout", {})
-    assert "stopped after 0.05 s" in run.reason
+    measured, fault = measure(place(artifacts, tmp_path), options)
+    assert fault.startswith("measure: the measuring process failed (stopped after 0.05 s")
+    assert measured.facts == {}
     pid = warm._LOCAL.zygote.proc.pid  # only the job was stopped: the zygote serves the next
-    run, facts = measure(place(artifacts, tmp_path), ExecOptions(warm=True))
-    assert run.status == "ok" and facts["model"]["params"] == 12_730
+    measured, fault = measure(place(artifacts, tmp_path), ExecOptions(warm=True))
+    assert fault == "" and measured.facts["model"]["params"] == 12_730
     assert warm._LOCAL.zygote.proc.pid == pid
 
 
 @pytest.mark.slow
-def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, zygote: None) -> None:
-    options = ExecOptions(warm=True)
+@pytest.mark.parametrize("warm_", [False, True], ids=["cold", "warm"])
+def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, zygote: None,
+                                      warm_: bool) -> None:
+    options = ExecOptions(warm=warm_)
     # A model only root may read: a grader that followed the link would measure it.
     secret = tmp_path / "secret.keras"
     shutil.copyfile(artifacts / "model.keras", secret)
@@ -118,13 +122,14 @@ def test_links_and_pipes_in_artifacts(artifacts: Path, tmp_path: Path, zygote: N
     job = place(artifacts, tmp_path)
     (job / "model.keras").unlink()
     (job / "model.keras").symlink_to(secret)  # resolved in the sandbox, as its own uid
-    run, facts = measure(job, options)
-    assert run.status == "ok" and facts["model"]["loaded"] is False, facts["model"]
+    measured, fault = measure(job, options)
+    assert fault == "" and measured.facts["model"]["loaded"] is False, measured.facts["model"]
 
     job = place(artifacts, tmp_path)
     os.mkfifo(job / "pipe")  # opening it would wait for a writer: copying must refuse it
-    run, facts = measure(job, options)
-    assert run.status == "refused" and "could not be copied" in run.reason and facts == {}
+    measured, fault = measure(job, options)
+    assert fault == "" and "could not be copied" in measured.refused
+    assert measured.facts == {} and measured.run is None
 
 
 @pytest.mark.slow
@@ -134,15 +139,15 @@ def test_threads_of_a_dask_worker_get_a_zygote_each(artifacts: Path, tmp_path: P
 
     def task(scratch: Path) -> tuple[str, int, int]:
         both.wait()  # two tasks at once, as in a worker with --nthreads 2
-        run, facts = measure(place(artifacts, scratch), options)
+        measured, fault = measure(place(artifacts, scratch), options)
         zygote = warm._LOCAL.zygote
         pid = zygote.proc.pid
         zygote.close()
-        return run.status, facts["model"]["params"], pid
+        return fault, measured.facts["model"]["params"], pid
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(task, [tmp_path / "a", tmp_path / "b"]))
-    assert [r[:2] for r in results] == [("ok", 12_730)] * 2
+    assert [r[:2] for r in results] == [("", 12_730)] * 2
     assert results[0][2] != results[1][2]
 
 

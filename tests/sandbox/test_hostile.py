@@ -439,7 +439,7 @@ class Batch:
     leftover_processes: dict[str, int]
 
     def scratch(self, name: str) -> Path:
-        return self.ctx.base / name / "work" / "scratch"
+        return self.ctx.base / name / "work" / "notebook"
 
     def probe(self, name: str) -> dict[str, str]:
         return json.loads((self.scratch(name) / "probe.json").read_text())

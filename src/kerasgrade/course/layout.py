@@ -21,6 +21,14 @@ COURSE_DIRS = ("autograder", SOURCE, SOLUTIONS, SUBMITTED, AUTOGRADED, FEEDBACK,
                CLASS_REPORT)
 
 
+def private_paths(root: Path, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+    """What a student's code must never read: the course's private folders and files.
+
+    /run holds the machine's service sockets, which stay connectable on a read-only mount.
+    """
+    return tuple(root / d for d in COURSE_DIRS) + (Path("/run"),) + extra
+
+
 def course_root() -> Path:
     """The course folder: the repository this package lives in, when it is one."""
     here = Path(__file__).resolve().parents[3]

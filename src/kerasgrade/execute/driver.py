@@ -1,39 +1,26 @@
-"""Run a submission: inject the setup and export cells, execute in the sandbox, measure.
+"""Stage 2: run a sanitized submission as a job of its runner (kerasgrade.jobs.runner): the
+setup cell first, the student's cells, the export cell last, in the student's kernel.
 
-Two sandboxed processes per submission: the student's kernel (through the runner), then a
-clean process that loads only the exported artifacts and measures them (kerasgrade.measure.client).
+What the export cell leaves is measured next, by another job (stage 3, kerasgrade.measure).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from kerasgrade import sandbox as sandboxing
-from kerasgrade.artifacts import (
-    ARTIFACTS,
-    EXECUTED,
-    FACTS_FILE,
-    RUN_REPORT,
-    SUBMISSION,
-    Facts,
-    read_json,
-)
+from kerasgrade.artifacts import ARTIFACTS, EXECUTED, RUN_REPORT, SUBMISSION, read_json
 from kerasgrade.course import assignments
 from kerasgrade.execute.kernel import setup_cell
 from kerasgrade.execute.kernel.runner import GRADER_CELL, READY, STARTED
-from kerasgrade.jobs import warm
-from kerasgrade.jobs.options import ExecOptions, with_limits
-from kerasgrade.measure import client
-from kerasgrade.measure.process import NO_DATA
+from kerasgrade.jobs.options import ExecOptions
+from kerasgrade.jobs.runner import Job, Runner
 from kerasgrade.results import GraderFault
-from kerasgrade.sandbox.policy import sandbox_env, shown_paths
+from kerasgrade.sandbox import SandboxRun
 
 # What the grader reads from the runner's report, and the type each must have.
 REPORT_TYPES = {"status": str, "reason": str, "errors": list, "cell_seconds": list,
@@ -78,9 +65,10 @@ def _run_report(path: Path) -> dict[str, Any]:
 
 @dataclass
 class Execution:
-    facts: Facts
+    run: dict[str, Any]  # the runner's report: status, reason, errors, peak memory
     executed: Any  # the student's notebook with its outputs, grader cells removed; or None
     timings: dict[str, float]
+    artifacts: Path | None  # what the export cell left for stage 3; None if nothing usable
 
 
 def _phase_times(nb: Any, run: dict[str, Any]) -> dict[str, float]:
@@ -102,90 +90,41 @@ def _phase_times(nb: Any, run: dict[str, Any]) -> dict[str, float]:
     return times
 
 
-def execute(nb: Any, assignment_id: str, workdir: Path, options: ExecOptions) -> Execution:
-    """Execute an already sanitized notebook; return the measured facts."""
-    options = with_limits(options, assignment_id)
-    if options.warm:
-        zygote = warm.zygote_for(options)
-        scratch = zygote.job_dir("notebook")
-        try:
-            return _execute(nb, assignment_id, scratch, options, zygote)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    scratch = workdir / "scratch"
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    scratch.mkdir(parents=True)
-    return _execute(nb, assignment_id, scratch, options, None)
-
-
-def _execute(nb: Any, assignment_id: str, scratch: Path, options: ExecOptions,
-             zygote: warm.Zygote | None) -> Execution:
-    instrumented = instrument(nb, assignment_id, options)
-    nbformat.write(instrumented, scratch / SUBMISSION)
-    if zygote is not None:
-        env, shown = zygote.job_env(scratch), zygote.shown
-    else:
-        env = sandbox_env(scratch, options.threads, options.data_dir)
-        shown = shown_paths(env)
-    run_args = [SUBMISSION, EXECUTED, RUN_REPORT, "--cell-timeout", str(options.cell_timeout)]
-    assert options.limits is not None
-    if zygote is not None:
-        kernel = zygote.run("runner", [*run_args, "--warm"], scratch, env, options.limits)
-    else:
-        kernel = sandboxing.run([sys.executable, "-m", "kerasgrade.execute.kernel.runner",
-                                 *run_args], scratch=scratch, hide=options.hide, env=env,
-                                readonly_binds=shown, limits=options.limits,
-                                slot=options.slot, enabled=options.sandbox)
+def execute(nb: Any, assignment_id: str, job: Job, runner: Runner) -> Execution:
+    """Run an already sanitized notebook as the job: the student's kernel, then nothing."""
+    instrumented = instrument(nb, assignment_id, runner.options)
+    nbformat.write(instrumented, job.folder / SUBMISSION)
+    cell_timeout = runner.options.cell_timeout
+    kernel = runner.run("runner", [SUBMISSION, EXECUTED, RUN_REPORT, "--cell-timeout",
+                                   str(cell_timeout), *(["--warm"] if runner.forks else [])],
+                        job)
     # Only a runner that finished wrote run.json; otherwise any file there is the student's.
-    run = _run_report(scratch / RUN_REPORT) if kernel.status == "ok" else {}
+    run = _run_report(job.folder / RUN_REPORT) if kernel.status == "ok" else {}
     _raise_grader_fault(kernel, run)
-    executed = _executed(scratch / EXECUTED) if run else None
+    executed = _executed(job.folder / EXECUTED) if run else None
     if not run:
         run = {"status": "error" if kernel.status == "ok" else kernel.status,
                "reason": "the notebook's run left no readable report" if kernel.status == "ok"
                else kernel.reason}
     run["peak_rss_mb"] = kernel.peak_rss_mb
-    timings = _phase_times(instrumented, run)
-
-    artifacts = scratch / ARTIFACTS
-    # Any: facts.json is what measure() wrote as Facts, but read_json knows only JSON objects.
-    facts: Any = {}
-    if artifacts.is_dir() and not artifacts.is_symlink():  # a link would lead the grader astray
-        # The student's code could have left a facts.json there: only the grader's own counts.
-        (artifacts / FACTS_FILE).unlink(missing_ok=True)
-        measured = client.measure(artifacts, assignment_id, scratch, env, shown, options)
-        timings["checks"] = measured.seconds
-        facts = read_json(artifacts / FACTS_FILE)
-        if measured.status == "refused":
-            run["reason"] = f"the notebook left files the grader will not read: {measured.reason}"
-        elif measured.status != "ok" or not facts:
-            # It ran no student code and reads the artifacts as data: its failure is ours.
-            if measured.returncode == NO_DATA:
-                raise GraderFault(f"the grader's data is not available in the sandbox: "
-                                  f"{_last_line(measured.stderr)}", "data")
-            raise GraderFault(f"the measuring process failed ({measured.reason}): "
-                              f"{_last_line(measured.stderr)}", "measure")
-    facts["execution"] = {k: v for k, v in run.items() if k != "cell_seconds"}
-    return Execution(facts, executed, timings)
+    artifacts = job.folder / ARTIFACTS
+    # A link would lead the grader astray.
+    usable = artifacts.is_dir() and not artifacts.is_symlink()
+    return Execution(run, executed, _phase_times(instrumented, run),
+                     artifacts if usable else None)
 
 
-def _raise_grader_fault(kernel: sandboxing.SandboxRun, run: dict[str, Any]) -> None:
+def _raise_grader_fault(kernel: SandboxRun, run: dict[str, Any]) -> None:
     """A run that failed before the student's first cell is the grader's failure, not the
     student's: the runner's first lines on stdout, written before any student code could
     run, say how far it got."""
     head = kernel.stdout_head.splitlines()
     if head[:1] != [STARTED]:
         raise GraderFault(f"the sandbox did not start the grader's runner ({kernel.reason}): "
-                          f"{_last_line(kernel.stderr)}", "sandbox")
+                          f"{kernel.last_stderr_line()}", "sandbox")
     if READY not in head:  # so no student code ran, and run.json is the runner's own
-        why = run.get("reason") or f"{kernel.reason}: {_last_line(kernel.stderr)}"
+        why = run.get("reason") or f"{kernel.reason}: {kernel.last_stderr_line()}"
         raise GraderFault(f"the kernel could not be set up: {why}", "kernel")
-
-
-def _last_line(text: str) -> str:
-    """The last line of a traceback says what went wrong; the rest is the grader's code."""
-    return next((line for line in reversed(text.splitlines()) if line.strip()), "")[:1000]
 
 
 def _executed(path: Path) -> Any:

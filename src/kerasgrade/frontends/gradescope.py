@@ -9,7 +9,7 @@
   data/                     the assignment's data set, so that grading needs no internet
 
 Inside the container a submission takes the path every front end takes (`grade_notebook`) and
-its results.json comes from `SubmissionResult.write_gradescope`.
+its results.json comes from `report/gradescope.py: write`.
 
 Isolation: bubblewrap needs user namespaces or CAP_SYS_ADMIN, which a Docker container often
 lacks. Gradescope's container holds one submission and is thrown away, so there it may be the
@@ -36,11 +36,11 @@ from pathlib import Path
 import kerasgrade
 from kerasgrade import data, sandbox
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import pick_notebook, release_notebook
+from kerasgrade.course.layout import pick_notebook, private_paths, release_notebook
 from kerasgrade.grade import failed_result, grade_notebook
 from kerasgrade.jobs.options import ExecOptions
+from kerasgrade.report import gradescope as results_json
 from kerasgrade.sandbox import MIB, Limits
-from kerasgrade.sandbox.policy import private_paths
 
 AUTOGRADER = Path("/autograder")
 CONFIG = "kerasgrade-gradescope.json"
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         result = failed_result(aid, "", str(submission), f"{problem} (upload {aid}.ipynb)")
     else:
         result = grade_notebook(path, aid, options=options, root=source)
-    result.write_gradescope(results)
+    results_json.write(result, results)
     print(f"{aid}: {result.score:g}/{result.max_score:g} {result.status}"
           f"{': ' + result.reason if result.reason else ''}")
     return 0

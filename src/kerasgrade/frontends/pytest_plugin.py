@@ -19,6 +19,7 @@ from kerasgrade.course.layout import SOLUTIONS, course_root, notebook_path
 from kerasgrade.frontends import selftest
 from kerasgrade.grade import failed_result, grade_notebook, recognise
 from kerasgrade.jobs.options import ExecOptions
+from kerasgrade.report import gradescope
 from kerasgrade.results import GraderFault, SubmissionResult
 
 # A fault of the grader's machinery is retried once, then the submission's items error out
@@ -156,9 +157,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if target:
         if session.config.getoption("submissions"):
             for res in book.results.values():
-                res.write_gradescope(target / res.student / f"{res.assignment}.json")
+                gradescope.write(res, target / res.student / f"{res.assignment}.json")
         else:
-            next(iter(book.results.values())).write_gradescope(target)
+            gradescope.write(next(iter(book.results.values())), target)
     feedback_dir = session.config.getoption("feedback")
     if feedback_dir:
         from kerasgrade.report import feedback

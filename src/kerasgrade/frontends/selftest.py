@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 
 from kerasgrade.course import assignments
-from kerasgrade.execute.driver import execute
+from kerasgrade.grade import execute_and_measure
 from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.results import GraderFault
 from kerasgrade.sandbox import Limits
@@ -53,10 +53,10 @@ def check(assignment_ids: Iterable[str], options: ExecOptions) -> None:
                       limits=replace(options.limits or Limits(), wall_seconds=300))
     with tempfile.TemporaryDirectory(prefix="kerasgrade-selftest-") as tmp:
         try:
-            ran = execute(nb, ids[0], Path(tmp), options)
+            _, facts = execute_and_measure(nb, ids[0], options, Path(tmp))
         except GraderFault as fault:
             raise _failed(str(fault), fault.stage) from None
-    execution = ran.facts.get("execution", {})
+    execution = facts.get("execution", {})
     errors = execution.get("errors") or []
     if errors or execution.get("status") != "ok":
         what = (f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors

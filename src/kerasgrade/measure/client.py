@@ -1,57 +1,61 @@
-"""How the grader gets a submission's artifacts measured (`kerasgrade.measure.process`).
+"""Stage 3 from the grader's side: get a submission's artifacts measured by the clean measuring
+process (kerasgrade.measure.process), run as a job of the submission's runner (a cold sandbox
+or a fork of the worker's zygote, kerasgrade.jobs.runner) after the student's job and every
+process it started have ended.
 
-One-off grading starts a fresh sandboxed measuring process per submission. A batch worker
-forks it from its zygote (kerasgrade.jobs.warm), which already holds TensorFlow, into new
-namespaces, after the student's job and every process it started have ended; it sees only a
-copy of that submission's artifacts. It executes no student code: saved models are vetted as
-data and loaded in safe mode (kerasgrade.measure.modelfile).
+The job sees only a copy of the artifacts. It executes no student code: saved models are
+vetted as data and loaded in safe mode (kerasgrade.measure.modelfile).
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
-from kerasgrade import sandbox
-from kerasgrade.artifacts import FACTS_FILE
-from kerasgrade.jobs import warm
-from kerasgrade.jobs.options import ExecOptions, with_limits
-
-COMMAND = [sys.executable, "-m", "kerasgrade.measure.process"]
-
-
-def measure(artifacts: Path, assignment_id: str, scratch: Path, env: dict[str, str],
-            shown: Sequence[Path], options: ExecOptions) -> sandbox.SandboxRun:
-    """Write artifacts/facts.json; `options` is the submission's ExecOptions (its time limit,
-    the assignment's notebook limit unless given, bounds the measurement too)."""
-    options = with_limits(options, assignment_id)
-    if options.warm:
-        return _forked(artifacts, assignment_id, options)
-    return sandbox.run([*COMMAND, str(artifacts), assignment_id], scratch=scratch,
-                       hide=options.hide, env=env, readonly_binds=shown,
-                       limits=options.limits, slot=options.slot, enabled=options.sandbox)
+from kerasgrade.artifacts import ARTIFACTS, FACTS_FILE, Facts, read_json
+from kerasgrade.jobs.runner import Runner
+from kerasgrade.measure.process import NO_DATA
+from kerasgrade.results import GraderFault
+from kerasgrade.sandbox import SandboxRun
 
 
-def _forked(artifacts: Path, assignment_id: str, options: ExecOptions) -> sandbox.SandboxRun:
-    """Measure a copy of the artifacts in a job forked from this worker's zygote."""
-    zygote = warm.zygote_for(options)
-    job = zygote.job_dir("measure")
-    copy = job / artifacts.name
-    try:
+@dataclass
+class Measurement:
+    facts: Facts = field(default_factory=lambda: Facts())
+    refused: str = ""  # why the artifacts were not read: the student's files, not our fault
+    run: SandboxRun | None = None  # the measuring process, if one ran
+
+
+def measure(artifacts: Path | None, assignment_id: str, runner: Runner) -> Measurement:
+    """The facts about what the student's kernel exported to artifacts (None: nothing).
+
+    Raises GraderFault when the measuring process itself fails: it ran no student code and
+    read the artifacts as data, so its failure is the grader's.
+    """
+    if artifacts is None:
+        return Measurement()
+    with runner.job("measure") as job:
+        copy = job.folder / ARTIFACTS
         try:
             # Links stay links: resolved inside the sandbox, never by the grader.
             shutil.copytree(artifacts, copy, symlinks=True)
         except (shutil.Error, OSError) as exc:
             # The student's code made these files (a FIFO, an unreadable file): theirs.
-            return sandbox.SandboxRun(None, "refused", f"its files could not be copied ({exc})",
-                                      0.0, 0.0, "", "")
-        run = zygote.run("measure", [str(copy), assignment_id], job, zygote.job_env(job),
-                         options.limits)
-        facts = copy / FACTS_FILE
-        if facts.is_file() and not facts.is_symlink():
-            shutil.copyfile(facts, artifacts / FACTS_FILE)
-        return run
-    finally:
-        shutil.rmtree(job, ignore_errors=True)
+            return Measurement(refused=f"its files could not be copied ({exc})")
+        # The student's code could have left a facts.json there: only the grader's own counts.
+        (copy / FACTS_FILE).unlink(missing_ok=True)
+        run = runner.run("measure", [str(copy), assignment_id], job)
+        # What the process wrote as Facts (read_json knows only that it is a JSON object).
+        facts = cast(Facts, read_json(copy / FACTS_FILE))
+    if run.status == "refused":
+        return Measurement(facts, run.reason, run)
+    if run.status != "ok" or not facts:
+        if run.returncode == NO_DATA:
+            raise GraderFault(f"the grader's data is not available in the sandbox: "
+                              f"{run.last_stderr_line()}", "data")
+        raise GraderFault(f"the measuring process failed ({run.reason}): "
+                          f"{run.last_stderr_line()}", "measure")
+    return Measurement(facts, "", run)
+

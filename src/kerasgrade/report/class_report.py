@@ -58,7 +58,7 @@ from kerasgrade.results import CheckResult, SubmissionResult
 
 CSV_HEADER = ("check", "title", "points", "passed", "failed", "pass_rate")
 SLOWEST = 10  # submissions in the slowest table
-STAGES = ("kernel_start", "imports", "data", "training", "student_other", "export", "checks")
+STAGES = ("kernel_start", "imports", "data", "training", "student_other", "export", "measure")
 ERROR_COLOR = "#8c959f"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
@@ -315,7 +315,7 @@ def _slowest(klass: Class) -> list[dict[str, Any]]:
         stage = max((k for k in STAGES if t.get(k)), key=lambda k: t[k], default="")
         rows.append({"student": s.result.student, "seconds": f"{s.seconds:.1f}",
                      "training": f"{t.get('training', 0):.1f}",
-                     "checks": f"{t.get('checks', 0):.1f}",
+                     "measure": f"{t.get('measure', 0):.1f}",
                      "stage": f"{stage.replace('_', ' ')} {t[stage]:.1f} s" if stage else "",
                      "score": f"{s.result.score:g}", "status": s.result.status})
     return rows

@@ -24,7 +24,7 @@ from nbgrader.utils import find_all_files
 from kerasgrade import sanitize
 from kerasgrade.artifacts import facts_bundle
 from kerasgrade.course.layout import GRADES_CSV, REPORTS, graded_dir
-from kerasgrade.report import feedback, gradebook
+from kerasgrade.report import feedback, gradebook, gradescope
 from kerasgrade.results import SubmissionResult
 
 STATE_DIR = Path(".kerasgrade") / "results"
@@ -96,7 +96,7 @@ class Publisher:
                  ) -> None:
         """kerasgrade's own pages, nbgrader's timestamp.txt, then the resume state."""
         out = self.root / REPORTS / result.student / self.assignment_id
-        result.write_gradescope(out / "results.json")
+        gradescope.write(result, out / "results.json")
         feedback.write_page(result, out / "feedback.html")
         graded = graded_dir(self.root, result.student, self.assignment_id)
         if graded.is_dir():

@@ -11,11 +11,11 @@ from kerasgrade.sandbox.bwrap import (
     unavailable_reason,
 )
 from kerasgrade.sandbox.limits import MIB, Limits
-from kerasgrade.sandbox.policy import private_paths, sandbox_env, shown_paths
+from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 from kerasgrade.sandbox.watchdog import SandboxRun
 
 __all__ = [
     "MIB", "SANDBOX_UID", "Limits", "SandboxRun", "SandboxUnavailable", "check_available",
-    "claim_slot", "hand_over", "private_paths", "run", "sandbox_env", "shown_paths", "spawn",
+    "claim_slot", "hand_over", "run", "sandbox_env", "shown_paths", "spawn",
     "unavailable_reason",
 ]

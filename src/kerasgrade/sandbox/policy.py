@@ -1,4 +1,5 @@
-"""What a sandboxed student process sees: hidden course paths, shown paths, its environment."""
+"""What a sandboxed student process sees: the paths shown to it and its environment (what is
+hidden from it: kerasgrade.course.layout.private_paths)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,7 @@ import os
 from pathlib import Path
 
 import kerasgrade
-from kerasgrade.course.layout import COURSE_DIRS
 from kerasgrade.keras_terms import quiet_tensorflow
-
-
-def private_paths(root: Path, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
-    """What a student's code must never read: the course's private folders and files.
-
-    /run holds the machine's service sockets, which stay connectable on a read-only mount.
-    """
-    return tuple(root / d for d in COURSE_DIRS) + (Path("/run"),) + extra
 
 
 def sandbox_env(scratch: Path, threads: int | None = None, data_dir: Path | None = None,

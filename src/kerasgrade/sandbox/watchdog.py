@@ -52,6 +52,11 @@ class SandboxRun:
     # nothing it starts later can push out (unlike the tail).
     stdout_head: str = ""
 
+    def last_stderr_line(self) -> str:
+        """The last line of a traceback says what went wrong; the rest is the grader's code."""
+        return next((line for line in reversed(self.stderr.splitlines()) if line.strip()),
+                    "")[:1000]
+
 
 class _Tail(threading.Thread):
     """Drains a pipe, keeping only its first HEAD_BYTES and last `limit` bytes so huge outputs

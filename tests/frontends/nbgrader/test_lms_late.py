@@ -129,7 +129,8 @@ def test_generate_feedback_page_opens_with_the_report_and_the_penalty(course: Pa
 
 def test_canvas_export(course: Path) -> None:
     out = course / "canvas.csv"
-    nbgrader(course, "export", "--exporter=kerasgrade.lms.CanvasExportPlugin", "--to", str(out))
+    nbgrader(course, "export", "--exporter=kerasgrade.nbgrader_plugins.CanvasExportPlugin",
+             "--to", str(out))
     with out.open(newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", AID]

@@ -43,7 +43,13 @@ from rich.progress import (
 
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import SUBMITTED, Submission, discover, release_notebook
+from kerasgrade.course.layout import (
+    SUBMITTED,
+    Submission,
+    discover,
+    private_paths,
+    release_notebook,
+)
 from kerasgrade.frontends import selftest
 from kerasgrade.frontends.batch.plan import Job, grader_version, reusable
 from kerasgrade.frontends.batch.worker import (
@@ -59,7 +65,6 @@ from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import gradebook
 from kerasgrade.report.publish import Publisher, stored_state
 from kerasgrade.results import SubmissionResult
-from kerasgrade.sandbox.policy import private_paths
 
 
 class GraderFailure(RuntimeError):

@@ -33,9 +33,9 @@ from typing import Any
 
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import AUTOGRADED
+from kerasgrade.course.layout import AUTOGRADED, private_paths
 from kerasgrade.course.time_limits import time_limits
-from kerasgrade.sandbox.policy import private_paths, sandbox_env, shown_paths
+from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 
 KERNEL_NAME = "kerasgrade-sandboxed"
 SWITCH = "KERASGRADE_NBGRADER_SANDBOX"  # "1": nbgrader_config.py calls configure()

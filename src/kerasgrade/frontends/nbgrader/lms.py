@@ -8,9 +8,10 @@ into submitted/<student>/<ID>/ (nbgrader's own FileNameCollectorPlugin does the 
 Canvas names each file <login>[_LATE]_<user id>_<submission id>_<file name>, with "-1",
 "-2"... before the extension of a file resubmitted under the same name.
 
-Out: `nbgrader export --exporter=kerasgrade.lms.CanvasExportPlugin --to canvas.csv` writes
-the gradebook in the layout of Canvas's gradebook CSV (Student, ID, SIS User ID, SIS Login
-ID, Section, one column per assignment), which Canvas's "Import" takes back. The scores are
+Out: `nbgrader export --exporter=kerasgrade.nbgrader_plugins.CanvasExportPlugin --to
+canvas.csv` writes the gradebook in the layout of Canvas's gradebook CSV (Student, ID, SIS
+User ID, SIS Login ID, Section, one column per assignment), which Canvas's "Import" takes
+back. The scores are
 `nbgrader export`'s: late penalties subtracted, 0 where nothing was submitted.
 """
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import graded_dir, pick_notebook, release_notebook
+from kerasgrade.course.layout import graded_dir, pick_notebook, private_paths, release_notebook
 from kerasgrade.frontends.batch.plan import Job, grader_version, reusable
 from kerasgrade.frontends.batch.run import GraderFailure, result_state, self_test
 from kerasgrade.frontends.batch.worker import Pool, cores, default_workers, run_dask
@@ -35,7 +35,6 @@ from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import gradebook
 from kerasgrade.report.publish import Publisher, stored_state
 from kerasgrade.results import SubmissionResult
-from kerasgrade.sandbox.policy import private_paths
 
 
 class Stopped(BaseException):
