@@ -13,6 +13,9 @@ from typing import Any, Literal
 from kerasgrade.artifacts import Facts
 
 Status = Literal["graded", "error"]
+# Where a submission's time went (SubmissionResult.timings): the kernel's start, its cells by
+# what they do (the grader's setup cell is "imports", its export cell "export"), stage 3.
+PHASES = ("kernel_start", "imports", "data", "training", "student_other", "export", "measure")
 
 
 class CheckFailed(AssertionError):
@@ -84,7 +87,7 @@ class SubmissionResult:
     reason: str = ""
     checks: list[CheckResult] = field(default_factory=list)
     data_source: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: PHASES, and total
     facts: Facts = field(default_factory=Facts)
     # Set from nbgrader's gradebook (due date, extension, timestamp.txt) and its
     # LateSubmissionPlugin: the points taken off the checks' sum.

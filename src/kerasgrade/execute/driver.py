@@ -91,7 +91,8 @@ def _phase_times(nb: Any, run: dict[str, Any]) -> dict[str, float]:
 
 
 def execute(nb: Any, assignment_id: str, job: Job, runner: Runner) -> Execution:
-    """Run an already sanitized notebook as the job: the student's kernel, then nothing."""
+    """Run an already sanitized notebook as the job, in the student's kernel; what its export
+    cell leaves in artifacts/ is for stage 3."""
     instrumented = instrument(nb, assignment_id, runner.options)
     nbformat.write(instrumented, job.folder / SUBMISSION)
     cell_timeout = runner.options.cell_timeout

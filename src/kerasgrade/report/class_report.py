@@ -54,11 +54,10 @@ from kerasgrade.keras_terms import CHANCE
 from kerasgrade.report import feedback, plots
 from kerasgrade.report.publish import STATE_DIR
 from kerasgrade.report.sections import environment
-from kerasgrade.results import CheckResult, SubmissionResult
+from kerasgrade.results import PHASES, CheckResult, SubmissionResult
 
 CSV_HEADER = ("check", "title", "points", "passed", "failed", "pass_rate")
 SLOWEST = 10  # submissions in the slowest table
-STAGES = ("kernel_start", "imports", "data", "training", "student_other", "export", "measure")
 ERROR_COLOR = "#8c959f"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
@@ -312,7 +311,7 @@ def _slowest(klass: Class) -> list[dict[str, Any]]:
     rows = []
     for s in timed[:SLOWEST]:
         t = s.result.timings
-        stage = max((k for k in STAGES if t.get(k)), key=lambda k: t[k], default="")
+        stage = max((k for k in PHASES if t.get(k)), key=lambda k: t[k], default="")
         rows.append({"student": s.result.student, "seconds": f"{s.seconds:.1f}",
                      "training": f"{t.get('training', 0):.1f}",
                      "measure": f"{t.get('measure', 0):.1f}",
