@@ -51,7 +51,7 @@ from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import CLASS_REPORT, SUBMITTED, discover
 from kerasgrade.keras_terms import CHANCE
-from kerasgrade.report import feedback, plots
+from kerasgrade.report import feedback, plots, sections
 from kerasgrade.report.publish import STATE_DIR
 from kerasgrade.report.sections import environment
 from kerasgrade.results import PHASES, CheckResult, SubmissionResult
@@ -198,18 +198,12 @@ def accuracies(klass: Class) -> tuple[str, dict[str, list[tuple[str, float]]], l
 # --- plots -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Plot:
-    uri: str
-    alt: str
-    caption: str
+def _plot(fig: Figure, alt: str, caption: str) -> sections.Figure:
+    """The page's kind of figure, the one the feedback page's sections hold."""
+    return sections.Figure(plots.png(fig), alt, caption)
 
 
-def _plot(fig: Figure, alt: str, caption: str) -> Plot:
-    return Plot(f"data:image/png;base64,{plots.png(fig)}", alt, caption)
-
-
-def score_plot(klass: Class) -> Plot | None:
+def score_plot(klass: Class) -> sections.Figure | None:
     if not klass.stored:
         return None
     top = klass.spec.max_score
@@ -234,7 +228,7 @@ def score_plot(klass: Class) -> Plot | None:
     return _plot(fig, "score distribution", caption)
 
 
-def pass_rate_plot(klass: Class, rows: list[dict[str, Any]]) -> Plot | None:
+def pass_rate_plot(klass: Class, rows: list[dict[str, Any]]) -> sections.Figure | None:
     rated = [r for r in rows if r["pass_rate"]]
     if not rated:
         return None
@@ -257,7 +251,7 @@ def pass_rate_plot(klass: Class, rows: list[dict[str, Any]]) -> Plot | None:
 
 
 def accuracy_plot(klass: Class, name: str,
-                  found: dict[str, list[tuple[str, float]]]) -> Plot | None:
+                  found: dict[str, list[tuple[str, float]]]) -> sections.Figure | None:
     if not found:
         return None
     sources = sorted(found)
