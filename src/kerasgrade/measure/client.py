@@ -23,7 +23,7 @@ from kerasgrade.sandbox import SandboxRun
 
 @dataclass
 class Measurement:
-    facts: Facts = field(default_factory=lambda: Facts())
+    facts: Facts = field(default_factory=Facts)
     refused: str = ""  # why the artifacts were not read: the student's files, not our fault
     run: SandboxRun | None = None  # the measuring process, if one ran
 
@@ -49,8 +49,6 @@ def measure(artifacts: Path | None, assignment_id: str, runner: Runner) -> Measu
         run = runner.run("measure", [str(copy), assignment_id], job)
         # What the process wrote as Facts (read_json knows only that it is a JSON object).
         facts = cast(Facts, read_json(copy / FACTS_FILE))
-    if run.status == "refused":
-        return Measurement(facts, run.reason, run)
     if run.status != "ok" or not facts:
         if run.returncode == NO_DATA:
             raise GraderFault(f"the grader's data is not available in the sandbox: "
@@ -58,4 +56,3 @@ def measure(artifacts: Path | None, assignment_id: str, runner: Runner) -> Measu
         raise GraderFault(f"the measuring process failed ({run.reason}): "
                           f"{run.last_stderr_line()}", "measure")
     return Measurement(facts, "", run)
-
