@@ -1,10 +1,16 @@
-"""Grade one notebook, the five stages in order: sanitize -> execute -> measure -> check ->
-report (the SubmissionResult).
+"""Grade one notebook: STAGES, in order, the way nbgrader's converters run their list of
+preprocessors. Each stage takes the value the one before returned and returns the next, a typed
+value that adds its own fields:
 
-Stage 1 reads and restores the notebook (kerasgrade.sanitize); stages 2 and 3 run as two jobs
-of one runner, chosen once from the options (kerasgrade.jobs.runner): the student's kernel,
-then the clean measuring process; stage 4 runs the checks on the facts (kerasgrade.checks);
-stage 5 is the result every front end reads and reports.
+    Submission -sanitize-> Read -execute-> Executed -measure-> Measured -check-> Checked
+    -report-> SubmissionResult
+
+sanitize reads and restores the notebook (kerasgrade.sanitize); execute and measure run as two
+jobs of one runner, chosen once per submission from the options (kerasgrade.jobs.runner): the
+student's kernel, then the clean measuring process; check runs the checks on the facts
+(kerasgrade.checks); report makes the result every front end reads. A stage that ends the
+grading early (a file that is not a notebook, an assignment nobody can tell) raises Stopped
+with its result.
 
 `kerasgrade check`, `kerasgrade grade`, `kerasgrade serve`, `pytest autograder/` and Gradescope
 call `grade_notebook`; nbgrader's hidden cells reach the same checks through
@@ -17,9 +23,11 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nbformat
 
@@ -29,7 +37,7 @@ from kerasgrade.course import assignments
 from kerasgrade.course.layout import RELEASE, course_root, private_paths
 from kerasgrade.execute.driver import Execution, execute
 from kerasgrade.jobs.options import ExecOptions, with_limits
-from kerasgrade.jobs.runner import runner_for
+from kerasgrade.jobs.runner import Runner, runner_for
 from kerasgrade.measure.client import measure
 from kerasgrade.report import inert
 from kerasgrade.results import CheckResult, SubmissionResult
@@ -71,6 +79,61 @@ def _release(assignment_id: str, root: Path | None = None) -> Any:
     return nbformat.read(path, as_version=4) if path.exists() else None
 
 
+class Stopped(Exception):
+    """A stage ended the grading early: its result is the grade, with the reason."""
+
+    def __init__(self, result: SubmissionResult) -> None:
+        super().__init__(result.reason)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the first stage takes: the handed-in file and how to grade it."""
+
+    path: Path
+    assignment_id: str | None  # None: recognised from the notebook
+    student: str
+    options: ExecOptions
+    work: Path  # the grader's folder for this submission
+    root: Path  # the course, with its release notebooks
+    executed_to: Path | None  # where the executed notebook goes (the formgrader shows it)
+    jobs: ExitStack  # the runner's jobs stay open until the last stage is done
+    started: float
+
+
+@dataclass(frozen=True)
+class Read(Submission):
+    assignment: str
+    nb: Any  # restored against the release notebook, when it is an nbgrader notebook
+    notes: list[str]  # what sanitizing changed, for the student's page
+
+
+@dataclass(frozen=True)
+class Executed(Read):
+    runner: Runner
+    execution: Execution
+
+
+@dataclass(frozen=True)
+class Measured(Executed):
+    facts: Facts
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Checked(Measured):
+    results: list[CheckResult]
+
+
+T = TypeVar("T")
+
+
+def _grow(value: Submission, cls: type[T], **more: Any) -> T:
+    """The next stage's value: every field of this one, and the stage's own."""
+    return cls(**{f.name: getattr(value, f.name) for f in fields(value)}, **more)
+
+
 def failed_result(assignment_id: str, student: str, notebook: str, reason: str
                   ) -> SubmissionResult:
     """A score of zero with the reason on every check: the batch goes on."""
@@ -80,31 +143,94 @@ def failed_result(assignment_id: str, student: str, notebook: str, reason: str
     return SubmissionResult(assignment_id, student, notebook, "error", reason, checks_)
 
 
-def result_from_facts(assignment_id: str, student: str, notebook: str, facts: Facts,
-                      timings: dict[str, float] | None = None) -> SubmissionResult:
-    """The checks run on measured facts: how every front end turns facts into a grade."""
-    results = checks.run_checks(assignment_id, facts)
+def sanitize_stage(sub: Submission) -> Read:
+    """Stage 1: read a private copy (the submitted file is only read, once) and restore it."""
+    def stop(reason: str) -> Stopped:
+        return Stopped(failed_result(sub.assignment_id or "", sub.student, str(sub.path), reason))
+
+    copy = sub.work / "submitted.ipynb"
+    shutil.copyfile(sub.path, copy)
+    try:
+        read = sanitize.read(copy)
+    except sanitize.BadNotebook as exc:
+        raise stop(str(exc)) from None
+    try:
+        aid = sub.assignment_id or recognise(sub.path, read.nb)
+        assignments.get(aid)
+    except (ValueError, KeyError) as exc:
+        raise stop(str(exc).strip("'\"")) from None
+    release = _release(aid, sub.root)
+    if release is not None and sanitize.is_nbgrader_notebook(read.nb):
+        read = sanitize.restore(read, release)
+    return _grow(sub, Read, assignment=aid, nb=read.nb, notes=read.notes)
+
+
+def execute_stage(read: Read) -> Executed:
+    """Stage 2: the student's kernel, the first job of the runner chosen for this submission."""
+    runner = runner_for(with_limits(read.options, read.assignment), read.work)
+    # The notebook's job folder holds the artifacts that measure reads: open until the end.
+    job = read.jobs.enter_context(runner.job("notebook"))
+    return _grow(read, Executed, runner=runner,
+                 execution=execute(read.nb, read.assignment, job, runner))
+
+
+def measure_stage(ran: Executed) -> Measured:
+    """Stage 3: the clean measuring process, the runner's second job. Raises GraderFault when
+    the grader, not the student, failed."""
+    execution = ran.execution
+    measured = measure(execution.artifacts, ran.assignment, ran.runner)
+    if measured.refused:
+        execution.run["reason"] = (f"the notebook left files the grader will not read: "
+                                   f"{measured.refused}")
+    timings = dict(execution.timings)
+    if measured.run is not None:
+        timings["measure"] = measured.run.seconds
+    facts = measured.facts
+    facts["execution"] = {k: v for k, v in execution.run.items() if k != "cell_seconds"}
+    facts["sanitize_notes"] = ran.notes
+    return _grow(ran, Measured, facts=facts, timings=timings)
+
+
+def check_stage(measured: Measured) -> Checked:
+    """Stage 4: the checks, pure functions of the facts."""
+    return _grow(measured, Checked, results=checks.run_checks(measured.assignment, measured.facts))
+
+
+def report_stage(checked: Checked) -> SubmissionResult:
+    """Stage 5: the result every front end reports, and the executed notebook if asked for."""
+    executed = checked.execution.executed
+    if checked.executed_to is not None and executed is not None:
+        # The formgrader renders this file: nothing the student's code output may run there.
+        inert.make_inert(executed)
+        nbformat.write(executed, checked.executed_to)
+    timings = dict(checked.timings, total=time.monotonic() - checked.started)
+    return _result(checked.assignment, checked.student, str(checked.path), checked.facts,
+                   checked.results, timings)
+
+
+STAGES: tuple[Callable[[Any], Any], ...] = (
+    sanitize_stage, execute_stage, measure_stage, check_stage, report_stage)
+
+
+def run_stages(value: Any, stages: tuple[Callable[[Any], Any], ...] = STAGES) -> Any:
+    for stage in stages:
+        value = stage(value)
+    return value
+
+
+def _result(assignment_id: str, student: str, notebook: str, facts: Facts,
+            results: list[CheckResult], timings: dict[str, float]) -> SubmissionResult:
     status = "graded" if facts.get("model") or facts.get("arrays") else "error"
     reason = facts.get("execution", {}).get("reason", "") if status == "error" else ""
     return SubmissionResult(assignment_id, student, notebook, status, reason, results,
-                            facts.get("data_source", ""), timings or {}, facts)
+                            facts.get("data_source", ""), timings, facts)
 
 
-def execute_and_measure(nb: Any, assignment_id: str, options: ExecOptions, workdir: Path
-                        ) -> tuple[Execution, Facts]:
-    """Stages 2 and 3, two jobs of one runner: the facts, with how the run went under
-    "execution". Raises GraderFault when the grader, not the student, failed."""
-    runner = runner_for(with_limits(options, assignment_id), workdir)
-    with runner.job("notebook") as job:
-        ran = execute(nb, assignment_id, job, runner)
-        measured = measure(ran.artifacts, assignment_id, runner)
-    if measured.refused:
-        ran.run["reason"] = f"the notebook left files the grader will not read: {measured.refused}"
-    if measured.run is not None:
-        ran.timings["measure"] = measured.run.seconds
-    facts = measured.facts
-    facts["execution"] = {k: v for k, v in ran.run.items() if k != "cell_seconds"}
-    return ran, facts
+def result_from_facts(assignment_id: str, student: str, notebook: str, facts: Facts
+                      ) -> SubmissionResult:
+    """The check and report stages on facts measured elsewhere (nbgrader's hidden cells)."""
+    return _result(assignment_id, student, notebook, facts,
+                   checks.run_checks(assignment_id, facts), {})
 
 
 def grade_notebook(
@@ -116,8 +242,8 @@ def grade_notebook(
     root: Path | None = None,
     executed_to: Path | None = None,
 ) -> SubmissionResult:
-    """executed_to: where to write the executed notebook (the formgrader shows it), when the
-    run left one."""
+    """Run STAGES on one notebook. Raises GraderFault when the grader, not the student,
+    failed. executed_to: where to write the executed notebook, when the run left one."""
     root = root or course_root()
     options = replace(options or ExecOptions())  # a copy: the caller's options stay as given
     if not options.hide:
@@ -130,29 +256,14 @@ def grade_notebook(
     work = Path(tempfile.mkdtemp(prefix="kerasgrade-")) if own_dir else workdir
     work.mkdir(parents=True, exist_ok=True)
     try:
-        # Grade a private copy: the submitted file is only read, once.
-        copy = work / "submitted.ipynb"
-        shutil.copyfile(path, copy)
-        try:
-            sub = sanitize.read(copy)
-        except sanitize.BadNotebook as exc:
-            return failed_result(assignment_id or "", student, str(path), str(exc))
-        try:
-            aid = assignment_id or recognise(path, sub.nb)
-            assignments.get(aid)
-        except (ValueError, KeyError) as exc:
-            return failed_result(assignment_id or "", student, str(path), str(exc).strip("'\""))
-        release = _release(aid, root)
-        if release is not None and sanitize.is_nbgrader_notebook(sub.nb):
-            sub = sanitize.restore(sub, release)
-        ran, facts = execute_and_measure(sub.nb, aid, options, work)
-        if executed_to is not None and ran.executed is not None:
-            # The formgrader renders this file: nothing the student's code output may run there.
-            inert.make_inert(ran.executed)
-            nbformat.write(ran.executed, executed_to)
-        facts["sanitize_notes"] = sub.notes
-        timings = dict(ran.timings, total=time.monotonic() - started)
-        return result_from_facts(aid, student, str(path), facts, timings)
+        with ExitStack() as jobs:
+            sub = Submission(path, assignment_id, student, options, work, root, executed_to,
+                             jobs, started)
+            try:
+                result: SubmissionResult = run_stages(sub)
+            except Stopped as stopped:
+                result = stopped.result
+        return result
     finally:
         if own_dir:
             shutil.rmtree(work, ignore_errors=True)

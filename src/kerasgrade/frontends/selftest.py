@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 
 from kerasgrade.course import assignments
-from kerasgrade.grade import execute_and_measure
+from kerasgrade.grade import grade_notebook
 from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.results import GraderFault
 from kerasgrade.sandbox import Limits
@@ -52,8 +52,10 @@ def check(assignment_ids: Iterable[str], options: ExecOptions) -> None:
     options = replace(options, cell_timeout=120,
                       limits=replace(options.limits or Limits(), wall_seconds=300))
     with tempfile.TemporaryDirectory(prefix="kerasgrade-selftest-") as tmp:
+        path = Path(tmp) / "selftest.ipynb"
+        nbformat.write(nb, path)
         try:
-            _, facts = execute_and_measure(nb, ids[0], options, Path(tmp))
+            facts = grade_notebook(path, ids[0], options=options, workdir=Path(tmp) / "work").facts
         except GraderFault as fault:
             raise _failed(str(fault), fault.stage) from None
     execution = facts.get("execution", {})
