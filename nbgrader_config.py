@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from nbgrader.converters import Autograde, GenerateFeedback
+from nbgrader.preprocessors import Execute
 
 c = get_config()  # noqa: F821  (traitlets provides get_config when it loads this file)
 
@@ -64,15 +65,19 @@ c.Execute.timeout_func = lambda cell: (_test_cell_timeout if is_test_cell(cell)
 
 # generate_feedback: nbgrader's preprocessors, then the kerasgrade report (checks, layer
 # table, plots) at the top of each student's page, from the facts the hidden cells measured.
-from kerasgrade.nbgrader_plugins import InertOutputs, KerasgradeReport  # noqa: E402
+from kerasgrade.nbgrader_plugins import GraderFaults, InertOutputs, KerasgradeReport  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [
     *GenerateFeedback.class_traits()["preprocessors"].default(), InertOutputs, KerasgradeReport,
 ]
-# What a student's code output (HTML, Javascript, SVG...) or markdown holds must not run as
-# script where the formgrader or the feedback shows it: autograded/ keeps only text and images.
+# Right after Execute: a hidden cell whose measuring failed (the grader's fault) fails the
+# submission, so nbgrader saves no score for it. Last: what a student's code output (HTML,
+# Javascript, SVG...) or markdown holds must not run as script where the formgrader or the
+# feedback shows it: autograded/ keeps only text and images.
+_autograde = Autograde.class_traits()["autograde_preprocessors"].default()
+_executed = _autograde.index(Execute) + 1
 c.Autograde.autograde_preprocessors = [
-    *Autograde.class_traits()["autograde_preprocessors"].default(), InertOutputs,
+    *_autograde[:_executed], GraderFaults, *_autograde[_executed:], InertOutputs,
 ]
 
 # KERASGRADE_NBGRADER_SANDBOX=1: every notebook runs in the bubblewrap sandbox, in the

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from kerasgrade.frontends import pytest_plugin
-from kerasgrade.frontends.nbgrader import bridge, feedback, lms
+from kerasgrade.frontends.nbgrader import bridge, faults, feedback, lms
 from kerasgrade.report import inert
 from kerasgrade.steps import framework
 
@@ -20,6 +20,7 @@ from kerasgrade.steps import framework
     ("kerasgrade.nbgrader_bridge", "run_check", bridge.run_check),
     ("kerasgrade.nbgrader_plugins", "CANVAS_FILE_NAME", lms.CANVAS_FILE_NAME),
     ("kerasgrade.nbgrader_plugins", "CanvasExportPlugin", lms.CanvasExportPlugin),
+    ("kerasgrade.nbgrader_plugins", "GraderFaults", faults.GraderFaults),
     ("kerasgrade.nbgrader_plugins", "InertOutputs", inert.InertOutputs),
     ("kerasgrade.nbgrader_plugins", "KerasgradeReport", feedback.KerasgradeReport),
     ("kerasgrade.pytest_plugin", "pytest_generate_tests", pytest_plugin.pytest_generate_tests),

@@ -21,6 +21,8 @@ class ExecOptions:
     limits: Limits | None = None
     hide: tuple[Path, ...] = ()
     data_dir: Path | None = None
+    # A value of KERASGRADE_SHARED_DATA for cold jobs (data.share()'s); None: the environment's
+    shared_data: str | None = None
     warm: bool = False  # batch workers: jobs forked from a zygote (kerasgrade.jobs.warm)
 
 

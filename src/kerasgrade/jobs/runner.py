@@ -58,7 +58,8 @@ class Cold(Runner):
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
-        env = sandbox_env(folder, self.options.threads, self.options.data_dir)
+        o = self.options
+        env = sandbox_env(folder, o.threads, o.data_dir, shared_data=o.shared_data)
         yield Job(folder, env, tuple(shown_paths(env)))
 
     def run(self, entry: str, argv: Sequence[str], job: Job) -> sandbox.SandboxRun:

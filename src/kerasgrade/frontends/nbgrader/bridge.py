@@ -1,10 +1,14 @@
 """What the hidden test cells of the nbgrader notebooks call.
 
-`run_check(assignment, check, globals())` exports the student's objects, measures them
-in a clean subprocess (kerasgrade.measure.process, as the batch grader does, but started from
-the kernel with its environment and not sandboxed anew) and runs the same
-check function as `pytest autograder/`, so the two front ends cannot disagree.
-It never writes to stderr: nbgrader would mark the cell wrong for it.
+`run_check(assignment, check, globals())` exports the student's objects, has them measured
+by the clean measuring process as every front end does (kerasgrade.measure.client, a cold job:
+a sandbox of its own where bubblewrap can start from the kernel, else the limits and the
+watchdog alone) and runs the same check function as `pytest autograder/`, so the two front
+ends cannot disagree. It never writes to stderr: nbgrader would mark the cell wrong for it.
+
+A measuring process that fails is the grader's fault, not the student's: the cell ends in a
+GraderFault, and nbgrader_config.py's GraderFaults step then fails the whole submission in
+`nbgrader autograde` (no score is saved; nbgrader names it and exits non-zero).
 
 A failed check ends the cell with its teaching message alone, no traceback (CheckFailed;
 nbgrader scores a cell that ends in an error 0). The first hidden cell also leaves the
@@ -15,9 +19,7 @@ nbgrader_feedback).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -25,14 +27,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kerasgrade import checks
-from kerasgrade.artifacts import FACTS_FILE, Facts, facts_bundle
+from kerasgrade import checks, sandbox
+from kerasgrade.artifacts import Facts, facts_bundle
 from kerasgrade.course import assignments
-from kerasgrade.course.time_limits import time_limits
-from kerasgrade.keras_terms import quiet_tensorflow
-from kerasgrade.results import CheckFailed
+from kerasgrade.course.layout import AUTOGRADED, course_root, private_paths
+from kerasgrade.data import share
+from kerasgrade.jobs.options import ExecOptions, with_limits
+from kerasgrade.jobs.runner import Cold
+from kerasgrade.measure import client
+from kerasgrade.results import CheckFailed, GraderFault
 
-_FACTS: dict[tuple[str, tuple[int, ...], str], Facts] = {}
+# What each notebook run measured, or the fault that stopped it (raised again, not retried).
+_FACTS: dict[tuple[str, tuple[int, ...], str], Facts | GraderFault] = {}
 
 
 @contextlib.contextmanager
@@ -61,29 +67,42 @@ def measure(assignment_id: str, namespace: dict[str, Any]) -> Facts:
     # Measured again when any model variable names another object (a re-run notebook).
     models = tuple(m.name for m in spec.models)
     key = (assignment_id, tuple(id(namespace.get(n)) for n in ("model", *models)), os.getcwd())
-    if key in _FACTS:
-        return _FACTS[key]
+    if isinstance(known := _FACTS.get(key), GraderFault):
+        raise known
+    if known is not None:
+        return known
     with tempfile.TemporaryDirectory(prefix="kerasgrade-nb-") as tmp:
         artifacts = Path(tmp) / "artifacts"
         export_namespace(namespace, artifacts,
                          variables=spec.exported,
                          arrays=spec.arrays, workdir=".", models=models)
-        env = quiet_tensorflow(dict(os.environ, KERASGRADE_OFFLINE="1"))
-        proc = subprocess.run(
-            [sys.executable, "-m", "kerasgrade.measure.process", str(artifacts), assignment_id],
-            capture_output=True, text=True, env=env,
-            timeout=time_limits(assignment_id).notebook,
-        )
-        facts_file = artifacts / FACTS_FILE
-        if facts_file.exists():
-            facts = json.loads(facts_file.read_text())
-        else:
-            tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-            facts = {"execution": {"reason": f"the grader could not measure the model: {tail[0]}"}}
+        with sandbox.claim_slot() as slot:  # a uid no concurrent grading shares
+            options = ExecOptions(
+                # Inside the kerasgrade-sandboxed kernel no second sandbox can start: the
+                # kernel's own holds the process.
+                sandbox=not sandbox.unavailable_reason(), slot=slot,
+                hide=private_paths(_course()),
+                # The data the kernel finds (its Keras cache too), decoded once per machine.
+                shared_data=share([spec.dataset]))
+            runner = Cold(with_limits(options, assignment_id), Path(tmp))
+            try:
+                facts = client.measure(artifacts, assignment_id, runner).facts
+            except GraderFault as fault:
+                _FACTS[key] = fault
+                raise
     facts.setdefault("execution", {})
     _FACTS[key] = facts
     _leave_in_output(assignment_id, facts)
     return facts
+
+
+def _course() -> Path:
+    """The course being graded: nbgrader runs its kernels in
+    <course>/autograded/<student>/<assignment>/."""
+    here = Path.cwd().resolve()
+    if len(here.parents) > 2 and here.parents[1].name == AUTOGRADED:
+        return here.parents[2]
+    return course_root()
 
 
 def _leave_in_output(assignment_id: str, facts: Facts) -> None:
