@@ -31,7 +31,7 @@ from nbgrader_course import autograde, expected_points, make_course, nbgrader
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.demo import answered
-from kerasgrade.frontends.nbgrader.kernel import COURSE_ENV, KERNEL_NAME, SWITCH
+from kerasgrade.frontends.nbgrader.kernel import COURSE_ENV, KERNEL_NAME, SWITCH, kernel_limits
 
 ROOT = Path(__file__).resolve().parents[3]
 AID = assignments.PREPARING_DATA
@@ -286,6 +286,7 @@ def test_interrupt_then_a_kernel_that_ignores_it_is_shut_down_without_orphans(
     monkeypatch.setenv(COURSE_ENV, str(course))
     km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(sockets / "kernel"))
     try:
+        launched = time.monotonic()
         km.start_kernel(cwd=str(folder))
         launcher_pid = km.provisioner.process.pid
         kc = km.client()
@@ -317,7 +318,10 @@ def test_interrupt_then_a_kernel_that_ignores_it_is_shut_down_without_orphans(
             if message["parent_header"].get("msg_id") == ignoring and \
                     message["msg_type"] in ("error", "stream"):
                 said.append(message["content"])
-        assert processes_with(marker), f"the daemon should have started; the cell said {said}"
+        assert processes_with(marker), (
+            f"the daemon should have started; the cell said {said}; kernel alive: "
+            f"{km.is_alive()}, {time.monotonic() - launched:.0f} s after its launch "
+            f"(its sandbox's wall limit: {kernel_limits(AID).wall_seconds:.0f} s)")
         km.interrupt_kernel()
         kc.stop_channels()
         started = time.monotonic()
