@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds between reads of the inbound folder (default: "
                         "c.KerasgradeServe.poll_seconds, 1)")
     v.add_argument("--no-sandbox", action="store_true")
+    v.add_argument("--quarantine", action="store_true",
+                   help="list the inbound entries the service refused, with the reason, and exit")
     v.set_defaults(func=_serve)
 
     r = sub.add_parser("report", help="the class at a glance: class-report/ID.html and .csv")

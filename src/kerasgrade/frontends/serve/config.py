@@ -7,14 +7,28 @@ import contextlib
 from pathlib import Path
 
 from nbgrader.apps.baseapp import NbGrader
-from traitlets import Float, Int
+from traitlets import Bool, Float, Int
 from traitlets.config import Configurable
 
 SERVE_DIR = Path(".kerasgrade") / "serve"
 
 
 class KerasgradeServe(Configurable):
-    """Limits on graded attempts, per student and assignment."""
+    """Who may submit, limits on graded attempts per student and assignment, and the caps on
+    what an inbound entry may hold."""
+
+    trust_inbound_names = Bool(False, help="Take a submission's student from its inbound "
+                               "folder's name instead of the folder's Unix owner. Only for "
+                               "a hub whose servers all run as one Unix user (Kubernetes with a "
+                               "shared volume), where ownership cannot tell students apart: "
+                               "then any student can submit as any other (docs/security.md)"
+                               ).tag(config=True)
+    open_course = Bool(False, help="Grade students who are not on the gradebook's roster "
+                       "(nbgrader db student add/import); otherwise their submissions are "
+                       "quarantined").tag(config=True)
+    max_files = Int(1000, help="Files an inbound entry may hold; more and it is quarantined"
+                    ).tag(config=True)
+    max_depth = Int(10, help="Folder levels an inbound entry may nest").tag(config=True)
 
     max_attempts = Int(0, help="Graded attempts per student and assignment; a submission "
                        "past the limit is collected, not graded (0: no limit)").tag(config=True)

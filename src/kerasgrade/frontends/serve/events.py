@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from kerasgrade.frontends.serve.inbound import printable
+
 Event = Literal["queued", "replaced", "deferred", "started", "graded", "released", "refused",
-                "fault"]
+                "fault", "quarantined"]
 
 
 class EventLog:
@@ -30,11 +32,11 @@ class EventLog:
             record["detail"] = detail
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
-        say(f"{event} {student} {assignment} {inbound}"
+        say(f"{event} {printable(student)} {printable(assignment)} {printable(inbound)}"
             + (f" attempt {attempt}" if attempt is not None else "")
             + (f": {detail}" if detail else ""))
 
 
 def say(line: str) -> None:
     """One line on stdout, at once (a managed service's log is a pipe)."""
-    print(line.replace("\n", " "), file=sys.stdout, flush=True)
+    print(printable(line, limit=2000), file=sys.stdout, flush=True)

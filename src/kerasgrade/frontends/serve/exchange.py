@@ -1,37 +1,23 @@
-"""nbgrader's exchange for one student at a time: the inbound folder read as `nbgrader collect`
-reads it, and collect, generate_feedback and release_feedback through nbgrader's own API."""
+"""nbgrader's exchange for one student at a time: a checked copy of an inbound entry put where
+`nbgrader collect` puts it (inbound.py reads the entry), and generate_feedback and
+release_feedback through nbgrader's own API."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nbgrader.apps import NbGraderAPI
 from nbgrader.apps.baseapp import NbGrader
-from nbgrader.utils import temp_attrs
 
 from kerasgrade.course.layout import REPORTS, graded_dir
-from kerasgrade.report.publish import TIMESTAMP
+from kerasgrade.frontends.serve.inbound import SECRET, TIMESTAMP
 from kerasgrade.report.sections import environment
-
-SECRET = "submission_secret.txt"
 
 
 class ExchangeFailure(RuntimeError):
     """An nbgrader step failed: the service's fault, retried, never the student's."""
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """A finished submission in the exchange: nbgrader writes timestamp.txt last."""
-
-    name: str
-    student: str
-    assignment: str
-    timestamp: str
 
 
 class Exchange:
@@ -54,21 +40,6 @@ class Exchange:
                     "c.Exchange.root and run `nbgrader release_assignment`)")
         return ""
 
-    def scan(self, known: set[str]) -> Iterator[Inbound]:
-        """New finished submissions, oldest first. Names split as `nbgrader collect` does."""
-        if self.waiting():
-            return
-        found = []
-        for folder in self.inbound.iterdir():
-            if folder.name in known or not (folder / TIMESTAMP).is_file():
-                continue
-            parts = folder.name.rsplit("+", 3)
-            if len(parts) < 3:
-                continue  # not a submission: nbgrader collect would refuse it too
-            found.append(Inbound(folder.name, parts[0], parts[1],
-                                 (folder / TIMESTAMP).read_text().strip()))
-        yield from sorted(found, key=lambda i: (i.timestamp, i.name))
-
     def submitted(self, student: str, assignment: str) -> Path:
         return Path(self.coursedir.format_path(self.coursedir.submitted_directory, student,
                                                assignment))
@@ -77,11 +48,18 @@ class Exchange:
         return Path(self.coursedir.format_path(self.coursedir.feedback_directory, student,
                                                assignment))
 
-    def collect(self, student: str, assignment: str) -> str:
-        """nbgrader collect for this student (the latest submission); its timestamp."""
-        with temp_attrs(self.coursedir, student_id=student):
-            _check(self.api.collect(assignment), "collect")
-        return (self.submitted(student, assignment) / TIMESTAMP).read_text().strip()
+    def collect(self, copy: Path, student: str, assignment: str, arrived: str) -> None:
+        """What `nbgrader collect` does for one entry, from the service's checked copy of it
+        (no glob on a name, no link followed). timestamp.txt says when it arrived, so every
+        later step (late penalties, the formgrader) judges lateness on the service's clock."""
+        folder = self.submitted(student, assignment)
+        staged = folder.with_name(f".{folder.name}.collecting")
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staged, ignore_errors=True)
+        shutil.copytree(copy, staged)
+        (staged / TIMESTAMP).write_text(arrived)
+        shutil.rmtree(folder, ignore_errors=True)
+        staged.rename(folder)
 
     def generate_feedback(self, student: str, assignment: str) -> None:
         """nbgrader's page with the kerasgrade report on top; for a notebook that could not

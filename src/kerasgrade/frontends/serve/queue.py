@@ -4,8 +4,10 @@ moment resumes every submission at the step it had reached.
 
 A submission goes queued -> collected -> graded -> released, or queued -> replaced (a newer one
 of the same student and assignment arrived while it waited) or queued -> refused (past the
-attempt limit). Its position in the queue is its arrival; a replacement keeps the position of
-the submission it replaces, so a resubmission neither jumps ahead nor falls behind.
+attempt limit), or to quarantined (the service failed on it: never graded, never counted).
+An inbound entry the service could not trust is never queued: it is in the quarantine table.
+A submission's position in the queue is its arrival; a replacement keeps the position of the
+submission it replaces, so a resubmission neither jumps ahead nor falls behind.
 """
 
 from __future__ import annotations
@@ -21,12 +23,18 @@ CREATE TABLE IF NOT EXISTS inbound (
     name TEXT PRIMARY KEY,           -- the exchange's inbound folder name
     student TEXT NOT NULL,
     assignment TEXT NOT NULL,
-    timestamp TEXT NOT NULL,         -- nbgrader's timestamp.txt
+    timestamp TEXT NOT NULL,         -- its arrival, as nbgrader writes timestamp.txt
     position INTEGER NOT NULL,       -- arrival order; kept by a replacement
     state TEXT NOT NULL,
     not_before REAL NOT NULL DEFAULT 0,  -- cool-off or fault retry
     deferred INTEGER NOT NULL DEFAULT 0, -- the deferral was announced
     attempt INTEGER                  -- its graded attempt, once graded
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    name TEXT PRIMARY KEY,           -- the inbound folder's name (bytes not UTF-8 escaped)
+    student TEXT NOT NULL,           -- the id it claims, unverified
+    reason TEXT NOT NULL,
+    time REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS attempts (
     student TEXT NOT NULL,
@@ -73,7 +81,9 @@ class Queue:
         self.db.execute("COMMIT")
 
     def known(self) -> set[str]:
-        return {name for (name,) in self.db.execute("SELECT name FROM inbound")}
+        """Every inbound name already read: queued, finished or quarantined."""
+        return {name for (name,) in self.db.execute(
+            "SELECT name FROM inbound UNION SELECT name FROM quarantine")}
 
     def add(self, name: str, student: str, assignment: str, timestamp: str) -> list[str]:
         """Queue a new submission; return the names of the waiting ones it replaces."""
@@ -89,12 +99,18 @@ class Queue:
                        (name, student, assignment, timestamp, position, WAITING))
         return [n for n, _ in waiting]
 
-    def ignore(self, name: str, student: str, assignment: str, timestamp: str) -> None:
-        """Remember a submission the service does not grade (an assignment it does not know)."""
+    def quarantine(self, name: str, student: str, reason: str, now: float) -> None:
+        """Keep an entry out of grading for good, with its reason (a queued one leaves the
+        queue)."""
         with self._transaction() as db:
-            db.execute("INSERT INTO inbound (name, student, assignment, timestamp, position, "
-                       "state) VALUES (?, ?, ?, ?, 0, 'ignored')",
-                       (name, student, assignment, timestamp))
+            db.execute("INSERT OR REPLACE INTO quarantine (name, student, reason, time) "
+                       "VALUES (?, ?, ?, ?)", (name, student, reason, now))
+            db.execute("UPDATE inbound SET state='quarantined' WHERE name=?", (name,))
+
+    def quarantined(self) -> list[tuple[float, str, str, str]]:
+        """(time, name, claimed student, reason) of each quarantined entry, oldest first."""
+        return [(float(t), n, s, r) for t, n, s, r in self.db.execute(
+            "SELECT time, name, student, reason FROM quarantine ORDER BY time, name")]
 
     @staticmethod
     def _next_position(db: sqlite3.Connection) -> int:

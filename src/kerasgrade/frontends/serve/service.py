@@ -10,9 +10,13 @@ are unchanged reuses its stored result instead of running again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
+import pwd
+import shutil
 import signal
+import sqlite3
 import time
 import traceback
 from collections.abc import Iterator
@@ -20,15 +24,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from nbgrader.api import Gradebook
+from sqlalchemy.exc import SQLAlchemyError
+
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import graded_dir, pick_notebook, private_paths, release_notebook
 from kerasgrade.frontends.batch.plan import Job, grader_version, reusable
 from kerasgrade.frontends.batch.run import GraderFailure, result_state, self_test
 from kerasgrade.frontends.batch.worker import Pool, cores, default_workers, run_dask
-from kerasgrade.frontends.serve import config
+from kerasgrade.frontends.serve import config, inbound
 from kerasgrade.frontends.serve.events import EventLog, say
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
+from kerasgrade.frontends.serve.inbound import NotFinished, Refused, printable
 from kerasgrade.frontends.serve.queue import Entry, Queue
 from kerasgrade.grade import failed_result
 from kerasgrade.jobs.options import ExecOptions
@@ -37,11 +45,53 @@ from kerasgrade.report.publish import Publisher, stored_state
 from kerasgrade.results import SubmissionResult
 
 
+def _unix_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _machine_trouble(exc: Exception) -> bool:
+    """Trouble of the machine, the course or the grader, not of one submission: the service
+    pauses and tries again rather than blame (quarantine) the entry at hand."""
+    if isinstance(exc, OSError):
+        return exc.errno in inbound.MACHINE_ERRNOS
+    return isinstance(exc, sqlite3.Error | SQLAlchemyError | GraderFailure | ExchangeFailure
+                      | gradebook.GradebookMismatch)
+
+
+def _written(sub: inbound.Arrival) -> str:
+    """The log's note when timestamp.txt disagrees with the arrival (a forged date)."""
+    return f"timestamp.txt said {printable(sub.written, 60)}; arrived {inbound.stamp(sub.arrived)}"
+
+
+def quarantine_listing(root: Path) -> int:
+    """`kerasgrade serve --quarantine`: every inbound entry the service refused, and why."""
+    path = root.resolve() / config.SERVE_DIR / "queue.db"
+    if not path.is_file():
+        say(f"no service state in {root}: nothing quarantined")
+        return 0
+    queue = Queue(path)
+    try:
+        rows = queue.quarantined()
+    finally:
+        queue.close()
+    for when, name, student, reason in rows:
+        say(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(when))}  "
+            f"{printable(name, 120)}  claims {printable(student) or '?'}: {reason}")
+    say(f"{len(rows)} quarantined entr{'y' if len(rows) == 1 else 'ies'}")
+    return 0
+
+
 class Stopped(BaseException):
     """SIGTERM or SIGINT: stop where we are; the queue resumes the step on the next start."""
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.quarantine:
+        return quarantine_listing(Path(args.root))
     def stop(signum: int, frame: FrameType | None) -> None:
         raise Stopped(signal.Signals(signum).name)
 
@@ -78,10 +128,15 @@ class Service:
             raise GraderFailure(problem)
         if waiting := self.exchange.waiting():
             say(f"waiting: {waiting}")
-        state = self.root / config.SERVE_DIR
-        self.queue = Queue(state / "queue.db")
-        self.events = EventLog(state / "events.jsonl")
+        self.state = self.root / config.SERVE_DIR
+        self.queue = Queue(self.state / "queue.db")
+        self.events = EventLog(self.state / "events.jsonl")
         self.course = gradebook.course_settings(self.root, args.db)
+        coursedir = self.exchange.coursedir
+        self.caps = inbound.Caps(file_bytes=coursedir.max_file_size * 1000,
+                                 total_bytes=coursedir.max_dir_size * 1000,
+                                 files=self.settings.max_files, depth=self.settings.max_depth)
+        self._check_identity()
         self.scheduler = args.scheduler
         self.workers = args.workers or default_workers()
         threads = max(1, cores() // self.workers)
@@ -89,17 +144,35 @@ class Service:
                                    threads=None if args.scheduler else threads)
         self.pool = None if args.scheduler else Pool(self.workers)
         self.books: dict[str, tuple[gradebook.GradebookWriter, Publisher, str]] = {}
-        released = [a for a in assignments.ASSIGNMENTS
-                    if release_notebook(self.root, a).is_file()]
-        if not released:
+        self.released = [a for a in assignments.ASSIGNMENTS
+                         if release_notebook(self.root, a).is_file()]
+        if not self.released:
             raise GraderFailure(f"no released notebook under {self.root / 'assignments'}")
         # Once, at start-up: a submission then pays only for its own grading.
-        seconds = self_test(released, self.options, threads)
+        seconds = self_test(self.released, self.options, threads)
         say(f"self-test passed in {seconds:.0f} s")
-        self._warm_up(released[0])
+        self._warm_up(self.released[0])
         say(f"serving {self.exchange.inbound} with "
             + (f"the Dask cluster at {self.scheduler}" if self.scheduler
                else f"{self.workers} warm worker(s)"))
+
+    def _check_identity(self) -> None:
+        """Say at start whom the service can tell apart, and refuse where it cannot."""
+        roster = self._roster()
+        if self.settings.trust_inbound_names:
+            say("warning: c.KerasgradeServe.trust_inbound_names is set: a submission's student "
+                "is the name its folder gives, and any student can submit as another")
+        elif roster and not any(_unix_user(s) for s in roster):
+            raise GraderFailure(
+                f"none of the {len(roster)} students on the roster is a Unix user of this "
+                "machine, so the owner of an inbound folder cannot tell students apart (every "
+                "server under one Unix user?) and any student could submit as another. Give "
+                "each student a Unix user, or set c.KerasgradeServe.trust_inbound_names = True "
+                "in nbgrader_config.py to accept that risk (docs/security.md)")
+        if roster is not None and not roster:
+            say("warning: the gradebook has no students: every submission is quarantined until "
+                "they are added (nbgrader db student add/import), or set "
+                "c.KerasgradeServe.open_course = True")
 
     def _warm_up(self, assignment: str) -> None:
         """Each worker starts its zygote (TensorFlow imported) on the blank notebook, now
@@ -122,29 +195,98 @@ class Service:
         self.queue.close()
 
     def run(self) -> None:
+        pause = self.poll
         while True:
             try:
                 self.scan()
                 busy = self.step()
-            except (OSError, ExchangeFailure, gradebook.GradebookMismatch) as exc:
-                # The course or the exchange, not a submission (a full disk, a folder's
-                # permissions): said in one line, tried again on the next round.
-                say(f"error: {traceback.format_exception_only(exc)[-1].strip()}")
-                busy = False
+                pause = self.poll
+            except Exception as exc:
+                # The machine, the course or the grader itself, never one submission (each is
+                # handled in a guard of its own): a full disk, a locked database, a gradebook
+                # away. Nothing is lost: every step is read again from the queue, later.
+                pause = min(60.0, max(self.poll, pause * 2))
+                say(f"paused: {traceback.format_exception_only(exc)[-1].strip()}; trying "
+                    f"again in {pause:g} s")
+                time.sleep(pause)
+                continue
             if not busy:
                 time.sleep(self.poll)
 
     def scan(self) -> None:
-        for sub in self.exchange.scan(self.queue.known()):
-            if sub.assignment not in assignments.ASSIGNMENTS or not release_notebook(
-                    self.root, sub.assignment).is_file():
-                self.queue.ignore(sub.name, sub.student, sub.assignment, sub.timestamp)
-                say(f"ignored {sub.name}: no released assignment {sub.assignment!r}")
-                continue
-            for old in self.queue.add(sub.name, sub.student, sub.assignment, sub.timestamp):
+        """Read the new inbound entries; queue each one that passes, quarantine the others."""
+        if self.exchange.waiting():
+            return
+        known = self.queue.known()
+        folder = os.open(self.exchange.inbound, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            names = [raw for raw in os.listdir(folder) if inbound.key(raw) not in known]
+            arrivals = []
+            roster = self._roster() if names else set()
+            for raw in names:
+                with self._guard(inbound.key(raw), raw):
+                    arrivals.append(self._read(folder, raw, roster))
+        finally:
+            os.close(folder)
+        for sub in sorted(filter(None, arrivals), key=lambda a: (a.arrived, a.key)):
+            for old in self.queue.add(sub.key, sub.student, sub.assignment,
+                                      inbound.stamp(sub.arrived)):
+                self._drop_copy(old)
                 self.events.emit("replaced", sub.student, sub.assignment, old,
-                                 detail=f"by {sub.name}")
-            self.events.emit("queued", sub.student, sub.assignment, sub.name)
+                                 detail=f"by {sub.key}")
+            self.events.emit("queued", sub.student, sub.assignment, sub.key,
+                             detail=_written(sub))
+
+    def _read(self, folder: int, raw: bytes, roster: set[str] | None
+              ) -> inbound.Arrival | None:
+        """One inbound entry checked and copied; None while nbgrader still writes it."""
+        found = inbound.claim(raw)
+        if found.assignment not in self.released:
+            raise Refused(f"there is no released assignment {printable(found.assignment)!r}")
+        owner = os.stat(raw, dir_fd=folder, follow_symlinks=False).st_uid
+        if not self.settings.trust_inbound_names and (
+                why := inbound.owner_problem(found.student, owner)):
+            raise Refused(why)
+        if roster is not None and found.student not in roster:
+            raise Refused(f"{found.student} is not on the course's roster")
+        try:
+            return inbound.read(folder, raw, found, self._copy(found.key), self.caps,
+                                self.course.ignore(),
+                                None if self.settings.trust_inbound_names else owner)
+        except NotFinished:
+            return None
+
+    @contextlib.contextmanager
+    def _guard(self, name: str, raw: bytes | None = None) -> Iterator[None]:
+        """One entry's failure quarantines that entry alone; the machine's own trouble (a full
+        disk, a locked database) pauses the service instead and loses nothing."""
+        try:
+            yield
+        except Exception as exc:
+            if _machine_trouble(exc):
+                raise
+            reason = (str(exc) if isinstance(exc, Refused) else "the grader failed on it: "
+                      + traceback.format_exception_only(exc)[-1].strip())
+            student = ""
+            with contextlib.suppress(Refused):
+                student = inbound.claim(raw if raw is not None else name.encode()).student
+            self.queue.quarantine(name, student, reason, time.time())
+            self._drop_copy(name)
+            self.events.emit("quarantined", student, "", name, detail=reason)
+
+    def _roster(self) -> set[str] | None:
+        """The gradebook's students, whom the service grades; None in an open course."""
+        if self.settings.open_course:
+            return None
+        with Gradebook(self.course.db_url, self.course.course_id) as gb:
+            return {student.id for student in gb.students}
+
+    def _copy(self, name: str) -> Path:
+        """Where the service keeps its checked copy of an inbound entry until collect."""
+        return self.state / "arrived" / hashlib.sha256(name.encode()).hexdigest()[:32]
+
+    def _drop_copy(self, name: str) -> None:
+        shutil.rmtree(self._copy(name), ignore_errors=True)
 
     def step(self) -> bool:
         """Advance the first due submissions (as many as there are workers); False when none
@@ -154,15 +296,20 @@ class Service:
             return False
         for entry in due:
             if entry.state == "graded":  # a restart after the gradebook write
-                self._release(entry)
-        to_grade = [e for e in (self._admit(e) for e in due[:self.workers]) if e is not None]
+                with self._guard(entry.name):
+                    self._release(entry)
+        to_grade = []
+        for entry in due[:self.workers]:
+            with self._guard(entry.name):
+                if (ready := self._admit(entry)) is not None:
+                    to_grade.append(ready)
         if to_grade:
             self._grade(to_grade)
         return True
 
     def _admit(self, entry: Entry) -> Entry | None:
-        """A due submission ready to grade (collected), or None: refused, deferred, already
-        graded, or replaced by a newer one that collect found."""
+        """A due submission ready to grade (collected), or None: refused, deferred or already
+        graded."""
         if entry.state != "queued":
             return entry if entry.state == "collected" else None
         count, last = self.queue.attempts(entry.student, entry.assignment)
@@ -177,38 +324,27 @@ class Service:
                 self.events.emit("deferred", entry.student, entry.assignment, entry.name,
                                  detail=f"cool-off until {time.ctime(ready_at)}")
             return None
-        if not self._collect(entry):
-            return None
+        self._collect(entry)
         self.queue.move(entry.name, "collected")
+        self._drop_copy(entry.name)
         return self.queue.get(entry.name)
 
-    def _collect(self, entry: Entry) -> bool:
-        """nbgrader collect for this student; False when it did not leave this submission."""
-        try:
-            timestamp = self.exchange.collect(entry.student, entry.assignment)
-        except ExchangeFailure as exc:
-            self._fault(entry, str(exc))
-            return False
-        if timestamp != entry.timestamp:
-            # A newer submission arrived after the scan and collect took it: that one is
-            # graded under its own entry, at this one's place.
-            self.queue.move(entry.name, "replaced")
-            self.events.emit("replaced", entry.student, entry.assignment, entry.name,
-                             detail="by a newer submission")
-            return False
-        return True
+    def _collect(self, entry: Entry) -> None:
+        """The service's copy of this entry into submitted/, as nbgrader collect would."""
+        self.exchange.collect(self._copy(entry.name), entry.student, entry.assignment,
+                              entry.timestamp)
 
     def _refuse(self, entry: Entry, limit: int) -> None:
-        """Past the limit: collected (nbgrader keeps it), not graded; a page says so."""
-        if not self._collect(entry):
-            return
+        """Past the limit: collected (kept in submitted/), not graded; a page says so."""
+        self._collect(entry)
         try:
             self.exchange.refusal(entry.student, entry.assignment, limit)
             self.exchange.release_feedback(entry.student, entry.assignment)
-        except (ExchangeFailure, OSError) as exc:
+        except ExchangeFailure as exc:
             self._fault(entry, str(exc))
             return
         self.queue.move(entry.name, "refused")
+        self._drop_copy(entry.name)
         self.events.emit("refused", entry.student, entry.assignment, entry.name,
                          detail=f"all {limit} graded attempts used")
 
@@ -237,45 +373,47 @@ class Service:
     def _grade(self, entries: list[Entry]) -> None:
         jobs: dict[tuple[str, str], tuple[Job, Entry, str]] = {}
         for entry in entries:
-            self.events.emit("started", entry.student, entry.assignment, entry.name)
-            folder = self.exchange.submitted(entry.student, entry.assignment)
-            path, problem = pick_notebook(folder, entry.assignment)
-            publisher, version = self._book(entry.assignment)
-            if path is None:  # nothing to run: its error result, as the batch gives it
-                result = failed_result(entry.assignment, entry.student,
-                                       str(folder.relative_to(self.root)), problem)
-                self._publish(entry, result, result_state(version, result, "", {}), None)
-                continue
-            data = path.read_bytes()
-            stored = stored_state(self.root, entry.assignment, entry.student)
-            if stored is not None and reusable(stored, data, version):
-                # Graded before (a restart after the gradebook write, or the same notebook
-                # again): the stored result, not a second run.
-                graded = graded_dir(self.root, entry.student, entry.assignment)
-                executed = next((p.read_text() for p in graded.glob("*.ipynb")), None)
-                self._publish(entry, SubmissionResult.from_dict(stored["result"]), stored,
-                              executed)
-                continue
-            release = release_notebook(self.root, entry.assignment).read_bytes()
-            job = Job(entry.student, entry.assignment, str(path.relative_to(self.root)),
-                      path.name, data, release, self.options)
-            jobs[job.student, job.assignment] = (job, entry, version)
+            with self._guard(entry.name):
+                self.events.emit("started", entry.student, entry.assignment, entry.name)
+                folder = self.exchange.submitted(entry.student, entry.assignment)
+                path, problem = pick_notebook(folder, entry.assignment)
+                publisher, version = self._book(entry.assignment)
+                if path is None:  # nothing to run: its error result, as the batch gives it
+                    result = failed_result(entry.assignment, entry.student,
+                                           str(folder.relative_to(self.root)), problem)
+                    self._publish(entry, result, result_state(version, result, "", {}), None)
+                    continue
+                data = path.read_bytes()
+                stored = stored_state(self.root, entry.assignment, entry.student)
+                if stored is not None and reusable(stored, data, version):
+                    # Graded before (a restart after the gradebook write, or the same notebook
+                    # again): the stored result, not a second run.
+                    graded = graded_dir(self.root, entry.student, entry.assignment)
+                    executed = next((p.read_text() for p in graded.glob("*.ipynb")), None)
+                    self._publish(entry, SubmissionResult.from_dict(stored["result"]), stored,
+                                  executed)
+                    continue
+                release = release_notebook(self.root, entry.assignment).read_bytes()
+                job = Job(entry.student, entry.assignment, str(path.relative_to(self.root)),
+                          path.name, data, release, self.options)
+                jobs[job.student, job.assignment] = (job, entry, version)
         for job, outcome in self._run([job for job, _, _ in jobs.values()]):
             _, entry, version = jobs[job.student, job.assignment]
-            if getattr(outcome, "retrying", False):
-                say(f"{job.student}: the grader failed (not the submission): "
-                    f"{outcome.failure}; retrying")
-                continue
-            try:
-                payload = outcome.result()
-            except Exception as exc:  # the grader's failure: no attempt, retried later
-                self._fault(entry, traceback.format_exception_only(exc)[-1].strip())
-                continue
-            result = SubmissionResult.from_dict(payload["result"])
-            digest = hashlib.sha256(job.notebook).hexdigest()
-            self._publish(entry, result, result_state(version, result, digest,
-                                                      payload["worker"]),
-                          payload.get("executed"))
+            with self._guard(entry.name):
+                if getattr(outcome, "retrying", False):
+                    say(f"{job.student}: the grader failed (not the submission): "
+                        f"{outcome.failure}; retrying")
+                    continue
+                try:
+                    payload = outcome.result()
+                except Exception as exc:  # the grader's failure: no attempt, retried later
+                    self._fault(entry, traceback.format_exception_only(exc)[-1].strip())
+                    continue
+                result = SubmissionResult.from_dict(payload["result"])
+                digest = hashlib.sha256(job.notebook).hexdigest()
+                self._publish(entry, result, result_state(version, result, digest,
+                                                          payload["worker"]),
+                              payload.get("executed"))
 
     def _run(self, jobs: list[Job]) -> Iterator[tuple[Job, Any]]:
         if not jobs:
