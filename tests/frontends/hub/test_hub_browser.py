@@ -106,7 +106,9 @@ def course() -> Iterator[Course]:
             chown_tree(folder, teacher)
             # The instructor releases 02 before the hub starts the service, which needs the
             # course in the exchange (docs/serve.md).
+            # The roster: the service grades only its students (docs/serve.md).
             for args in (["generate_assignment", AID],
+                         *(["db", "student", "add", s.name] for s in students),
                          ["db", "assignment", "add", AID, "--duedate=2099-01-01 00:00:00 UTC"],
                          ["release_assignment", AID, f"--Exchange.root={exchange}"]):
                 teacher.run(*args, cwd=folder)

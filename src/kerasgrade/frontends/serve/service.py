@@ -220,7 +220,8 @@ class Service:
         known = self.queue.known()
         folder = os.open(self.exchange.inbound, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            names = [raw for raw in os.listdir(folder) if inbound.key(raw) not in known]
+            names = [raw for raw in os.listdir(os.fsencode(self.exchange.inbound))
+                     if inbound.key(raw) not in known]  # bytes: a name need not be UTF-8
             arrivals = []
             roster = self._roster() if names else set()
             for raw in names:
