@@ -18,7 +18,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,8 +95,11 @@ ids = [me.encode(), alice.encode(), b"..", b"a+b", b"*", b"[x]", b"<b>x</b>", b"
        b"mallory\nroot", b"\x1b[31m"]
 for i in range(count):
     raw = bytes(rng.randrange(1, 256) for _ in range(rng.randrange(1, 12))).replace(b"/", b"_")
-    student = rng.choice(ids + [raw])
-    entry = name(student, f"fuzz{i}") if rng.random() < 0.8 else raw + str(i).encode()
+    if (i // len(kinds)) % 2 == 0:  # her own valid name: only the content can be refused
+        entry = name(me.encode(), f"fuzz{i}")
+    else:
+        student = rng.choice(ids + [raw])
+        entry = name(student, f"fuzz{i}") if rng.random() < 0.8 else raw + str(i).encode()
     if b"/" in entry or entry in (b".", b".."):
         entry = entry.replace(b"/", b"_") + b"_"
     kind = kinds[i % len(kinds)]
@@ -270,30 +272,33 @@ def _attack(base: Path, names: dict[str, str], alice: Student, bob: Student,
         wait_for(course, proc, log, "quarantined", len(hostile))
         assert stop(proc) == 0
 
-        # Restarted with every hostile entry still there: it serves, and a locked queue only
-        # pauses it.
+        # Restarted with every hostile entry still there: it serves. Then the machine fails
+        # it: the disk where it copies submissions is full, then the queue is locked. It
+        # pauses, and bob's submission is graded once the trouble is gone.
         proc = start(course, log)
-        deadline = time.monotonic() + 600
-        while "serving" not in log.read_text().split("stopping on SIGTERM")[-1]:
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.5)
-        locked = threading.Event()
-
-        def hold_lock() -> None:
-            db = sqlite3.connect(course / ".kerasgrade" / "serve" / "queue.db",
-                                 isolation_level=None)
-            db.execute("BEGIN EXCLUSIVE")
-            locked.set()
-            time.sleep(12)
-            db.execute("ROLLBACK")
-            db.close()
-
-        holder = threading.Thread(target=hold_lock)
-        holder.start()
-        locked.wait()
-        honest["bob"].append(_submit(bob, exchange, "dense32"))
-        holder.join()
-        wait_for(course, proc, log, "released", 5)
+        mark = len(log.read_text())
+        _wait_log(log, "serving ", mark, proc)
+        full = course / ".kerasgrade" / "serve" / "arrived"
+        full.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "kerasgrade-full", str(full)],
+                       check=True)
+        try:
+            filler = os.open(full / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+            space = os.statvfs(full)
+            os.posix_fallocate(filler, 0, space.f_bavail * space.f_frsize)
+            os.close(filler)
+            honest["bob"].append(_submit(bob, exchange, "dense32"))
+            _wait_log(log, "paused: OSError: [Errno 28] No space left on device", mark, proc)
+            queue = sqlite3.connect(course / ".kerasgrade" / "serve" / "queue.db",
+                                    isolation_level=None, timeout=60)
+            queue.execute("BEGIN EXCLUSIVE")
+            (full / "filler").unlink()
+            _wait_log(log, "paused: sqlite3.OperationalError: database is locked", mark, proc)
+            queue.execute("ROLLBACK")
+            queue.close()
+            wait_for(course, proc, log, "released", 5)
+        finally:
+            subprocess.run(["umount", "--lazy", str(full)], check=True)
         assert stop(proc) == 0
     finally:
         proc.kill()
@@ -304,6 +309,15 @@ def _attack(base: Path, names: dict[str, str], alice: Student, bob: Student,
     return Run(course, exchange, log.read_text(), events(course), names, hostile, honest,
                outside_before, _tree(base, outside), scores, timestamps,
                quarantine_listing(course), started)
+
+
+def _wait_log(log: Path, text: str, after: int, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until the service's log says text (past the offset after)."""
+    deadline = time.monotonic() + 600
+    while text not in log.read_text()[after:]:
+        assert proc.poll() is None, f"the service exited:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"no {text!r}:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
 
 
 def quarantine_listing(course: Path) -> str:
@@ -329,8 +343,8 @@ def test_every_honest_submission_is_graded_and_released_exactly_once(run: Run) -
 
 def test_group1_no_entry_stops_the_service_even_after_a_restart(run: Run) -> None:
     """Bytes that are not UTF-8 in names and timestamps, sparse giants, links to endless
-    devices, glob ids: each is quarantined; the service served on, restarted, and a locked
-    queue paused it rather than stopping it."""
+    devices, glob ids: each is quarantined; the service served on, restarted, and a full disk
+    and a locked queue paused it rather than stopping it."""
     quarantined = by(run, "quarantined")
     assert sorted(e["inbound"] for e in quarantined) == sorted(run.hostile)
     assert len(run.hostile) > FUZZ
@@ -339,6 +353,7 @@ def test_group1_no_entry_stops_the_service_even_after_a_restart(run: Run) -> Non
                    "nest deeper", "more than 1000 files", "not a date", "holds 68719476736 "
                    "bytes", "hard link", "is not an id", "not a folder"):
         assert reason in reasons, reason
+    assert "paused: OSError: [Errno 28] No space left on device" in run.log
     assert "paused: sqlite3.OperationalError: database is locked" in run.log
     assert run.log.count("serving ") == 2  # started twice, never exited on its own
     # Every entry is read once: the restart did not quarantine them again.

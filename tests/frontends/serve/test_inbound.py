@@ -12,6 +12,8 @@ import os
 import re
 import socket
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -204,3 +206,22 @@ def _deep(folder: Path, levels: int) -> None:
     path = folder.joinpath(*(f"d{i}" for i in range(levels)))
     path.mkdir(parents=True)
     _touch(path / "f")
+
+
+@pytest.mark.slow  # nbgrader's apps, the service as a process
+def test_a_course_whose_students_are_no_unix_users_is_refused_unless_the_risk_is_accepted(
+        tmp_path: Path) -> None:
+    """Ownership cannot tell students apart when none of them is a Unix user here (every
+    server under one uid): the service says so and does not serve."""
+    from nbgrader_course import make_course, nbgrader
+
+    course = make_course(tmp_path, AID, {})
+    with (course / "nbgrader_config.py").open("a") as f:
+        f.write(f"\nc.Exchange.root = {str(tmp_path / 'exchange')!r}\n")
+    for student in ("kg-nobody-1", "kg-nobody-2"):
+        nbgrader(course, "db", "student", "add", student)
+    serve = [sys.executable, "-m", "kerasgrade", "serve", "--root", str(course)]
+    refused = subprocess.run(serve, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "none of the 2 students on the roster is a Unix user" in refused.stdout
+    assert "trust_inbound_names = True" in refused.stdout

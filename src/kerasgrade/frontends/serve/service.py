@@ -63,7 +63,7 @@ def _machine_trouble(exc: Exception) -> bool:
 
 
 def _written(sub: inbound.Arrival) -> str:
-    """The log's note when timestamp.txt disagrees with the arrival (a forged date)."""
+    """The log's note: what timestamp.txt said, beside the arrival lateness is judged on."""
     return f"timestamp.txt said {printable(sub.written, 60)}; arrived {inbound.stamp(sub.arrived)}"
 
 
@@ -92,6 +92,7 @@ class Stopped(BaseException):
 def main(args: argparse.Namespace) -> int:
     if args.quarantine:
         return quarantine_listing(Path(args.root))
+
     def stop(signum: int, frame: FrameType | None) -> None:
         raise Stopped(signal.Signals(signum).name)
 
@@ -107,6 +108,8 @@ def main(args: argparse.Namespace) -> int:
     except Stopped as why:
         say(f"stopping on {why}; unfinished submissions resume on the next start")
     finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):  # a second signal must not cut close()
+            signal.signal(signum, signal.SIG_IGN)
         if service is not None:
             service.close()
     return 0
