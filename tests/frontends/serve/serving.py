@@ -34,7 +34,7 @@ def notebook(kind: str) -> nbformat.NotebookNode:
 def served_course(tmp: Path, **traits: object) -> Path:
     """A course whose assignment is released to an exchange under tmp, with
     c.KerasgradeServe traits. Its students are nbgrader's --student ids run as root, so the
-    service takes them from the inbound names (test_hostile.py has real Unix users)."""
+    service takes them from the inbound names (test_hostile_exchange.py has real Unix users)."""
     traits = {"trust_inbound_names": True, "open_course": True, **traits}
     exchange = tmp / "exchange"
     exchange.mkdir()

@@ -2,8 +2,8 @@
 
 Each entry is checked and copied by kerasgrade.frontends.serve.inbound: links, devices, FIFOs,
 sockets, sparse giants, deep trees, names that are not UTF-8 or not ids are refused with a
-reason; nothing is followed or read past a cap. Tests/frontends/serve/test_hostile.py runs the
-same attacks against the real service with real Unix users.
+reason; nothing is followed or read past a cap. test_hostile_exchange.py runs the same
+attacks against the real service with real Unix users.
 """
 
 from __future__ import annotations
