@@ -233,9 +233,10 @@ def _attack(base: Path, names: dict[str, str], alice: Student, bob: Student,
     solution.parent.chmod(0o755)  # readable, so a link to it is the attack the issue found
     solution.chmod(0o644)
     inbound = exchange / COURSE_ID / "inbound"
-    outside = (exchange, course, base / "home")
+    outside = (exchange, course, base / "home", base / "log")
     outside_before = _tree(base, outside)
-    log = base / "serve.log"
+    log = base / "log" / "serve.log"
+    log.parent.mkdir()
     started = time.time()
     proc = start(course, log)
     honest: dict[str, list[str]] = {"alice": [], "bob": [], "mallory": []}
