@@ -4,9 +4,11 @@ tests/report/test_formgrader_ids.py opens the pages in Chromium)."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
+import pytest
 from jinja2 import Environment, FileSystemLoader
 from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_markdown_cell, new_notebook
@@ -15,6 +17,7 @@ from traitlets.config import Config
 
 from kerasgrade.frontends.nbgrader import formgrader
 
+LOG = logging.getLogger(__name__)
 STUDENT = '<img src=x onerror=kgTag=1>";kgScript=1;"</script><script>kgScript=2</script>'
 
 
@@ -42,7 +45,7 @@ def test_nbgrader_alone_prints_the_id_as_html() -> None:
 
 def test_student_pages_escape_the_id_and_give_the_script_it_as_json() -> None:
     settings = nbgrader_settings()
-    assert formgrader.guard(settings) is True
+    assert formgrader.guard(settings, LOG) is True
     for name in ("manage_students_assignments.tpl", "manage_students_notebook_submissions.tpl"):
         html = settings[formgrader.ENV].get_template(name).render(
             student_id=STUDENT, assignment_id="ps1", base_url="/user/t")
@@ -57,7 +60,7 @@ def test_student_pages_escape_the_id_and_give_the_script_it_as_json() -> None:
 
 def test_submission_page_escapes_what_nbgrader_hands_the_exporter() -> None:
     settings = nbgrader_settings()
-    formgrader.guard(settings)
+    formgrader.guard(settings, LOG)
     nb = new_notebook(cells=[new_markdown_cell("My answer.")])
     html, _ = settings[formgrader.EXPORTER].from_notebook_node(nb, resources={
         "assignment_id": "ps1", "notebook_id": "ps1", "submission_id": "abc", "index": 0,
@@ -70,14 +73,15 @@ def test_submission_page_escapes_what_nbgrader_hands_the_exporter() -> None:
 
 def test_guard_is_idempotent_and_waits_for_the_formgrader() -> None:
     settings = nbgrader_settings()
-    formgrader.guard(settings)
+    formgrader.guard(settings, LOG)
     guarded = dict(settings)
-    assert formgrader.guard(settings) is True and settings == guarded
-    assert formgrader.guard({"other": 1}) is None  # no formgrader (a student's server)
+    assert formgrader.guard(settings, LOG) is True and settings == guarded
+    assert formgrader.guard({"other": 1}, LOG) is None  # no formgrader (a student's server)
 
 
-def test_an_unknown_formgrader_is_switched_off() -> None:
+def test_an_unknown_formgrader_is_switched_off(caplog: pytest.LogCaptureFixture) -> None:
     settings = nbgrader_settings()
     settings[formgrader.ENV] = None  # another nbgrader keeps its pages elsewhere
-    assert formgrader.guard(settings) is False
+    assert formgrader.guard(settings, LOG) is False
     assert settings[formgrader.BROKEN] is True
+    assert "cannot be kept safe from student ids" in caplog.text

@@ -37,9 +37,6 @@ EXPORTER = "nbgrader_exporter"  # a submission's page
 FORMGRADER = "nbgrader_formgrader"  # present once nbgrader's extension has loaded
 BROKEN = "nbgrader_bad_setup"  # nbgrader then answers every page with its error page
 
-log = logging.getLogger(__name__)
-
-
 _SCRIPT = re.compile(r"(<script>)(.*?)(</script>)", re.S)
 _QUOTED = re.compile(r'"\{\{ *(\w+) *\}\}"')
 
@@ -76,9 +73,10 @@ class EscapingHTMLExporter(HTMLExporter):
         return super().from_notebook_node(nb, resources=escaped(resources), **kw)
 
 
-def guard(settings: dict[str, Any]) -> bool | None:
+def guard(settings: dict[str, Any], log: logging.Logger) -> bool | None:
     """Make the formgrader in these tornado settings escape what it shows. True: guarded;
-    None: no formgrader (yet); False: it could not be guarded, and its pages are switched off."""
+    None: no formgrader (yet); False: it could not be guarded, and its pages are switched off
+    (logged)."""
     if FORMGRADER not in settings:
         return None
     env, exporter = settings.get(ENV), settings.get(EXPORTER)
@@ -89,7 +87,9 @@ def guard(settings: dict[str, Any]) -> bool | None:
                   "(%s is %r, %s is %r): its pages are switched off", ENV, type(env).__name__,
                   EXPORTER, type(exporter).__name__)
         return False
-    if not env.autoescape:
+    # Whatever autoescape it has: nbgrader's templates end in .tpl, which select_autoescape
+    # would not escape.
+    if not isinstance(env.loader, JsonInScripts):
         settings[ENV] = env.overlay(autoescape=True, loader=JsonInScripts(env.loader))
     if type(exporter) is HTMLExporter:
         settings[EXPORTER] = EscapingHTMLExporter(config=exporter.config)
@@ -103,11 +103,11 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     # Extensions load in the order of their names, so nbgrader's formgrader usually comes
     # after this one; the start hook below then guards it.
-    guard(serverapp.web_app.settings)
+    guard(serverapp.web_app.settings, serverapp.log)
 
 
 async def _start_jupyter_server_extension(serverapp: Any) -> None:
     """Runs once every extension has loaded, when the event loop starts: before the server
     handles its first request."""
-    if guard(serverapp.web_app.settings):
+    if guard(serverapp.web_app.settings, serverapp.log):
         serverapp.log.info("kerasgrade: the formgrader's pages escape student ids")
