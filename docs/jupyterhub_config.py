@@ -83,8 +83,11 @@ for role, folder in CONFIG.items():
         # jupyterhub-singleuser forbids by default (frame-ancestors 'none'). 'self' lets the
         # instructor's server frame its own pages; on a hub without subdomains every user's
         # server shares that origin, see docs/jupyterhub.md.
-        server["ServerApp"] = {"tornado_settings": {"headers": {
-            "Content-Security-Policy": "frame-ancestors 'self'"}}}
+        server["ServerApp"] = {
+            "tornado_settings": {"headers": {
+                "Content-Security-Policy": "frame-ancestors 'self'"}},
+            # The formgrader's pages escape the ids students name (docs/security.md).
+            "jpserver_extensions": {"kerasgrade.frontends.nbgrader.formgrader": True}}
     (folder / "jupyter_server_config.json").write_text(json.dumps(server))
     for f in folder.rglob("*"):
         f.chmod(0o755 if f.is_dir() else 0o644)

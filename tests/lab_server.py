@@ -48,8 +48,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def private_jupyter(home: Path) -> dict[str, str]:
-    """Environment and config for a JupyterLab that reads and writes only under ``home``."""
+def private_jupyter(home: Path, extensions: tuple[str, ...] = ()) -> dict[str, str]:
+    """Environment and config for a JupyterLab that reads and writes only under ``home``, with
+    these server extensions enabled too."""
     dirs = {
         "HOME": home,
         "JUPYTER_CONFIG_DIR": home / "config",
@@ -61,8 +62,9 @@ def private_jupyter(home: Path) -> dict[str, str]:
     }
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
+    enabled = {"ServerApp": {"jpserver_extensions": dict.fromkeys(extensions, True)}}
     (dirs["JUPYTER_CONFIG_DIR"] / "jupyter_server_config.json").write_text(
-        json.dumps(OFFLINE_SERVER))
+        json.dumps(OFFLINE_SERVER | (enabled if extensions else {})))
     settings = dirs["JUPYTERLAB_SETTINGS_DIR"]
     for plugin, values in LAB_SETTINGS.items():
         path = settings / f"{plugin}.jupyterlab-settings"
@@ -73,9 +75,9 @@ def private_jupyter(home: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def jupyterlab(root: Path, base: Path) -> Iterator[Server]:
+def jupyterlab(root: Path, base: Path, extensions: tuple[str, ...] = ()) -> Iterator[Server]:
     """JupyterLab serving ``root`` (also its working folder, where nbgrader looks for the
-    course), with its home and log under ``base``."""
+    course), with its home and log under ``base`` and these server extensions enabled."""
     token, port = secrets.token_hex(16), free_port()
     log = base / "jupyterlab.log"
     with log.open("wb") as out:
@@ -84,7 +86,7 @@ def jupyterlab(root: Path, base: Path) -> Iterator[Server]:
             [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
              "--ip=127.0.0.1", "--ServerApp.port_retries=0", f"--ServerApp.token={token}",
              f"--ServerApp.root_dir={root}", *(["--allow-root"] if os.geteuid() == 0 else [])],
-            cwd=root, env=os.environ | private_jupyter(base / "home"), stdout=out,
+            cwd=root, env=os.environ | private_jupyter(base / "home", extensions), stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}"

@@ -293,3 +293,16 @@ def test_written_answers_wait_for_the_teacher_in_the_gradebook(tmp_path: Path) -
         assert grades["results_table"] == (0, False, 2)
         assert book.gb.find_submission(aid, "ann").score == 10
         assert book.gb.find_submission(aid, "ann").max_score == 12 + 5
+
+
+def test_a_folder_name_writes_nothing_but_text_to_the_terminal(tmp_path: Path) -> None:
+    """A student id is a folder's name: an escape sequence or a line break in it reaches the
+    instructor's terminal escaped, and forges no line (no notebook: nothing runs)."""
+    root = make_course(tmp_path, ())
+    forged = "mallory\x1b]0;pwned\x07\nalice: 14 graded"  # no "/": one folder
+    (root / "submitted" / forged / AID).mkdir(parents=True)
+    proc = grade(root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout
+    assert "mallory\\x1b]0;pwned\\x07\\nalice: 14 graded: 0/" in proc.stdout
+    assert not [line for line in proc.stdout.splitlines() if line.startswith("alice")]

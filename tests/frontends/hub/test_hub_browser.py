@@ -8,7 +8,8 @@ runs the checks, restarts and runs all, and submits; student 2 submits the no-so
 with an output that carries script. The service grades both and releases the feedback; each
 student fetches theirs in the browser and finds their own score and kerasgrade's report, and
 cannot reach the other's server, home or the exchange's listings. The instructor's formgrader
-shows both graded, and the hostile output runs nothing there.
+shows both graded, and the hostile output runs nothing there, nor does a student id that holds
+HTML.
 
 Screenshots of every step go to test-artifacts/hub/ (git-ignored).
 """
@@ -64,6 +65,9 @@ HOSTILE = new_code_cell(
     "from IPython.display import HTML, display\n"
     "display(HTML('<img src=\"x\" onerror=\"window.kgPwned = 1\">'\n"
     "             '<script>window.kgPwned = 2</script>hostile output'))")
+# A student id that is an HTML tag and breaks out of a script's string (nbgrader's formgrader
+# prints it into its pages as it is): kerasgrade's guard, which the hub config enables, escapes it.
+HOSTILE_ID = '<img src=x onerror=kgPwned=3>";kgPwned=4;"'
 
 
 @dataclass(frozen=True)
@@ -335,6 +339,17 @@ def test_students_submit_the_service_grades_each_sees_only_their_feedback(
         page.keyboard.press("End")  # the hostile cell is the last
         page.wait_for_timeout(1000)  # time for an image's onerror to fire
         shot(page, shots, "10-instructor-submission")
+        assert page.evaluate("() => window.kgPwned === undefined")
+        # A student id that holds HTML, already in the gradebook: Manage Students lists it, its
+        # page shows it as text, and neither runs it.
+        course.instructor.run("db", "student", "add", HOSTILE_ID, cwd=course.folder)
+        page.goto(f"{user}/formgrader/manage_students")
+        row = page.locator("#main-table tr", has=page.locator("td.id", has_text="onerror"))
+        expect(row.locator("td.id")).to_have_text(HOSTILE_ID, timeout=60_000)
+        row.locator("td.name a").click()
+        expect(page.locator("ol.breadcrumb li.active")).to_have_text(HOSTILE_ID)
+        page.wait_for_timeout(1000)  # time for an image's onerror to fire
+        shot(page, shots, "11-instructor-hostile-student")
         assert page.evaluate("() => window.kgPwned === undefined")
         assert not dialogs
     # The hub starts a managed service again when it exits: it must never have had to.

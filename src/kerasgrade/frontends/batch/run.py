@@ -64,6 +64,7 @@ from kerasgrade.jobs import warm
 from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import gradebook
 from kerasgrade.report.publish import Publisher, stored_state
+from kerasgrade.report.text import printable
 from kerasgrade.results import SubmissionResult
 
 
@@ -222,8 +223,8 @@ class Batch:
             finished = 0
             for job, future in outcomes:
                 if isinstance(future, Outcome) and future.retrying:
-                    self.console.print(f"{job.student}: the grader failed (not the "
-                                       f"submission): {future.failure}; retrying",
+                    self.console.print(printable(f"{job.student}: the grader failed (not the "
+                                                 f"submission): {future.failure}; retrying"),
                                        style="yellow", markup=False)
                     continue
                 finished += 1
@@ -248,9 +249,9 @@ class Batch:
         except Exception as exc:  # the grader's own failure: reported, retried on the next run
             self.grader_failures += 1
             where = traceback.format_exception_only(exc)[-1].strip()
-            self.console.print(f"{job.student}: the grader failed (not the submission; nothing "
-                               f"recorded, the next run retries): {where}", style="red",
-                               markup=False)
+            self.console.print(printable(f"{job.student}: the grader failed (not the submission; "
+                                         f"nothing recorded, the next run retries): {where}"),
+                               style="red", markup=False)
 
     def _finish(self, sub: Submission, result: SubmissionResult, state: dict[str, Any],
                 executed: str | None = None) -> None:
@@ -262,6 +263,7 @@ class Batch:
         reason = f" ({result.reason})" if result.reason else ""
         seconds = result.timings.get("total")
         took = f" in {seconds:.0f} s" if seconds else ""
-        # markup=False: reasons quote the student's own error messages, brackets included
-        self.console.print(f"{result.student}: {result.score:g}/{result.max_score:g} "
-                           f"{result.status}{reason}{took}", markup=False)
+        # markup=False, printable: the id is a folder's name and reasons quote the student's own
+        # error messages, brackets, escape sequences and line breaks included
+        self.console.print(printable(f"{result.student}: {result.score:g}/{result.max_score:g} "
+                                     f"{result.status}{reason}{took}"), markup=False)
