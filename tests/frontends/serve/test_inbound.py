@@ -178,11 +178,6 @@ def test_the_owner_must_be_the_student_named() -> None:
     assert "uid 4000000" in inbound.owner_problem("alice", 4_000_000)
 
 
-def test_what_a_student_named_is_escaped_for_a_terminal() -> None:
-    assert inbound.printable("a\x1b[31mred\nline") == "a\\x1b[31mred\\nline"
-    assert len(inbound.printable("x" * 1000)) == 203
-
-
 def test_an_unreleased_course_is_waited_for(tmp_path: Path) -> None:
     exchange = tmp_path / "exchange"
     course = tmp_path / "course"

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from kerasgrade.frontends.serve.inbound import printable
+from kerasgrade.report.text import printable
 
 Event = Literal["queued", "replaced", "deferred", "started", "graded", "released", "refused",
                 "fault", "quarantined"]

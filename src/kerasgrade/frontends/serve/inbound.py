@@ -25,6 +25,8 @@ from pathlib import Path
 
 from nbgrader.utils import parse_utc
 
+from kerasgrade.report.text import printable
+
 TIMESTAMP = "timestamp.txt"
 SECRET = "submission_secret.txt"
 TIMESTAMP_BYTES = 256  # nbgrader writes one short line
@@ -75,12 +77,6 @@ class Arrival:
 
 def key(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
-
-
-def printable(text: str, limit: int = 200) -> str:
-    """Text a student chose, safe for a terminal line: control characters escaped, bounded."""
-    out = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-    return out if len(out) <= limit else out[:limit] + "..."
 
 
 def claim(raw: bytes) -> Claim:
@@ -235,14 +231,14 @@ class _Walk:
         mode = info.st_mode
         if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
             hint = "; hand in the file itself" if stat.S_ISLNK(mode) else ""
-            raise Refused(f"{printable(path, 80)} is {_kind(mode)}{hint}")
+            raise Refused(f"{_shown(path)} is {_kind(mode)}{hint}")
         if self.owned_by is not None and info.st_uid != self.owned_by:
-            raise Refused(f"{printable(path, 80)} belongs to another Unix user")
+            raise Refused(f"{_shown(path)} belongs to another Unix user")
         if stat.S_ISREG(mode):
             if info.st_nlink > 1:
-                raise Refused(f"{printable(path, 80)} is a hard link to another file")
+                raise Refused(f"{_shown(path)} is a hard link to another file")
             if info.st_size > self.caps.file_bytes:
-                raise Refused(f"{printable(path, 80)} is {info.st_size} bytes, over the "
+                raise Refused(f"{_shown(path)} is {info.st_size} bytes, over the "
                               f"limit of {self.caps.file_bytes}")
             self.files += 1
             self.total += info.st_size
@@ -255,7 +251,7 @@ class _Walk:
     def _same(fd: int, info: os.stat_result, path: str) -> None:
         now = os.fstat(fd)
         if (now.st_ino, now.st_dev) != (info.st_ino, info.st_dev):
-            raise Refused(f"{printable(path, 80)} changed while it was read")
+            raise Refused(f"{_shown(path)} changed while it was read")
 
     def _file(self, folder: int, name: str, path: str, info: os.stat_result,
               target: Path) -> None:
@@ -269,6 +265,6 @@ class _Walk:
                     out.write(chunk)
                     left -= len(chunk)
             if left <= 0:
-                raise Refused(f"{printable(path, 80)} grew while it was read")
+                raise Refused(f"{_shown(path)} grew while it was read")
         finally:
             os.close(fd)

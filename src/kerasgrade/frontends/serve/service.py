@@ -36,12 +36,13 @@ from kerasgrade.frontends.batch.worker import Pool, cores, default_workers, run_
 from kerasgrade.frontends.serve import config, inbound
 from kerasgrade.frontends.serve.events import EventLog, say
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
-from kerasgrade.frontends.serve.inbound import NotFinished, Refused, printable
+from kerasgrade.frontends.serve.inbound import NotFinished, Refused
 from kerasgrade.frontends.serve.queue import Entry, Queue
 from kerasgrade.grade import failed_result
 from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import gradebook
 from kerasgrade.report.publish import Publisher, stored_state
+from kerasgrade.report.text import printable
 from kerasgrade.results import SubmissionResult
 
 
