@@ -1,7 +1,7 @@
 """A cell stopped at the time limit, as the student reads it: the fact, and its one wording.
 
 The runner (kerasgrade.execute.kernel.runner) and nbgrader's step after Execute
-(frontends/nbgrader/time_limit.py) record each student cell that ran past its limit as a
+(frontends/nbgrader/timeouts.py) record each student cell that ran past its limit as a
 TimedOutCell in the execution facts; the grader adds the reference solution's own time
 (course.time_limits.reference_cell). `overrun` reads them back, and its clause and change are
 the only words for it: the checks whose finding the stopped cell explains (nothing trained, a

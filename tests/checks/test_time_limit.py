@@ -17,14 +17,14 @@ from kerasgrade.course import assignments, time_limits
 from kerasgrade.grade import result_from_facts
 from kerasgrade.report import feedback
 
-AID01, AID02, AID04 = (assignments.PREPARING_DATA, assignments.CONNECTED_NETWORKS,
-                       assignments.IMPROVING_NETWORK)
+AID01, AID02, AID03, AID04 = (assignments.PREPARING_DATA, assignments.CONNECTED_NETWORKS,
+                              assignments.FASHION_CLASSIFIER, assignments.IMPROVING_NETWORK)
 LIMIT = 60.0
 LOOP = "while True:\n    pass\n"
 FIT = "history = model.fit(train_images, train_labels, epochs=epochs, shuffle=True, verbose=2)"
 CAUSES = ("a loop that never ends", "far more epochs than asked", "builds a huge layer")
 # The advice a check gives when nothing stopped the cell, which a stopped cell makes wrong.
-UNRELATED = ("pass it on", "model.fit(", "KeyboardInterrupt", "never trained",
+UNRELATED = ("pass it on", "KeyboardInterrupt", "never trained",
              "variable named `model`", "training failed")
 
 
@@ -123,6 +123,19 @@ def test_no_model_at_all_is_put_down_to_the_stopped_cell() -> None:
     for name in ("architecture", "activations", "compile_settings", "test_accuracy"):
         assert not results[name].passed
         assert_named(results[name].text(), "cell 8 (`while True:`)", AID02, f["data_source"])
+
+
+def test_03_training_cut_short_after_a_few_epochs() -> None:
+    """The limit stopped 03's fit after 3 of its 30 epochs (the history keeps those): the
+    accuracy checks put the low accuracy down to that; the missing softmax is still named by
+    the check of the activations."""
+    f = stopped(facts(AID03, "no-softmax"), 21, "history = model.fit(X_train, y_train)")
+    f["export"]["history"] = {k: v[:3] for k, v in f["export"]["history"].items()}
+    results = run(AID03, f)
+    for name in ("validation_accuracy", "first_prediction"):
+        assert_named(results[name].text(), "Cell 21 (`history = model.fit(X_train, y_train)`)",
+                     AID03, "fashion-mnist")
+    assert "add activation='softmax'" in results["activations"].text()
 
 
 def test_04_a_model_never_trained_or_never_made_and_its_missing_row() -> None:

@@ -56,8 +56,8 @@ def first_prediction(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResu
     if first == ANKLE_BOOT:
         return CheckResult.ok(cs.name, cs.points,
                               f"The first test image is predicted as {found}.", cs.title)
-    return common.low_accuracy(facts, spec, cs, f"The first test image is an ankle boot (class "
-                               f"9); your model predicts {found}.", ev.get("test_accuracy", 0.0))
+    wrong = f"The first test image is an ankle boot (class 9); your model predicts {found}."
+    return common.low_accuracy(facts, spec, cs, wrong, ev.get("test_accuracy", 0.0))
 
 
 CHECKS = {

@@ -78,8 +78,8 @@ def reference_cell(assignment_id: str, data_source: str | None) -> ReferenceTime
 def note_reference(facts: Facts, assignment_id: str) -> None:
     """Beside the cells a run stopped at the time limit, the reference's time to compare."""
     execution = facts.get("execution") or {}
-    reference = reference_cell(assignment_id, facts.get("data_source"))
-    if execution.get("timed_out") and reference:
+    if execution.get("timed_out") and (
+            reference := reference_cell(assignment_id, facts.get("data_source"))):
         execution["reference"] = reference
 
 
