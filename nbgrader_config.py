@@ -42,8 +42,9 @@ if importlib.util.find_spec("kerasgrade") is None:
     )
 
 # The cell limit of `kerasgrade grade` and `pytest autograder/` (from the reference solution's
-# measured time, kerasgrade.course.time_limits): for the assignment named on nbgrader's
-# command line, else the largest (nbgrader's default of 30 s would cut training off).
+# measured time, or KERASGRADE_CELL_TIMEOUT: kerasgrade.course.time_limits): for the
+# assignment named on nbgrader's command line, else the largest (nbgrader's default of 30 s
+# would cut training off).
 from kerasgrade.course.assignments import ASSIGNMENTS  # noqa: E402  (after the path)
 from kerasgrade.course.build import is_test_cell  # noqa: E402
 from kerasgrade.course.time_limits import time_limits  # noqa: E402
@@ -55,8 +56,7 @@ own_scripts_on_path()
 
 _named = [a for a in ASSIGNMENTS if any(a in arg for arg in sys.argv[1:])]
 _limits = [time_limits(a) for a in _named or ASSIGNMENTS]
-c.Execute.timeout = int(os.environ.get("KERASGRADE_CELL_TIMEOUT") or
-                        max(limit.cell for limit in _limits))
+c.Execute.timeout = int(max(limit.cell for limit in _limits))
 # A test cell is the grader's own check, measuring the model in a subprocess: like the
 # grader's cells in `kerasgrade grade`, it is bounded by the notebook's limit, not a cell's.
 _test_cell_timeout = int(max(limit.notebook for limit in _limits))
@@ -65,19 +65,25 @@ c.Execute.timeout_func = lambda cell: (_test_cell_timeout if is_test_cell(cell)
 
 # generate_feedback: nbgrader's preprocessors, then the kerasgrade report (checks, layer
 # table, plots) at the top of each student's page, from the facts the hidden cells measured.
-from kerasgrade.nbgrader_plugins import GraderFaults, InertOutputs, KerasgradeReport  # noqa: E402
+from kerasgrade.nbgrader_plugins import (  # noqa: E402
+    GraderFaults,
+    InertOutputs,
+    KerasgradeReport,
+    TimedOutCells,
+)
 
 c.GenerateFeedback.preprocessors = [
     *GenerateFeedback.class_traits()["preprocessors"].default(), InertOutputs, KerasgradeReport,
 ]
 # Right after Execute: a hidden cell whose measuring failed (the grader's fault) fails the
-# submission, so nbgrader saves no score for it. Last: what a student's code output (HTML,
-# Javascript, SVG...) or markdown holds must not run as script where the formgrader or the
-# feedback shows it: autograded/ keeps only text and images.
+# submission, so nbgrader saves no score for it; then the checks that failed after a cell
+# stopped at the time limit say so, not their usual advice. Last: what a student's code
+# output (HTML, Javascript, SVG...) or markdown holds must not run as script where the
+# formgrader or the feedback shows it: autograded/ keeps only text and images.
 _autograde = Autograde.class_traits()["autograde_preprocessors"].default()
 _executed = _autograde.index(Execute) + 1
 c.Autograde.autograde_preprocessors = [
-    *_autograde[:_executed], GraderFaults, *_autograde[_executed:], InertOutputs,
+    *_autograde[:_executed], GraderFaults, TimedOutCells, *_autograde[_executed:], InertOutputs,
 ]
 
 # KERASGRADE_NBGRADER_SANDBOX=1: every notebook runs in the bubblewrap sandbox, in the

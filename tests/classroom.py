@@ -38,9 +38,11 @@ def make_course(root: Path, students: tuple[str, ...] = ("alice", "bob", "carol"
     return root
 
 
-def grade(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def grade(root: Path, *extra: str, env: dict[str, str] | None = None
+          ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kerasgrade", "grade", AID, "--root",
-                           str(root), *extra], capture_output=True, text=True, timeout=900)
+                           str(root), *extra], capture_output=True, text=True, timeout=900,
+                          env=env)
 
 
 def state(root: Path, student: str) -> Path:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from kerasgrade.frontends import pytest_plugin
-from kerasgrade.frontends.nbgrader import bridge, faults, feedback, lms
+from kerasgrade.frontends.nbgrader import bridge, faults, feedback, lms, timeouts
 from kerasgrade.report import inert
 from kerasgrade.steps import framework
 
@@ -23,6 +23,7 @@ from kerasgrade.steps import framework
     ("kerasgrade.nbgrader_plugins", "GraderFaults", faults.GraderFaults),
     ("kerasgrade.nbgrader_plugins", "InertOutputs", inert.InertOutputs),
     ("kerasgrade.nbgrader_plugins", "KerasgradeReport", feedback.KerasgradeReport),
+    ("kerasgrade.nbgrader_plugins", "TimedOutCells", timeouts.TimedOutCells),
     ("kerasgrade.pytest_plugin", "pytest_generate_tests", pytest_plugin.pytest_generate_tests),
     ("kerasgrade.data", "load_mnist", importlib.import_module("kerasgrade.data.load").load_mnist),
 ])

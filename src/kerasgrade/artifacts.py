@@ -13,6 +13,9 @@ import stat
 from pathlib import Path
 from typing import Any, TypedDict
 
+from kerasgrade import time_limit
+from kerasgrade.time_limit import ReferenceTime, TimedOutCell
+
 # The scratch folder of one run (the runner's files; the student's code can write there too).
 SUBMISSION = "submission.ipynb"  # the sanitized notebook with the grader's cells
 EXECUTED = "executed.ipynb"
@@ -59,6 +62,19 @@ class EvaluationFacts(TypedDict, total=False):
     first_predicted: list[int]
 
 
+class ExecutionFacts(TypedDict, total=False):
+    """The runner's report (execute/driver.py reads it), and what the grader adds to it."""
+
+    status: str  # "ok", "error", "died", "timeout", or the sandbox's own status
+    reason: str  # why the run failed or a cell was stopped, for the student to read
+    errors: list[dict[str, Any]]  # per failed cell: cell, ename, evalue, source
+    timed_out: list[TimedOutCell]  # the student's cells stopped at the time limit
+    reference: ReferenceTime  # beside timed_out: the reference solution's slowest cell
+    kernel_start_seconds: float
+    total_seconds: float
+    peak_rss_mb: float
+
+
 class Facts(TypedDict, total=False):
     """Everything the checks and pages know about one submission."""
 
@@ -73,7 +89,7 @@ class Facts(TypedDict, total=False):
     # trained (id, type, iterations, steps_per_epoch, history_epochs, test accuracy and loss).
     models: dict[str, dict[str, Any]]
     saved: list[dict[str, Any]]  # per saved file: name, loads, matches the trained model
-    execution: dict[str, Any]  # the runner's report: status, reason, errors, peak_rss_mb
+    execution: ExecutionFacts
     sanitize_notes: list[str]  # what sanitizing changed, for the student to read
 
 
@@ -97,12 +113,15 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def model_problem(facts: Facts) -> str | None:
     """Why there is no model to check, in words a student can act on; None if there is one."""
-    execution = facts.get("execution") or {}
-    if execution.get("reason") and not facts.get("model", {}).get("loaded"):
-        return execution["reason"]
     model = facts.get("model") or {}
     if model.get("loaded"):
         return None
+    overrun = time_limit.overrun(facts)
+    if overrun:
+        return overrun.clause()
+    execution = facts.get("execution") or {}
+    if execution.get("reason"):
+        return execution["reason"]
     if model.get("error"):
         return f"the grader could not load your model: {model['error']}"
     export = facts.get("export") or {}

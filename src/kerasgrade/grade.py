@@ -33,7 +33,7 @@ import nbformat
 
 from kerasgrade import checks, sanitize
 from kerasgrade.artifacts import Facts
-from kerasgrade.course import assignments
+from kerasgrade.course import assignments, time_limits
 from kerasgrade.course.layout import RELEASE, course_root, private_paths
 from kerasgrade.execute.driver import Execution, execute
 from kerasgrade.jobs.options import ExecOptions, with_limits
@@ -187,6 +187,7 @@ def measure_stage(ran: Executed) -> Measured:
         timings["measure"] = measured.run.seconds
     facts = measured.facts
     facts["execution"] = {k: v for k, v in execution.run.items() if k != "cell_seconds"}
+    time_limits.note_reference(facts, ran.assignment)
     facts["sanitize_notes"] = ran.notes
     return _grow(ran, Measured, facts=facts, timings=timings)
 

@@ -1,5 +1,6 @@
 """Time limits come from the reference solution's measured time, the same in every front end
-(issue 12, finding 4). The endless loop graded under them is in tests/sandbox/test_hostile.py."""
+(issue 12, finding 4). The endless loop graded under them is in tests/sandbox/test_hostile.py,
+and what a student reads of it in tests/frontends/test_time_limit_named.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ import pytest
 from kerasgrade.course import build as course
 from kerasgrade.course import time_limits as table
 from kerasgrade.course.assignments import CONNECTED_NETWORKS
-from kerasgrade.course.time_limits import CELL_FLOOR, LIMIT_FACTOR, NOTEBOOK_FLOOR, time_limits
+from kerasgrade.course.time_limits import (
+    CELL_FLOOR,
+    CELL_TIMEOUT_ENV,
+    LIMIT_FACTOR,
+    NOTEBOOK_FLOOR,
+    time_limits,
+)
 from kerasgrade.frontends.nbgrader.kernel import kernel_limits
 from kerasgrade.jobs.options import ExecOptions, with_limits
 
@@ -47,6 +54,33 @@ def test_limits_can_be_set_per_assignment(tmp_path: Path,
     given = with_limits(ExecOptions(), AID)
     assert (given.cell_timeout, given.limits.wall_seconds) == (42, 99)
     assert kernel_limits(AID).wall_seconds == 99
+
+
+def test_the_machines_cell_limit_holds_in_every_front_end(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """KERASGRADE_CELL_TIMEOUT, which nbgrader_config.py reads through time_limits, is the cell
+    limit of the batch and pytest too (ExecOptions); the notebook's limit stays."""
+    own = time_limits(AID)
+    monkeypatch.setenv(CELL_TIMEOUT_ENV, "7.5")
+    assert time_limits(AID) == table.TimeLimits(7.5, own.notebook)
+    given = with_limits(ExecOptions(), AID)
+    assert (given.cell_timeout, given.limits.wall_seconds) == (7.5, own.notebook)
+    assert kernel_limits(AID).wall_seconds == own.notebook
+    monkeypatch.setenv(CELL_TIMEOUT_ENV, "soon")
+    with pytest.raises(ValueError, match="KERASGRADE_CELL_TIMEOUT must be a number of seconds, "
+                                         "not 'soon'"):
+        time_limits(AID)
+
+
+def test_the_reference_time_a_student_reads_is_the_one_the_limit_comes_from() -> None:
+    measured = table.recorded_times()[AID]["measured"]
+    for source, run in measured.items():
+        assert table.reference_cell(AID, source) == {"seconds": run["cell"],
+                                                     "data_source": source}
+    slowest = max(measured, key=lambda s: measured[s]["cell"])
+    assert table.reference_cell(AID, "unknown") == {"seconds": measured[slowest]["cell"],
+                                                    "data_source": slowest}
+    assert table.reference_cell("never-timed", "mnist") is None
 
 
 @pytest.mark.slow  # a kernel, and 6 s of sleep

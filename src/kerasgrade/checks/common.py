@@ -16,12 +16,40 @@ from kerasgrade.keras_terms import (
     layer_table,
 )
 from kerasgrade.results import CheckFailed, CheckResult, GraderFault
+from kerasgrade.time_limit import overrun
+
+
+def no_model(facts: Facts, cs: CheckSpec) -> CheckResult | None:
+    """The failure of a check that needs the model, when there is none (and, if a cell was
+    stopped at the time limit, what usually makes a cell that slow)."""
+    problem = artifacts.model_problem(facts)
+    if problem is None:
+        return None
+    stopped = overrun(facts)
+    return CheckResult.fail(cs.name, cs.points, problem, stopped.change() if stopped else "",
+                            cs.title)
+
+
+def stopped_at_limit(facts: Facts, cs: CheckSpec, found: str) -> CheckResult | None:
+    """A finding that a cell stopped at the time limit explains (nothing trained, a variable
+    never set): the failure says what happened and what to change there, and no other advice.
+    None when every cell finished."""
+    stopped = overrun(facts)
+    if stopped is None:
+        return None
+    return CheckResult.fail(cs.name, cs.points, f"{found} {stopped.sentence()}",
+                            stopped.change(), cs.title)
+
+
+def undertrained(facts: Facts, spec: Assignment) -> bool:
+    """The model's history is shorter than the epochs asked for, or there is none."""
+    losses = (artifacts.history(facts) or {}).get("loss") or []
+    return not losses or len(losses) < spec.epochs
 
 
 def architecture(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
-    problem = artifacts.model_problem(facts)
-    if problem:
-        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    if (missing := no_model(facts, cs)) is not None:
+        return missing
     model = facts["model"]
     found = model["layers"]
     table = layer_table(spec.layers, found)
@@ -61,9 +89,8 @@ def architecture(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
 
 
 def activations(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
-    problem = artifacts.model_problem(facts)
-    if problem:
-        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    if (missing := no_model(facts, cs)) is not None:
+        return missing
     expected = [e.activation for e in spec.layers if e.type == "Dense"]
     found = [g.get("activation") for g in facts["model"]["layers"] if g["type"] == "Dense"]
     pairs = ", ".join(f"{e} (found {f})" for e, f in zip(expected, found))
@@ -89,14 +116,14 @@ def activations(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
 
 
 def compile_settings(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
-    problem = artifacts.model_problem(facts)
-    if problem:
-        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    if (missing := no_model(facts, cs)) is not None:
+        return missing
     m = facts["model"]
     if not m.get("compiled"):
-        return CheckResult.fail(cs.name, cs.points, "The model was never compiled.",
-                                f"call model.compile(loss='{spec.loss[0]}', optimizer="
-                                f"'{spec.optimizer or 'adam'}', metrics=['accuracy'])", cs.title)
+        found = "The model was never compiled."
+        return stopped_at_limit(facts, cs, found) or CheckResult.fail(
+            cs.name, cs.points, found, f"call model.compile(loss='{spec.loss[0]}', optimizer="
+            f"'{spec.optimizer or 'adam'}', metrics=['accuracy'])", cs.title)
     problems = []
     if m["loss"] not in spec.loss:
         problems.append(f"loss is {m['loss']!r}, expected {' or '.join(map(repr, spec.loss))}")
@@ -123,6 +150,8 @@ def label_mistake(facts: Facts, spec: Assignment) -> str | None:
     for err in artifacts.failed_cells(facts):
         if err.get("ename") == CheckFailed.__name__:  # a step check the student ran, not fit
             continue
+        if err.get("ename") == "KeyboardInterrupt" and overrun(facts):  # the time limit's
+            continue
         text = f"{err.get('ename')}: {err.get('evalue')}"
         if ".fit(" not in err.get("source", "") and "fit" not in text:
             continue
@@ -147,9 +176,8 @@ def label_mistake(facts: Facts, spec: Assignment) -> str | None:
 
 def accuracy(facts: Facts, spec: Assignment, cs: CheckSpec,
              key: Literal["test_accuracy", "validation_accuracy"], split: str) -> CheckResult:
-    problem = artifacts.model_problem(facts)
-    if problem:
-        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    if (missing := no_model(facts, cs)) is not None:
+        return missing
     ev = facts.get("evaluation") or {}
     source = facts.get("data_source", "")
     if source not in spec.thresholds:  # the course's set-up, not the submission
@@ -167,7 +195,16 @@ def accuracy(facts: Facts, spec: Assignment, cs: CheckSpec,
                 f"{bar.reference:.3f}).")
     if acc >= bar.minimum:
         return CheckResult.ok(cs.name, cs.points, measured, cs.title)
-    return CheckResult.fail(cs.name, cs.points, measured, diagnose_low_accuracy(facts, spec, acc),
+    return low_accuracy(facts, spec, cs, measured, acc)
+
+
+def low_accuracy(facts: Facts, spec: Assignment, cs: CheckSpec, found: str, acc: float
+                 ) -> CheckResult:
+    """An accuracy check's failure: training cut short at the time limit, else the usual
+    mistake behind the accuracy found."""
+    if undertrained(facts, spec) and (cut_short := stopped_at_limit(facts, cs, found)):
+        return cut_short
+    return CheckResult.fail(cs.name, cs.points, found, diagnose_low_accuracy(facts, spec, acc),
                             cs.title)
 
 
@@ -207,9 +244,9 @@ def diagnose_low_accuracy(facts: Facts, spec: Assignment, acc: float) -> str:
 def saved_model(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     saved = facts.get("saved") or []
     if not saved:
-        problem = artifacts.model_problem(facts)
-        return CheckResult.fail(
-            cs.name, cs.points, problem or "No saved model file (.keras or .h5) was found.",
+        found = "No saved model file (.keras or .h5) was found."
+        return stopped_at_limit(facts, cs, found) or CheckResult.fail(
+            cs.name, cs.points, artifacts.model_problem(facts) or found,
             "save the trained model with model.save('my_model.keras')", cs.title,
         )
     good = [s for s in saved if s["loads"] and s["matches"]]

@@ -18,13 +18,17 @@ def epochs(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     hist = artifacts.history(facts)
     trained = len(hist["loss"]) if hist and hist.get("loss") else 0
     if value != spec.epochs:
-        return CheckResult.fail(cs.name, cs.points,
-                                f"epochs is {value!r}, expected {spec.epochs}.",
-                                f"set epochs = {spec.epochs}", cs.title)
+        found = f"epochs is {value!r}, expected {spec.epochs}."
+        if value is None and (never_set := common.stopped_at_limit(facts, cs, found)):
+            return never_set
+        return CheckResult.fail(cs.name, cs.points, found, f"set epochs = {spec.epochs}",
+                                cs.title)
     if trained != spec.epochs:
+        found = f"epochs = {spec.epochs}, but the model was trained for {trained} epochs."
+        if trained < spec.epochs and (cut_short := common.stopped_at_limit(facts, cs, found)):
+            return cut_short
         return CheckResult.fail(
-            cs.name, cs.points,
-            f"epochs = {spec.epochs}, but the model was trained for {trained} epochs.",
+            cs.name, cs.points, found,
             "pass it on: model.fit(train_images, train_labels, epochs=epochs, shuffle=True)",
             cs.title)
     return CheckResult.ok(cs.name, cs.points,
@@ -43,14 +47,14 @@ def test_evaluation(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResul
     # A loss of nan (training diverged) is the number evaluate() returned, not a missing one.
     diverged = loss is None and "test_loss" in (export.get("non_finite") or ())
     if not isinstance(acc, float) or not (isinstance(loss, float) or diverged):
-        return CheckResult.fail(cs.name, cs.points,
-                                "test_loss and test_acc are not both numbers.",
-                                "test_loss, test_acc = model.evaluate(test_images, test_labels)",
-                                cs.title)
+        found = "test_loss and test_acc are not both numbers."
+        return common.stopped_at_limit(facts, cs, found) or CheckResult.fail(
+            cs.name, cs.points, found,
+            "test_loss, test_acc = model.evaluate(test_images, test_labels)", cs.title)
     measured = (facts.get("evaluation") or {}).get("test_accuracy")
     if measured is None:
-        return CheckResult.fail(cs.name, cs.points, artifacts.model_problem(facts) or
-                                "the grader could not measure the model", "", cs.title)
+        return common.no_model(facts, cs) or CheckResult.fail(
+            cs.name, cs.points, "the grader could not measure the model", "", cs.title)
     if abs(acc - measured) > AGREEMENT:
         return CheckResult.fail(
             cs.name, cs.points,

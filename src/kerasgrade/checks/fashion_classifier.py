@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-from kerasgrade import artifacts
 from kerasgrade.artifacts import Facts
 from kerasgrade.checks import common
 from kerasgrade.course.assignments import Assignment, CheckSpec
@@ -15,9 +14,8 @@ ANKLE_BOOT = 9
 
 
 def probabilities(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
-    problem = artifacts.model_problem(facts)
-    if problem:
-        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    if (missing := common.no_model(facts, cs)) is not None:
+        return missing
     ev = facts.get("evaluation") or {}
     if not ev.get("all_rows_sum_to_one"):
         return CheckResult.fail(
@@ -27,9 +25,10 @@ def probabilities(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
             "use activation='softmax' on the output layer", cs.title)
     y_proba = (facts.get("arrays") or {}).get("y_proba")
     if not y_proba:
-        return CheckResult.fail(cs.name, cs.points,
-                                "y_proba is not an array of class probabilities.",
-                                "y_proba = model.predict(X_new) with X_new = X_test[:3]", cs.title)
+        found = "y_proba is not an array of class probabilities."
+        return common.stopped_at_limit(facts, cs, found) or CheckResult.fail(
+            cs.name, cs.points, found, "y_proba = model.predict(X_new) with X_new = X_test[:3]",
+            cs.title)
     if len(y_proba["shape"]) != 2 or y_proba["shape"][1] != 10 or not y_proba["rows_sum_to_one"]:
         return CheckResult.fail(
             cs.name, cs.points,
@@ -43,9 +42,8 @@ def probabilities(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
 
 
 def first_prediction(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
-    problem = artifacts.model_problem(facts)
-    if problem:
-        return CheckResult.fail(cs.name, cs.points, problem, title=cs.title)
+    if (missing := common.no_model(facts, cs)) is not None:
+        return missing
     ev = facts.get("evaluation") or {}
     if ev.get("error"):
         return CheckResult.fail(cs.name, cs.points, f"The grader could not run your model: "
@@ -58,11 +56,8 @@ def first_prediction(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResu
     if first == ANKLE_BOOT:
         return CheckResult.ok(cs.name, cs.points,
                               f"The first test image is predicted as {found}.", cs.title)
-    return CheckResult.fail(cs.name, cs.points,
-                            f"The first test image is an ankle boot (class 9); your model "
-                            f"predicts {found}.",
-                            common.diagnose_low_accuracy(facts, spec, ev.get("test_accuracy", 0.0)),
-                            cs.title)
+    wrong = f"The first test image is an ankle boot (class 9); your model predicts {found}."
+    return common.low_accuracy(facts, spec, cs, wrong, ev.get("test_accuracy", 0.0))
 
 
 CHECKS = {

@@ -24,24 +24,32 @@ LOSS_AGREEMENT = 0.002  # plus LOSS_RELATIVE of the measured loss
 LOSS_RELATIVE = 0.01
 
 
-def _model(facts: Facts, m: ModelSpec) -> tuple[dict[str, Any] | None, str | None]:
-    """The measured facts of one model variable, or why there are none (in the student's
-    words: the variable and the experiment's row)."""
+def _model(facts: Facts, m: ModelSpec, cs: CheckSpec) -> dict[str, Any] | CheckResult:
+    """The measured facts of one model variable, or the failure that says why there are none
+    (in the student's words: the variable and the experiment's row)."""
     found = (facts.get("models") or {}).get(m.name)
     if found is None:
+        missing = f"No model named `{m.name}` was found."
+        if stopped := common.stopped_at_limit(facts, cs, missing):
+            return stopped
         reason = (facts.get("execution") or {}).get("reason")
-        return None, (
+        return _failed(cs, (
             f"No model named `{m.name}` was found"
             + (f" ({reason})" if reason else "")
             + f": run the cell of the experiment \"{m.row}\" (the variable must be named "
             f"exactly `{m.name}`)."
-        )
+        ))
     if found.get("id") is None:
-        return None, (f"`{m.name}` is a {found.get('type')}, not a Keras model: keep the name "
-                      f"`{m.name}` for the network of the experiment \"{m.row}\".")
+        return _failed(cs, f"`{m.name}` is a {found.get('type')}, not a Keras model: keep "
+                       f"the name `{m.name}` for the network of the experiment \"{m.row}\".")
     if not found.get("loaded") or found.get("error"):
-        return None, f"The grader could not load or measure `{m.name}`: {found.get('error')}"
-    return found, None
+        return _failed(cs, f"The grader could not load or measure `{m.name}`: "
+                       f"{found.get('error')}")
+    return found
+
+
+def _failed(cs: CheckSpec, message: str) -> CheckResult:
+    return CheckResult.fail(cs.name, cs.points, message, "", cs.title)
 
 
 def trained_epochs(model: dict[str, Any]) -> int:
@@ -72,11 +80,15 @@ def _shape_problem(model: dict[str, Any], m: ModelSpec, spec: Assignment,
     return None
 
 
-def _epochs_problem(model: dict[str, Any], m: ModelSpec, cs: CheckSpec) -> CheckResult | None:
+def _epochs_problem(facts: Facts, model: dict[str, Any], m: ModelSpec, cs: CheckSpec
+                    ) -> CheckResult | None:
     trained = trained_epochs(model)
     if trained == m.epochs:
         return None
     why = {1: ", so that it compares with the others trained for one epoch"}.get(m.epochs, "")
+    found = f"`{m.name}` was trained for {trained} epoch(s); expected {m.epochs}{why}."
+    if trained < (m.epochs or 0) and (cut_short := common.stopped_at_limit(facts, cs, found)):
+        return cut_short
     if m.epochs == 1 and trained > 1:
         hint = (f"write epochs=1 in the fit of `{m.name}` (and keep epochs = 10 for the "
                 "ten-epoch experiments); then run the notebook again from the top")
@@ -85,21 +97,19 @@ def _epochs_problem(model: dict[str, Any], m: ModelSpec, cs: CheckSpec) -> Check
                 "the same model further; run the notebook again from the top")
     else:
         hint = f"train `{m.name}` with model.fit(..., epochs={m.epochs}) before recording it"
-    return CheckResult.fail(
-        cs.name, cs.points,
-        f"`{m.name}` was trained for {trained} epoch(s); expected {m.epochs}{why}.", hint,
-        cs.title)
+    return CheckResult.fail(cs.name, cs.points, found, hint, cs.title)
 
 
 def fixed_model(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     """One of the lesson's given networks: layers, activations, compile settings, epochs."""
     m = spec.model(cs.name)
-    model, problem = _model(facts, m)
-    if model is None:
-        return CheckResult.fail(cs.name, cs.points, problem or "", "", cs.title)
+    model = _model(facts, m, cs)
+    if isinstance(model, CheckResult):
+        return model
     # An alias first: its epochs and accuracy are the other model's, and that is the mistake.
     failed = (_alias_problem(facts, model, m, spec, cs) or _shape_problem(model, m, spec, cs)
-              or _epochs_problem(model, m, cs) or _below_problem(facts, model, m, spec, cs))
+              or _epochs_problem(facts, model, m, cs)
+              or _below_problem(facts, model, m, spec, cs))
     if failed:
         return failed
     return CheckResult.ok(
@@ -131,9 +141,9 @@ def _below_problem(facts: Facts, model: dict[str, Any], m: ModelSpec,
     if not m.below:
         return None
     other = spec.model(m.below)
-    compared, _ = _model(facts, other)
+    compared = _model(facts, other, cs)
     source = facts.get("data_source", "")
-    if compared is not None and trained_epochs(compared) == other.epochs and not (
+    if isinstance(compared, dict) and trained_epochs(compared) == other.epochs and not (
             _shape_problem(compared, other, spec, cs)):
         bar, whose = compared["test_accuracy"], f"`{other.name}` ({other.epochs} epochs)"
     elif source in other.references:
@@ -156,9 +166,9 @@ def _below_problem(facts: Facts, model: dict[str, Any], m: ModelSpec,
 def best_model(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     """The student's own design: a softmax output, within the budget, above the bar."""
     m = spec.model(cs.name)
-    model, problem = _model(facts, m)
-    if model is None:
-        return CheckResult.fail(cs.name, cs.points, problem or "", "", cs.title)
+    model = _model(facts, m, cs)
+    if isinstance(model, CheckResult):
+        return model
     dense = [g for g in model["layers"] if g["type"] == "Dense"]
     if not dense or dense[-1].get("units") != 10 or dense[-1].get("activation") != "softmax":
         last = dense[-1] if dense else None
@@ -185,9 +195,10 @@ def best_model(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
             f"set best_epochs = {m.max_epochs} or fewer, fit once, and run the notebook again "
             "from the top", cs.title)
     if trained == 0:
-        return CheckResult.fail(cs.name, cs.points, f"`{m.name}` was never trained.",
-                                f"call {m.name}.fit(train_images, train_labels, "
-                                "epochs=best_epochs) before recording it", cs.title)
+        found = f"`{m.name}` was never trained."
+        return common.stopped_at_limit(facts, cs, found) or CheckResult.fail(
+            cs.name, cs.points, found, f"call {m.name}.fit(train_images, train_labels, "
+            "epochs=best_epochs) before recording it", cs.title)
     # 02's accuracy check on this model; its diagnosis reads a history, here only its length.
     # Any: the lesson model's facts stand in for ModelFacts and EvaluationFacts alike.
     view: Any = {**facts, "model": model, "evaluation": model,
@@ -256,15 +267,16 @@ def results_table(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
             "results[name] = {...}", cs.title)
     missing = [r for r in rows if r not in table]
     if missing:
-        return CheckResult.fail(
-            cs.name, cs.points,
-            f"The results table has the rows {', '.join(table) or 'none'}; missing: "
-            f"{', '.join(missing)}.",
+        found = (f"The results table has the rows {', '.join(table) or 'none'}; missing: "
+                 f"{', '.join(missing)}.")
+        return common.stopped_at_limit(facts, cs, found) or CheckResult.fail(
+            cs.name, cs.points, found,
             "end each experiment's cell with record(\"ROW\", model, epochs, seconds), with the "
             "row names of the lesson", cs.title)
     for m in spec.models:
-        model, _ = _model(facts, m)
-        problem = _row_problem(m.row, table[m.row], spec.table_fields, model)
+        model = _model(facts, m, cs)
+        problem = _row_problem(m.row, table[m.row], spec.table_fields,
+                               model if isinstance(model, dict) else None)
         if problem:
             return CheckResult.fail(cs.name, cs.points, f"Results table: {problem[0]}.",
                                     problem[1], cs.title)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kerasgrade.artifacts import Facts
-from kerasgrade.checks import rules
+from kerasgrade.checks import common, rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.keras_terms import shape_text
 from kerasgrade.results import CheckResult
@@ -19,11 +19,10 @@ def _missing(facts: Facts, names: tuple[str, ...], cs: CheckSpec) -> CheckResult
         return None
     reason = (facts.get("execution") or {}).get("reason")
     msg = f"{' and '.join(absent)} {'is' if len(absent) == 1 else 'are'} not a NumPy array."
-    if reason:
-        msg = f"{reason}. {msg}"
-    return CheckResult.fail(cs.name, cs.points, msg,
-                            "keep the names train_images, train_labels, test_images, "
-                            "test_labels from the loading step", cs.title)
+    return common.stopped_at_limit(facts, cs, msg) or CheckResult.fail(
+        cs.name, cs.points, f"{reason}. {msg}" if reason else msg,
+        "keep the names train_images, train_labels, test_images, test_labels from the loading "
+        "step", cs.title)
 
 
 def image_shapes(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
@@ -89,8 +88,9 @@ def one_hot_labels(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult
 def input_shape(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     value = ((facts.get("export") or {}).get("variables") or {}).get("input_shape")
     if value is None:
-        return CheckResult.fail(cs.name, cs.points, "input_shape is not set to a tuple of ints.",
-                                "set input_shape = (img_rows, img_cols, 1)", cs.title)
+        found = "input_shape is not set to a tuple of ints."
+        return common.stopped_at_limit(facts, cs, found) or CheckResult.fail(
+            cs.name, cs.points, found, "set input_shape = (img_rows, img_cols, 1)", cs.title)
     problem = rules.input_shape(tuple(value) if isinstance(value, list) else value)
     if problem:
         return CheckResult.fail(cs.name, cs.points, problem.sentence(), problem.change, cs.title)

@@ -4,12 +4,15 @@ times (time_limits.json, beside assignments.toml), per data source."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kerasgrade import data
+from kerasgrade.artifacts import Facts
 from kerasgrade.course import assignments
+from kerasgrade.time_limit import ReferenceTime
 
 # Written by `kerasgrade course build` (python -m kerasgrade.course time ID measures one):
 #   {assignment: {"measured": {data source: {"cell": s, "notebook": s}},
@@ -23,6 +26,8 @@ LIMIT_FACTOR = 3
 CELL_FLOOR = 60.0  # seconds: importing TensorFlow on a busy machine alone can take 20
 NOTEBOOK_FLOOR = 180.0  # kernel start, setup cell and export come on top of the cells
 UNMEASURED = (600.0, 900.0)  # an assignment whose reference was never timed
+# The grading machine's own cell limit, for every assignment and front end (nbgrader too).
+CELL_TIMEOUT_ENV = "KERASGRADE_CELL_TIMEOUT"
 
 
 @dataclass(frozen=True)
@@ -38,13 +43,19 @@ def recorded_times() -> dict[str, Any]:
         return {}
 
 
-def source_limits(assignment_id: str, data_source: str | None = None) -> TimeLimits:
-    """The cell and notebook limits of an assignment (see TIME_LIMITS_FILE): from the
-    reference's time on data_source when it was measured there, else on the slowest source
-    measured (full data takes longer than the sample)."""
-    entry = recorded_times().get(assignment_id, {})
+def _measured(entry: dict[str, Any], data_source: str | None) -> dict[str, dict[str, float]]:
+    """The reference's runs a limit is derived from: on data_source when it was measured
+    there, else on every source measured (the slowest counts: full data takes longer than the
+    sample)."""
     measured = entry.get("measured", {})
-    runs = [measured[data_source]] if data_source in measured else list(measured.values())
+    return {data_source: measured[data_source]} if data_source in measured else measured
+
+
+def source_limits(assignment_id: str, data_source: str | None = None) -> TimeLimits:
+    """The cell and notebook limits of an assignment (see TIME_LIMITS_FILE), from the
+    reference's times (_measured)."""
+    entry = recorded_times().get(assignment_id, {})
+    runs = list(_measured(entry, data_source).values())
     if runs:
         cell = max(CELL_FLOOR, LIMIT_FACTOR * max(m["cell"] for m in runs))
         notebook = max(NOTEBOOK_FLOOR, LIMIT_FACTOR * max(m["notebook"] for m in runs))
@@ -52,6 +63,24 @@ def source_limits(assignment_id: str, data_source: str | None = None) -> TimeLim
         cell, notebook = UNMEASURED
     cell = float(entry.get("cell_seconds") or cell)
     return TimeLimits(cell, max(cell, float(entry.get("notebook_seconds") or notebook)))
+
+
+def reference_cell(assignment_id: str, data_source: str | None) -> ReferenceTime | None:
+    """The reference solution's slowest cell, from the runs the cell limit is derived from,
+    and the data it was measured on; None for an assignment never timed."""
+    runs = _measured(recorded_times().get(assignment_id, {}), data_source)
+    if not runs:
+        return None
+    source = max(runs, key=lambda s: runs[s]["cell"])
+    return {"seconds": float(runs[source]["cell"]), "data_source": source}
+
+
+def note_reference(facts: Facts, assignment_id: str) -> None:
+    """Beside the cells a run stopped at the time limit, the reference's time to compare."""
+    execution = facts.get("execution") or {}
+    if execution.get("timed_out") and (
+            reference := reference_cell(assignment_id, facts.get("data_source"))):
+        execution["reference"] = reference
 
 
 def record_time(assignment_id: str, data_source: str, cell: float, notebook: float) -> None:
@@ -64,6 +93,15 @@ def record_time(assignment_id: str, data_source: str, cell: float, notebook: flo
 
 
 def time_limits(assignment_id: str, data_dir: Path | None = None) -> TimeLimits:
-    """The assignment's time limits for the data a run gets here: what every front end uses."""
+    """The assignment's time limits for the data a run gets here: what every front end uses.
+    CELL_TIMEOUT_ENV, when set, is the cell limit of every assignment (the notebook's stays)."""
     source = data.local_source(assignments.get(assignment_id).dataset, data_dir)
-    return source_limits(assignment_id, source)
+    limits = source_limits(assignment_id, source)
+    given = os.environ.get(CELL_TIMEOUT_ENV)
+    if not given:
+        return limits
+    try:
+        return TimeLimits(float(given), limits.notebook)
+    except ValueError:
+        raise ValueError(f"{CELL_TIMEOUT_ENV} must be a number of seconds, not {given!r}"
+                         ) from None

@@ -13,6 +13,7 @@ from typing import Any
 
 import nbformat
 
+from kerasgrade import time_limit
 from kerasgrade.artifacts import ARTIFACTS, EXECUTED, RUN_REPORT, SUBMISSION, read_json
 from kerasgrade.course import assignments
 from kerasgrade.execute.kernel import setup_cell
@@ -24,7 +25,7 @@ from kerasgrade.sandbox import SandboxRun
 
 # What the grader reads from the runner's report, and the type each must have.
 REPORT_TYPES = {"status": str, "reason": str, "errors": list, "cell_seconds": list,
-                "kernel_start_seconds": (int, float)}
+                "timed_out": list, "kernel_start_seconds": (int, float)}
 
 
 def export_source(assignment_id: str, artifacts: str) -> str:
@@ -59,6 +60,7 @@ def _run_report(path: Path) -> dict[str, Any]:
         all(isinstance(run[k], t) for k, t in REPORT_TYPES.items() if k in run)
         and all(isinstance(s, (int, float)) for s in run.get("cell_seconds", []))
         and all(isinstance(e, dict) for e in run.get("errors", []))
+        and all(time_limit.well_formed(c) for c in run.get("timed_out", []))
     )
     return run if well_formed else {}
 

@@ -19,6 +19,7 @@ from kerasgrade.keras_terms import layer_rows
 from kerasgrade.report import plots
 from kerasgrade.report.sections import Section, environment, note
 from kerasgrade.results import CheckResult, SubmissionResult
+from kerasgrade.time_limit import overrun
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def style() -> str:
 
 def report(result: SubmissionResult) -> Report:
     spec = assignments.ASSIGNMENTS.get(result.assignment)
-    sections = [s for s in (_cell_errors(result),) if s]
+    sections = [s for s in (_time_limit(result), _cell_errors(result)) if s]
     if spec is not None and spec.manual:  # the score shown is the autograded part only
         sections.append(note("Written answers, graded by your teacher", manual_note(spec)))
     if spec is not None and spec.layers:  # 01 prepares data: there is no network to draw
@@ -108,6 +109,15 @@ def manual_note(spec: Assignment) -> str:
     return (f"The score above is the autograded part, {spec.max_score:g} points. Your "
             f"written answers, {spec.manual_score:g} points more, are graded by your teacher: "
             f"{answers}.")
+
+
+def _time_limit(result: SubmissionResult) -> Section | None:
+    """The cells stopped at the time limit, first: the checks below may follow from them."""
+    stopped = overrun(result.facts)
+    if stopped is None:
+        return None
+    return Section("Stopped at the time limit",
+                   paragraphs=(stopped.sentence(), f"What to change: {stopped.change()}."))
 
 
 def _cell_errors(result: SubmissionResult) -> Section | None:

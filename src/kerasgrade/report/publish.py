@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader import utils as nbgrader_utils
 from nbgrader.utils import find_all_files
@@ -25,7 +26,7 @@ from kerasgrade import sanitize
 from kerasgrade.artifacts import facts_bundle
 from kerasgrade.course.layout import GRADES_CSV, REPORTS, graded_dir
 from kerasgrade.report import feedback, gradebook, gradescope
-from kerasgrade.results import SubmissionResult
+from kerasgrade.results import CheckFailed, CheckResult, SubmissionResult
 
 STATE_DIR = Path(".kerasgrade") / "results"
 
@@ -153,12 +154,19 @@ def autograded_notebook(executed: str, result: SubmissionResult) -> str:
         check = checks.get(sanitize.grade_id(cell) or "")
         if cell.cell_type != "code" or not nbgrader_utils.is_grade(cell) or check is None:
             continue
-        line = check.line()
         attempt = (result.attempt, result.max_attempts) if result.attempt else None
         cell.outputs = ([new_output("display_data", data=facts_bundle(
             result.assignment, result.facts, attempt))] if first and result.facts else [])
-        cell.outputs.append(
-            new_output("stream", name="stdout", text=line + "\n") if check.passed else
-            new_output("error", ename="CheckFailed", evalue=line, traceback=line.splitlines()))
+        cell.outputs.append(verdict_output(check))
         first = False
     return nbformat.writes(nb)
+
+
+def verdict_output(check: CheckResult) -> NotebookNode:
+    """A graded cell's output as its hidden test leaves it in the kernel (bridge.run_check):
+    the line printed when the check passed, a CheckFailed without traceback when not."""
+    line = check.line()
+    if check.passed:
+        return new_output("stream", name="stdout", text=line + "\n")
+    return new_output("error", ename=CheckFailed.__name__, evalue=line,
+                      traceback=line.splitlines())

@@ -2,10 +2,11 @@
 
 `python -m kerasgrade.execute.kernel.runner IN.ipynb OUT.ipynb RUN.json --cell-timeout S`
 Errors in student cells are recorded and execution goes on; a cell over the time limit is
-interrupted and named in the reason; a dead kernel ends the run with a reason. Huge outputs
-are cut so they can't fill the grader. Cells marked with GRADER_CELL metadata are the
-grader's own (setup, export): the per-cell limit, meant for student code, does not apply to
-them and reasons do not count them, so "cell 3" is the student's third cell.
+interrupted and named in the reason (a student's cell also in "timed_out", a fact for the
+checks); a dead kernel ends the run with a reason. Huge outputs are cut so they can't fill
+the grader. Cells marked with GRADER_CELL metadata are the grader's own (setup, export): the
+per-cell limit, meant for student code, does not apply to them and reasons do not count
+them, so "cell 3" is the student's third cell.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from jupyter_core.paths import jupyter_runtime_dir
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from kerasgrade import time_limit
 from kerasgrade.execute.kernel import forked
 
 MAX_CELL_OUTPUT = 100_000  # characters kept per cell
@@ -59,15 +61,27 @@ def _errors(cell: Any, index: int) -> list[dict[str, Any]]:
     ]
 
 
+def _number(nb: Any, index: int) -> int:
+    """A student's cell's position among their cells, as they count them."""
+    return sum(1 for c in nb.cells[: index + 1] if not c.metadata.get(GRADER_CELL))
+
+
 def _describe(nb: Any, index: int) -> str:
     """A cell as the student finds it: its position among their cells and its first line."""
     cell = nb.cells[index]
     role = cell.metadata.get(GRADER_CELL)
     if role:
         return f"the grader's {role} cell"
-    number = sum(1 for c in nb.cells[: index + 1] if not c.metadata.get(GRADER_CELL))
-    first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
-    return f"cell {number} (`{first[:60]}`)"
+    return time_limit.cell_name(_number(nb, index), time_limit.first_line(cell.source))
+
+
+def _stopped(nb: Any, index: int, limit: float, info: dict[str, Any]) -> str:
+    """The reason that names a cell over its limit; a student's cell is also kept as a fact."""
+    cell = nb.cells[index]
+    if not cell.metadata.get(GRADER_CELL):
+        info["timed_out"].append(time_limit.timed_out_cell(_number(nb, index), cell.source,
+                                                           limit))
+    return time_limit.stopped(_describe(nb, index), limit)
 
 
 def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout: float,
@@ -98,7 +112,8 @@ def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout
         record_timing=True,
         resources={"metadata": {"path": str(src.parent)}},
     )
-    info: dict[str, Any] = {"status": "ok", "reason": "", "errors": [], "cell_seconds": []}
+    info: dict[str, Any] = {"status": "ok", "reason": "", "errors": [], "cell_seconds": [],
+                            "timed_out": []}
     try:
         with client.setup_kernel():
             info["kernel_start_seconds"] = time.monotonic() - t0
@@ -123,9 +138,8 @@ def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout
                 # nbclient interrupts a cell over its limit: KeyboardInterrupt, then the next cell.
                 if (info["cell_seconds"][-1] >= timeout(cell) and
                         any(e["ename"] == "KeyboardInterrupt" for e in _errors(cell, index))):
-                    info["reason"] = info["reason"] or (
-                        f"{_describe(nb, index)} ran longer than {timeout(cell):g} s and was "
-                        "stopped")
+                    reason = _stopped(nb, index, timeout(cell), info)
+                    info["reason"] = info["reason"] or reason
     except DeadKernelError:
         index = len(info["cell_seconds"]) - 1
         where = f"while running {_describe(nb, index)}" if index >= 0 else "while starting"
@@ -133,8 +147,7 @@ def run(src: Path, dst: Path, report: Path, cell_timeout: float, startup_timeout
                     "killed")
     except CellTimeoutError:
         index = len(info["cell_seconds"]) - 1
-        info.update(status="timeout",
-                    reason=f"{_describe(nb, index)} ran longer than {timeout(nb.cells[index]):g} s")
+        info.update(status="timeout", reason=_stopped(nb, index, timeout(nb.cells[index]), info))
     except Exception as exc:  # nbclient failures are reasons, never tracebacks
         info.update(status="error", reason=f"{type(exc).__name__}: {str(exc)[:500]}")
     info["total_seconds"] = time.monotonic() - t0
