@@ -395,7 +395,9 @@ baseline = Sequential([keras.Input(shape=input_shape), Flatten(), Dense(10)])"""
         "read the gradebook: open('{course}/gradebook.db').read()",
         "read the course's hidden tests: open('{course}/autograder/test_x.py').read()",
         "read another grading's copy: open('{decoy}/submitted.ipynb').read()",
-        "control, read a public file: open('{course}/public/notes.txt').read()",
+        # Readable by all on the host, but not on the sandbox's allowlist.
+        "read the course's public notes: open('{course}/public/notes.txt').read()",
+        "control, read the standard library: len(open(os.__file__).read()) > 0",
     ), "graded", 0, {"architecture": NO_MODEL}, in_course=True),
     # Model files: too large, code inside, custom classes, a sabotaged export.
     "save_500mb": Case(cells(IMPORTS, "import numpy as np\n"
@@ -512,7 +514,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
     server.setblocking(False)
     ctx = Context(
         tmp_path_factory.mktemp("hostile"),
-        # Outside /tmp, which the sandbox replaces with its own: only `hide` may protect it.
+        # Outside /tmp, which the sandbox replaces with its own: only the allowlist protects it.
         _readable_by_all("/var/tmp", {"submitted/bob/02-connected-networks.ipynb": "answers",
                                       "gradebook.db": "grades", "autograder/test_x.py": "hidden",
                                       "public/notes.txt": "public notes"}),
@@ -578,8 +580,8 @@ def test_no_network(batch: Batch) -> None:
 
 def test_other_students_and_private_files_hidden(batch: Batch) -> None:
     outcomes = batch.probe("other_student")
-    control = outcomes.pop("control, read a public file")
-    assert control == "ok: 'public notes'", control
+    control = outcomes.pop("control, read the standard library")
+    assert control == "ok: True", control
     assert not [name for name, outcome in outcomes.items() if outcome.startswith("ok")], outcomes
 
 

@@ -131,7 +131,8 @@ print(json.dumps({
     "write_repo": attempt(lambda: write(os.path.join(repo, "escape.txt"))),
     "write_hidden": attempt(lambda: write(os.path.join(hidden_tests, "escape.txt"))),
     "list_hidden": os.listdir(hidden_tests),
-    "read_hidden": attempt(lambda: read(os.path.join(hidden_tests, "test_sandbox.py"))),
+    "read_hidden": attempt(lambda: read(os.path.join(hidden_tests, "test_hidden_checks.py"))),
+    "read_repo_tests": attempt(lambda: read(os.path.join(repo, "tests", "conftest.py"))),
     "read_course": attempt(lambda: read(os.path.join(course, "README.txt"))),
     "read_gradebook": attempt(lambda: read(os.path.join(course, "gradebook.db"))),
     "read_submission": attempt(lambda: read(os.path.join(course, "submissions", "bob.ipynb"))),
@@ -147,8 +148,10 @@ print(json.dumps({
 
 @requires_sandbox
 def test_sandbox_confines_files_network_and_privileges(tmp_path: Path, scratch: Path) -> None:
-    course = tmp_path / "course"  # shown read-only, with its gradebook and submissions hidden
+    course = tmp_path / "course"  # shown read-only; its tests, gradebook, submissions hidden
     (course / "submissions").mkdir(parents=True)
+    (course / "autograder").mkdir()
+    (course / "autograder" / "test_hidden_checks.py").write_text("SECRET = 1")
     (course / "README.txt").write_text("welcome")
     (course / "gradebook.db").write_text("alice: 10/10")
     (course / "submissions" / "bob.ipynb").write_text("{}")
@@ -156,9 +159,11 @@ def test_sandbox_confines_files_network_and_privileges(tmp_path: Path, scratch: 
         server.setblocking(False)
         port = str(server.getsockname()[1])
         result = sandbox.run(
-            [sys.executable, "-c", PROBE, str(TESTS_DIR), str(REPO_DIR), str(course), port],
+            [sys.executable, "-c", PROBE, str(course / "autograder"), str(REPO_DIR), str(course),
+             port],
             scratch=scratch,
-            hide=[TESTS_DIR, course / "gradebook.db", course / "submissions", tmp_path / "absent"],
+            hide=[course / "autograder", course / "gradebook.db", course / "submissions",
+                  tmp_path / "absent"],
             readonly_binds=[course],
             slot=SLOT + 3,
         )
@@ -167,14 +172,17 @@ def test_sandbox_confines_files_network_and_privileges(tmp_path: Path, scratch: 
     assert (result.status, result.stderr) == ("ok", "")
     uid = sandbox_uid(SLOT + 3)
     found = json.loads(result.stdout)
-    # A repository under /tmp lies beneath the sandbox's private /tmp: absent, not read-only.
-    assert found.pop("write_repo") in ("EROFS", "EACCES", "ENOENT")
+    # Only the repository's src/ is shown, below a folder bwrap made for the way to it: on its
+    # read-only root, or root's in the sandbox's private /tmp (the sandbox's own as non-root).
+    # Either way nothing reaches the host's repository (below).
+    assert found.pop("write_repo") in ("EROFS", "EACCES", "ok")
     assert found == {
         "write_scratch": "ok",
         "write_tmp": "ok",  # a private tmpfs
         "write_hidden": "EROFS",
         "list_hidden": [],
         "read_hidden": "ENOENT",
+        "read_repo_tests": "ENOENT",  # not on the allowlist
         "read_course": "welcome",
         "read_gradebook": "EACCES",  # /dev/null on a nodev mount cannot be opened
         "read_submission": "ENOENT",

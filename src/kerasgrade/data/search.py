@@ -60,6 +60,7 @@ PROBE_TIMEOUT = 3.0
 DOWNLOAD_TIMEOUT = 60.0  # per socket operation: urlretrieve has none and can hang forever
 
 KERAS_MODULE = {MNIST: "mnist", FASHION_MNIST: "fashion_mnist"}  # in keras.src.datasets
+ENTRIES = {MNIST: ("mnist.npz", "mnist"), FASHION_MNIST: ("fashion-mnist",)}  # in each folder
 # Keras's own loaders, kept by patch_keras_datasets so downloads still reach Keras.
 ORIGINAL_LOADERS: dict[str, Callable[..., tuple]] = {}
 
@@ -123,9 +124,8 @@ def roots(data_dir: str | Path | None) -> list[tuple[Path, str, bool]]:
 def places(name: str, roots: list[tuple[Path, str, bool]]) -> list[Place]:
     """Where ``name`` can be in each of ``roots``, in search order."""
     listed = []
-    entries = ("mnist.npz", "mnist") if name == MNIST else ("fashion-mnist",)
     for root, kind, trusted in roots:
-        for entry in entries:
+        for entry in ENTRIES[name]:
             path = root / entry
             if kind == "Debian" and name == FASHION_MNIST:
                 origin = f"Debian package dataset-fashion-mnist ({path})"
@@ -133,6 +133,14 @@ def places(name: str, roots: list[tuple[Path, str, bool]]) -> list[Place]:
                 origin = f"{kind} {path}"
             listed.append(Place(path, origin, trusted))
     return listed
+
+
+def place_files(name: str, folders: list[Path]) -> list[Path]:
+    """Every file the search for ``name`` could read in ``folders``, in search order."""
+    files: list[Path] = []
+    for entry in (folder / e for folder in folders for e in ENTRIES[name]):
+        files += [entry] if entry.suffix == ".npz" else [entry / f for f in IDX_FILES]
+    return files
 
 
 def search(name: str, places: list[Place], trail: Trail) -> Found | None:

@@ -44,13 +44,14 @@ from kerasgrade.data.dataset import (
     Dataset,
     DataUnavailable,
 )
-from kerasgrade.data.formats import IDX_FILES, NPZ_KEYS, BadCopy, checked_arrays
+from kerasgrade.data.formats import NPZ_KEYS, BadCopy, checked_arrays
 from kerasgrade.data.sample import SAMPLE_SIZES, sample_path
 from kerasgrade.data.search import (
     Found,
     Trail,
     data_folder,
     env_flag,
+    place_files,
     places,
     roots,
     sample_found,
@@ -222,10 +223,7 @@ def _meta_fields(
 
 def _key(name: str, data_dir: Path | None, data_key: str | None) -> str:
     """A short hash of every file the search for ``name`` could read: stat only, no reading."""
-    files: list[Path] = []
-    for place in places(name, roots(data_dir)):
-        npz = place.path.suffix == ".npz"
-        files += [place.path] if npz else [place.path / f for f in IDX_FILES]
+    files = place_files(name, [folder for folder, _, _ in roots(data_dir)])
     sample_allowed = name == MNIST and not env_flag("KERASGRADE_NO_SAMPLE")
     if sample_allowed and (sample := sample_path()) is not None:
         files.append(sample)

@@ -1,10 +1,15 @@
 """Run untrusted student code in a bubblewrap sandbox: namespaces, mounts, uid slots.
 
-Inside the sandbox (``enabled=True``) a program sees the host filesystem read-only, a fresh
-``/dev`` and ``/proc``, private size-capped tmpfs ``/tmp`` and ``/dev/shm``, its scratch directory
-read-write (also cwd and HOME), empty read-only stand-ins for every ``hide`` path, no network
-(only its own loopback, so a Jupyter kernel and client both inside can talk), its own PID/IPC/UTS
-namespaces and session, an unprivileged uid and no capabilities.
+Inside the sandbox (``enabled=True``) a program sees an allowlist of the host, read-only: the
+system's runtime (``SYSTEM_DIRS``), the grader's interpreter and every folder it imports from,
+and the caller's ``readonly_binds`` (the data sets: policy.shown_paths). Besides those, a fresh
+``/dev`` and ``/proc``, private size-capped tmpfs ``/tmp`` and ``/dev/shm``, its scratch
+directory read-write (also cwd and HOME), empty read-only stand-ins for every ``hide`` path
+inside what it sees, no network (only its own loopback, so a Jupyter kernel and client both
+inside can talk), its own PID/IPC/UTS namespaces and session, an unprivileged uid and no
+capabilities. Nothing else of the host exists there: a grading machine often holds other
+copies of the course (a TA's clone, last term's course, the git repository beside the nbgrader
+folder), and hiding the graded course's private paths would leave theirs readable.
 
 When the grader runs as root, bubblewrap runs as root to set up the mounts, then ``setpriv`` drops
 to uid/gid ``SANDBOX_UID + slot`` with every capability (bounding set included) cleared and
@@ -22,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import json
 import os
 import shutil
 import stat
@@ -43,6 +49,15 @@ SANDBOX_UID = 61000  # slot n runs as uid/gid SANDBOX_UID + n when the grader is
 SLOTS = range(1, 65)
 SLOT_DIR = Path(tempfile.gettempdir()) / "kerasgrade-slots"
 
+
+# The system's read-only runtime (/bin, /sbin and /lib* are links into /usr where /usr is merged;
+# they are made again as links). Jupyter's kernelspec, data and config folders lie inside these
+# and the interpreter's prefix (sys.prefix/share/jupyter, /usr/local/share/jupyter,
+# /usr/share/jupyter, /etc/jupyter), as the sandbox passes no JUPYTER_PATH. No /sys, /run,
+# /home, /root, /srv, /opt, /var, /mnt, /media: Python, TensorFlow and Jupyter run without them
+# (CPU counts come from sched_getaffinity and /proc).
+SYSTEM_DIRS = tuple(Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
+                                      "/libx32", "/etc"))
 
 # The system package each tool of the sandbox comes in (Debian and Ubuntu names).
 PACKAGE_OF = {"bwrap": "bubblewrap", "prlimit": "util-linux", "setpriv": "util-linux"}
@@ -73,9 +88,11 @@ def check_available() -> None:
 class Placement(TypedDict, total=False):
     """Where and how `run` and `spawn` place a program, besides its scratch folder.
 
-    hide: directories become empty and read-only, files unreadable (missing paths are skipped).
+    hide: directories become empty and read-only, files unreadable (missing paths and those
+    outside what the sandbox shows are skipped).
     readonly_binds: paths shown read-only even under a hidden directory or one the sandbox uid
-    may not enter; the running interpreter's installation is always added. env: added to a
+    may not enter (missing ones are skipped); the system's runtime, the running interpreter and
+    the folders it imports from are always added, nothing else of the host. env: added to a
     minimal environment (PATH, LANG, HOME); the grader's is not passed on.
     limits: Limits() unless given. slot: the uid offset (see SLOTS). enabled=False
     (--no-sandbox): same limits and watchdog, no namespaces, current user.
@@ -161,7 +178,10 @@ def _probe() -> str | None:
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         limits = Limits(wall_seconds=60)
-        command = _bwrap_command(["true"], scratch, (), (), limits, 0)
+        try:
+            command = _bwrap_command(["true"], scratch, (), (), limits, 0)
+        except SandboxUnavailable as e:
+            return str(e)
         trial = supervise(command, scratch, _child_env(scratch, None), limits, True)
     if trial.status != "ok":
         return f"a trial run failed ({trial.reason}): {trial.stderr.strip()[-500:]}"
@@ -200,41 +220,13 @@ def _bwrap_command(
         *([] if as_root else ["--unshare-user"]),
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
         "--die-with-parent", "--new-session",
-        "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
         "--perms", "1777", "--size", tmpfs_size, "--tmpfs", "/tmp",
         "--perms", "1777", "--size", tmpfs_size, "--tmpfs", "/dev/shm",
     ]  # fmt: skip
-    mounts: list[tuple[Path, list[str]]] = []
-    read_only: list[Path] = []  # remounted last: bwrap must still create mount points inside
-    for path in (Path(p).resolve() for p in hide):
-        if path.is_dir():
-            mounts.append((path, ["--tmpfs", str(path)]))
-            read_only.append(path)
-        elif path.exists():
-            # bwrap binds with nodev, so opening this stand-in fails with EACCES.
-            mounts.append((path, ["--ro-bind", "/dev/null", str(path)]))
-    # The interpreter always shows through, wherever it lives: a venv under /tmp (the sandbox's
-    # /tmp is its own), in a hidden folder, or below a folder the sandbox uid may not enter.
-    shown = [Path(p).resolve() for p in readonly_binds] + sorted(_interpreter_dirs())
-    # A directory the sandbox uid may not enter anyway (e.g. /root) becomes an empty tmpfs, so
-    # what is bound below it can be reached.
-    for blocked in {b for p in [scratch, *shown] if (b := _blocked_ancestor(p, uid, gid))}:
-        mounts.append((blocked, ["--tmpfs", str(blocked)]))
-        read_only.append(blocked)
-    # bwrap would create missing parents of a mount point with mode 0700, closed to the sandbox
-    # uid; --dir makes them 0755 and leaves existing directories alone.
-    parents = {parent for path in [scratch, *shown] for parent in path.parents[:-1]}
-    mounts += [(parent, ["--perms", "0755", "--dir", str(parent)]) for parent in parents]
-    mounts.append((scratch, ["--bind", str(scratch), str(scratch)]))
-    mounts += [(path, ["--ro-bind", str(path), str(path)]) for path in shown]
-    # Parents before children, so a bind inside a hidden directory shows through and a hidden
-    # path inside a bind stays hidden (the sort is stable for equal depths).
-    for _, args in sorted(mounts, key=lambda mount: len(mount[0].parts)):
-        command += args
-    for path in read_only:
-        command += ["--remount-ro", str(path)]
+    command += _view(scratch, [Path(p).resolve() for p in hide],
+                     [*SYSTEM_DIRS, *_interpreter_paths(), *map(Path, readonly_binds)], uid, gid)
     command += ["--chdir", str(scratch), "--"]
     if as_root:
         command += [
@@ -250,6 +242,61 @@ def _bwrap_command(
     return command + list(argv)
 
 
+def _view(scratch: Path, hidden: list[Path], allowed: list[Path], uid: int, gid: int
+          ) -> list[str]:
+    """bwrap's mounts of the allowlist: scratch read-write, the existing ``allowed`` paths
+    read-only at their real place (with the links that lead there), ``hidden`` paths inside
+    them covered, on bwrap's empty root, which ends read-only."""
+    links: dict[Path, str] = {}
+    targets: set[Path] = set()
+    for path in (p for p in allowed if p.exists()):
+        targets.add(path.resolve())
+        links.update(_links(path.absolute()))
+    # One mount per tree; a path inside another is mounted again only to show it through a
+    # hidden path above it.
+    shown = sorted(t for t in targets
+                   if any(t.is_relative_to(h) for h in hidden)
+                   or not any(t != other and t.is_relative_to(other) for other in targets))
+    trees = [scratch, *shown]
+    mounts: list[tuple[Path, list[str]]] = []
+    read_only: list[Path] = []  # remounted last: bwrap must still create mount points inside
+    # A hidden path outside every tree is not there to hide: no stand-in tells it exists.
+    for path in (h for h in hidden if any(h.is_relative_to(t) for t in trees)):
+        if path.is_dir():
+            mounts.append((path, ["--tmpfs", str(path)]))
+            read_only.append(path)
+        elif path.exists():
+            # bwrap binds with nodev, so opening this stand-in fails with EACCES.
+            mounts.append((path, ["--ro-bind", "/dev/null", str(path)]))
+    # A path to show below a folder the sandbox uid may not enter (pyenv under root's 0700
+    # home, pytest's 0700 temp folder) is reached through stand-ins for that folder and the ones
+    # between: new 0755 directories that hold only the way to it, so the uid reaches the path
+    # and nothing else the folder holds. Outside the trees these are the directories bwrap
+    # makes on its root below; inside a tree the outermost blocked folder becomes an empty
+    # tmpfs first.
+    for blocked in {b for p in trees if (b := _blocked_ancestor(p, uid, gid, trees))}:
+        mounts.append((blocked, ["--tmpfs", str(blocked)]))
+        read_only.append(blocked)
+    # The links on the way to a tree (merged /usr's /bin -> usr/bin, a venv reached through a
+    # link) are made again where no tree already holds them.
+    links = {at: to for at, to in links.items() if not any(at.is_relative_to(t) for t in trees)}
+    # bwrap would create missing parents of a mount point with mode 0700, closed to the sandbox
+    # uid; --dir makes them 0755 and leaves existing directories alone.
+    parents = {parent for path in [*trees, *links] for parent in path.parents[:-1]}
+    mounts += [(parent, ["--perms", "0755", "--dir", str(parent)]) for parent in parents]
+    mounts += [(at, ["--symlink", to, str(at)]) for at, to in links.items()]
+    mounts.append((scratch, ["--bind", str(scratch), str(scratch)]))
+    mounts += [(path, ["--ro-bind", str(path), str(path)]) for path in shown]
+    # Parents before children, so a bind inside a hidden directory shows through and a hidden
+    # path inside a bind stays hidden (the sort is stable for equal depths).
+    args: list[str] = []
+    for _, mount in sorted(mounts, key=lambda mount: len(mount[0].parts)):
+        args += mount
+    for path in [*read_only, Path("/")]:  # bwrap's root: no writing beside the mounts
+        args += ["--remount-ro", str(path)]
+    return args
+
+
 def hand_over(scratch: Path, uid: int, gid: int) -> None:
     """Give scratch to the sandbox uid; symlinks are chowned themselves, never followed."""
     os.chown(scratch, uid, gid)
@@ -258,13 +305,52 @@ def hand_over(scratch: Path, uid: int, gid: int) -> None:
             os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
-def _interpreter_dirs() -> set[Path]:
-    return {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+@functools.cache
+def _interpreter_paths() -> tuple[Path, ...]:
+    """The grader's interpreter and where it imports from: its prefixes, the sys.path of a fresh
+    process of it, and the folder this package is imported from (an editable checkout's src/,
+    which a path finder rather than sys.path may serve).
+
+    Not this process's sys.path: pytest, ``python -m`` and scripts put their own folders there,
+    often a course checkout. ``-I`` leaves out the current folder, PYTHONPATH and the user's
+    site-packages, none of which a sandboxed child uses (its HOME is its scratch folder)."""
+    try:
+        fresh = subprocess.run(
+            [sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+            capture_output=True, text=True, timeout=120, check=True)
+        entries = json.loads(fresh.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        raise SandboxUnavailable(f"{sys.executable} did not list its sys.path: {e}") from None
+    package_root = Path(__file__).resolve().parents[2]
+    return tuple(Path(p) for p in [sys.executable, sys.prefix, sys.base_prefix, *entries,
+                                   package_root] if p and os.path.isabs(p))
 
 
-def _blocked_ancestor(path: Path, uid: int, gid: int) -> Path | None:
-    """The outermost directory above path (never /) that uid/gid may not enter, if any."""
+def _links(path: Path) -> dict[Path, str]:
+    """The symlinks met on the way to absolute ``path``: {where (resolved), what it holds}."""
+    links: dict[Path, str] = {}
+    done, todo, hops = Path("/"), list(path.parts[1:]), 0
+    while todo and hops <= 40:  # the kernel's own limit; more means a loop
+        here = done / todo.pop(0)
+        if here.name == "..":
+            done = done.parent
+        elif here.is_symlink():
+            links[here] = target = os.readlink(here)
+            hops += 1
+            if os.path.isabs(target):
+                done, todo = Path("/"), list(Path(target).parts[1:]) + todo
+            else:
+                todo = list(Path(target).parts) + todo
+        else:
+            done = here
+    return links
+
+
+def _blocked_ancestor(path: Path, uid: int, gid: int, trees: Iterable[Path]) -> Path | None:
+    """The outermost directory above path, inside one of ``trees``, that uid/gid may not enter."""
     for parent in reversed(path.parents[:-1]):
+        if not any(parent != tree and parent.is_relative_to(tree) for tree in trees):
+            continue
         info = parent.stat()
         if info.st_uid == uid:
             bit = stat.S_IXUSR
@@ -275,5 +361,3 @@ def _blocked_ancestor(path: Path, uid: int, gid: int) -> Path | None:
         if not info.st_mode & bit:
             return parent
     return None
-
-

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import kerasgrade
+from kerasgrade.data.dataset import DATASETS
+from kerasgrade.data.search import DEBIAN_ROOT, place_files
 from kerasgrade.keras_terms import quiet_tensorflow
 
 
@@ -47,10 +49,16 @@ def sandbox_env(scratch: Path, threads: int | None = None, data_dir: Path | None
 
 
 def shown_paths(env: dict[str, str]) -> tuple[Path, ...]:
-    """The package, the data folder and the shared data folders, which the sandbox must show
-    read-only even where they sit under its private /tmp (a clone in /tmp, a data folder there,
-    the shared data's root) or a hidden folder."""
-    paths = [Path(env[k]) for k in ("PYTHONPATH", "KERASGRADE_DATA_DIR") if k in env]
+    """What the sandbox shows read-only for the student process of ``env``, besides the
+    interpreter and the system (bwrap.py): the package, the data sets where the loaders look
+    (the data folder, Debian's, and each file the search may read in them, so a place that
+    links elsewhere still leads somewhere) and the shared data folders. Shown even where they
+    sit under the sandbox's private /tmp (a clone in /tmp, the shared data's root) or a hidden
+    folder."""
+    paths = [Path(env["PYTHONPATH"])] if "PYTHONPATH" in env else []
+    folders = [Path(env["KERASGRADE_DATA_DIR"])] if "KERASGRADE_DATA_DIR" in env else []
+    folders.append(DEBIAN_ROOT)
+    paths += folders + [file for name in DATASETS for file in place_files(name, folders)]
     paths += [Path(e) for e in env.get("KERASGRADE_SHARED_DATA", "").split(os.pathsep) if e]
     # A missing one is skipped (bwrap would refuse to start): loading the data then fails
     # with the loaders' own message, or falls back to the normal search.

@@ -174,7 +174,8 @@ def test_hostile_notebook_is_contained_and_still_graded(graded: Graded) -> None:
     assert out == {
         "internet": "OSError: [Errno 101] Network is unreachable",
         "grader's loopback": "ConnectionRefusedError: [Errno 111] Connection refused",
-        "list the course": "ok: []",
+        # Not on the sandbox's allowlist: neither the course nor the open folder is there.
+        "list the course": f"FileNotFoundError: [Errno 2] No such file or directory: '{course}'",
         "read the master": f"FileNotFoundError: [Errno 2] No such file or directory: "
                            f"'{course}/source/{AID}/{NB}'",
         "read the gradebook": f"FileNotFoundError: [Errno 2] No such file or directory: "
@@ -183,8 +184,10 @@ def test_hostile_notebook_is_contained_and_still_graded(graded: Graded) -> None:
                                 f"'{other}'",
         "overwrite another student": f"FileNotFoundError: [Errno 2] No such file or directory: "
                                      f"'{other}'",
-        "write into the course": f"OSError: [Errno 30] Read-only file system: '{course}/pwned'",
-        "write elsewhere": f"OSError: [Errno 30] Read-only file system: '{open_dir}/pwned'",
+        "write into the course": f"FileNotFoundError: [Errno 2] No such file or directory: "
+                                 f"'{course}/pwned'",
+        "write elsewhere": f"FileNotFoundError: [Errno 2] No such file or directory: "
+                           f"'{open_dir}/pwned'",
         "write its own folder": "ok: 4",
         "read the package": "ok: True",
         "plant a link": "ok: (None, None)",
