@@ -3,17 +3,16 @@ student so: which cell, the limit, the reference solution's own time and what us
 it, in the checks it made fail, with none of their usual advice ("pass it on: model.fit",
 "training failed: KeyboardInterrupt"). Real kernels, real nbgrader.
 
-KERASGRADE_CELL_TIMEOUT gives every front end a short cell limit. The kerasgrade runner
-exempts its own setup cell from it; nbgrader's Execute does not, and the notebook's first
-cell imports TensorFlow there, so nbgrader gets a longer one. `kerasgrade serve` publishes
-what `kerasgrade grade` writes and nbgrader's generate_feedback page of it: both are read here.
+KERASGRADE_CELL_TIMEOUT gives every front end a short cell limit (tests/time_limit_case.py).
+The kerasgrade runner exempts its own setup cell from it; nbgrader's Execute does not, and
+the notebook's first cell imports TensorFlow there, so nbgrader gets a longer one. The serve
+path is tests/frontends/serve/test_serve.py's.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,42 +22,13 @@ from browser import Page
 from classroom import grade
 from nbfactory import write
 from nbgrader_course import autograde, expected_points, make_course, nbgrader
+from time_limit_case import AID, FAILED, LIMIT, LOOPING, NBGRADER_LIMIT, env, named
 
-from kerasgrade import data
-from kerasgrade.course import assignments, time_limits
-from kerasgrade.course.assignments import CONNECTED_NETWORKS as AID
-from kerasgrade.course.demo import answered
+from kerasgrade.course import assignments
 
 pytestmark = pytest.mark.slow  # kernels that run into the limit, nbgrader
 
 ROOT = Path(__file__).resolve().parents[2]
-LIMIT = 10  # seconds: every student cell of the notebook but the loop takes one or two
-NBGRADER_LIMIT = 30  # the first cell's `import keras` is under it too
-FIT = "history = model.fit("
-LOOPING = answered(ROOT, AID, {FIT: "while True:\n    pass\n" + FIT})
-CELL = next(n for n, c in enumerate(LOOPING.cells, 1) if "while True" in c.source)
-# The checks the stopped cell makes fail: the model exists but never trained.
-FAILED = {"epochs", "test_accuracy"}
-UNRELATED = ("pass it on", "training failed", "never trained")
-
-
-def env(limit: int) -> dict[str, str]:
-    return dict(os.environ, KERASGRADE_CELL_TIMEOUT=str(limit))
-
-
-def named(text: str, limit: int) -> None:
-    """The cell, the limit, the reference's time on the data served, the causes; and none of
-    the advice the stopped cell makes wrong."""
-    source = data.local_source(assignments.get(AID).dataset)
-    reference = time_limits.recorded_times()[AID]["measured"][source]["cell"]
-    text = " ".join(text.split())
-    for fragment in (f"ell {CELL} (`while True:`) ran longer than {limit} s and was stopped",
-                     f"{limit} s is the time limit per cell",
-                     f"the reference solution's slowest cell takes {reference:g} s on {source}",
-                     "a loop that never ends", "far more epochs than asked", "a huge layer"):
-        assert fragment in text, (fragment, text[-3000:])
-    for advice in UNRELATED:
-        assert advice not in text, advice
 
 
 def failed_outputs(results_json: Path) -> dict[str, str]:

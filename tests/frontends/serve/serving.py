@@ -66,15 +66,16 @@ class Student:
             f"c.CourseDirectory.course_id = {COURSE_ID!r}\n")
         return cls(name, desk)
 
-    def submit(self, kind: str) -> str:
-        """Hand in a notebook with nbgrader submit; the inbound folder's name."""
+    def submit(self, kind: str | nbformat.NotebookNode) -> str:
+        """Hand in a notebook (a demo kind, or one given) with nbgrader submit; the inbound
+        folder's name."""
         inbound = self.desk.parents[1] / "exchange" / COURSE_ID / "inbound"
         before = set(inbound.iterdir())
         path = self.desk / AID / f"{AID}.ipynb"
         if kind == "broken":
             path.write_text('{"cells": [')  # a notebook cut off mid-save
         else:
-            nbformat.write(notebook(kind), path)
+            nbformat.write(notebook(kind) if isinstance(kind, str) else kind, path)
         nbgrader(self.desk, "submit", AID, "--student", self.name)
         [new] = set(inbound.iterdir()) - before
         return new.name
@@ -86,11 +87,13 @@ class Student:
         return [p.read_text(encoding="utf-8") for p in pages]
 
 
-def start(course: Path, log: Path) -> subprocess.Popen[bytes]:
+def start(course: Path, log: Path, env: dict[str, str] | None = None
+          ) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "kerasgrade", "serve", "--root",
                                  str(course), "--workers", "1", "--poll", "0.2"],
-                                stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+                                stdout=out, stderr=subprocess.STDOUT,
+                                env=env or os.environ.copy())
 
 
 def events(course: Path) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from browser import Page
 from classroom import AID
 from nbgrader.api import Gradebook
 from serving import DENSE32, SOLVED, Student, events, served_course, start, stop, wait_for
+from time_limit_case import LIMIT, LOOPING, env, named
 
 from kerasgrade import sandbox
 
@@ -156,3 +157,24 @@ def test_grader_fault_is_no_attempt(tmp_path: Path) -> None:
     assert (released["inbound"], released["attempt"]) == (name, 1)
     assert scores(course) == {"alice": SOLVED}
     assert "Graded attempt 1 of 1: no attempts left." in Page(alice.fetch_feedback()[0]).text
+
+
+def test_a_cell_stopped_at_the_time_limit_is_named_in_the_released_feedback(
+        tmp_path: Path) -> None:
+    """An endless loop before model.fit, under a short cell limit: the page the student
+    fetches names the cell, the limit, the reference's time and the usual causes."""
+    course = served_course(tmp_path)
+    dave = Student.at(course, "dave")
+    log = tmp_path / "serve.log"
+    proc = start(course, log, env(LIMIT))
+    try:
+        dave.submit(LOOPING)
+        [released] = wait_for(course, proc, log, "released")
+        assert stop(proc) == 0
+    finally:
+        proc.kill()
+    [html] = dave.fetch_feedback()
+    text = Page(html).text
+    assert "Stopped at the time limit" in text
+    named(text, LIMIT)
+    assert released["attempt"] == 1
