@@ -157,6 +157,18 @@ def test_an_unfinished_entry_is_read_again_later(tmp_path: Path,
     assert read(box, folder, tmp_path).student == "alice"
 
 
+def test_an_entry_left_unfinished_is_quarantined_in_the_end(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    box = tmp_path / "inbound"
+    folder = entry(box)
+    (folder / inbound.TIMESTAMP).unlink()
+    with pytest.raises(inbound.NotFinished):
+        read(box, folder, tmp_path)
+    monkeypatch.setattr(inbound, "STALE_SECONDS", 0.0)  # as if ten minutes had passed
+    assert "no timestamp.txt or no submission_secret.txt for" in refusal(box, folder, tmp_path)
+
+
 @pytest.mark.parametrize("name, reason", [
     (b"[m]allory+" + AID.encode() + b"+t+x", "is not an id"),
     (b"..+" + AID.encode() + b"+t+x", "is not an id"),

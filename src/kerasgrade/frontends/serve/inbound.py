@@ -31,6 +31,9 @@ TIMESTAMP = "timestamp.txt"
 SECRET = "submission_secret.txt"
 TIMESTAMP_BYTES = 256  # nbgrader writes one short line
 SETTLE_SECONDS = 1.0  # nbgrader submit sets the entry's permissions after its last file
+# An entry unfinished for this long never will be: quarantined, so that no pile of them is
+# read again on every poll.
+STALE_SECONDS = 600.0
 # A student id the service accepts: what a Unix login or an LMS id looks like. No "+" (the
 # name's separator), no "/" or "..", no glob characters, no markup, no control characters.
 STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
@@ -123,6 +126,10 @@ def read(inbound: int, raw: bytes, found: Claim, dest: Path, caps: Caps,
             raise NotFinished()  # replaced while we looked: read it again next poll
         names = set(os.listdir(fd))
         if TIMESTAMP not in names or SECRET not in names:
+            if time.time() - info.st_ctime > STALE_SECONDS:
+                raise Refused(f"it has had no {TIMESTAMP} or no {SECRET} for "
+                              f"{STALE_SECONDS // 60:.0f} minutes: nbgrader submit writes both "
+                              "at once")
             raise NotFinished()
         if time.time() - info.st_ctime < SETTLE_SECONDS:
             raise NotFinished()
