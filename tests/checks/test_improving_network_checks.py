@@ -152,6 +152,20 @@ def test_results_table_names_the_first_disagreeing_row(edit, fragments: tuple[st
         assert fragment in r.text(), r.text()
 
 
+def test_a_row_whose_loss_is_nan_agrees_with_a_model_whose_training_diverged() -> None:
+    """Without softmax the training can diverge (full MNIST): evaluate() returns a loss of nan,
+    which the export writes as None. The grader's measure of that model is no number either:
+    the row agrees, and the model's own check names the missing softmax."""
+    f = facts(AID)
+    f["export"]["variables"]["results"]["best"]["test_loss"] = None
+    assert "row \"best\": test_loss is not a number (None)" in check(
+        AID, "results_table", f).message  # the grader measured a loss: the row must hold it
+    f["models"]["model_best"]["test_loss"] = None
+    assert check(AID, "results_table", f).passed
+    f["export"]["variables"]["results"]["best"]["test_loss"] = "nan"
+    assert "test_loss is not a number ('nan')" in check(AID, "results_table", f).message
+
+
 def test_results_table_that_is_not_a_dict() -> None:
     f = facts(AID)
     f["export"]["variables"]["results"] = [1, 2]
