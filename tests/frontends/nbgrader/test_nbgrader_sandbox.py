@@ -8,6 +8,7 @@ Courses live in /var/tmp, readable by everyone: the sandbox's own /tmp would hid
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -296,6 +297,15 @@ def test_interrupt_then_a_kernel_that_ignores_it_is_shut_down_without_orphans(
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
         sleeping = kc.execute("import time; time.sleep(600)")
+        # Interrupt the cell once it runs: on a loaded machine a fixed second could end before
+        # it started, and an interrupt of a kernel not yet running it is another test.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                message = kc.get_iopub_msg(timeout=1)
+                if message["parent_header"].get("msg_id") == sleeping and \
+                        message["msg_type"] == "execute_input":
+                    break
         time.sleep(1)
         started = time.monotonic()
         km.interrupt_kernel()  # what nbclient does when a cell times out
