@@ -296,7 +296,9 @@ def test_interrupt_then_a_kernel_that_ignores_it_is_shut_down_without_orphans(
         kc = km.client()
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
-        sleeping = kc.execute("import time; time.sleep(600)")
+        # stop_on_error=False: an interrupted cell otherwise makes ipykernel abort the requests
+        # that reach it before its abort ends, and the next cell could be one of them.
+        sleeping = kc.execute("import time; time.sleep(600)", stop_on_error=False)
         # Interrupt the cell once it runs: on a loaded machine a fixed second could end before
         # it started, and an interrupt of a kernel not yet running it is another test.
         deadline = time.monotonic() + 60
