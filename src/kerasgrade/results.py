@@ -76,7 +76,7 @@ class CheckResult:
         return f"{self.message}\nWhat to change: {self.hint}"
 
 
-@dataclass
+@dataclass(frozen=True)  # complete when made: a change is a new result (replace)
 class SubmissionResult:
     """Everything a grade is: per-check results plus how the submission was run."""
 
@@ -93,7 +93,7 @@ class SubmissionResult:
     # LateSubmissionPlugin: the points taken off the checks' sum.
     late_penalty: float = 0.0
     seconds_late: float = 0.0
-    # Set by `kerasgrade serve`: which graded attempt this is, and the limit (0: none).
+    # `kerasgrade serve`'s: which graded attempt this is, and the limit (0: none).
     attempt: int = 0
     max_attempts: int = 0
 

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from kerasgrade import settings
 from kerasgrade.frontends import own_scripts_on_path
 
 
@@ -96,19 +97,29 @@ def _gradescope(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from kerasgrade.frontends.batch import run as batch
 
-    return batch.main(args)
+    root = args.root.resolve()
+    return batch.main(*settings.load(root, settings.from_command_line(vars(args))), root,
+                      args.assignment)
 
 
 def _serve(args: argparse.Namespace) -> int:
     from kerasgrade.frontends.serve import service
 
-    return service.main(args)
+    root = args.root.resolve()
+    if args.quarantine:
+        return service.quarantine_listing(root)
+    return service.main(*settings.load(root, settings.from_command_line(vars(args))), root)
 
 
 def _report(args: argparse.Namespace) -> int:
     from kerasgrade.report import class_report
 
-    return class_report.main(args)
+    return class_report.main(args.root.resolve(), args.assignment)
+
+
+def _settings(args: argparse.Namespace) -> int:
+    print(settings.reference(), end="")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,31 +153,24 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--students", type=int, default=12)
     m.set_defaults(func=_demo)
 
+    # The flags of grade and serve are aliases of kerasgrade.settings' traits.
     g = sub.add_parser("grade", help="grade every submission of an assignment (nbgrader layout)")
     g.add_argument("assignment")
     g.add_argument("--root", type=Path, default=Path("."), help="course folder")
-    g.add_argument("--workers", type=int, default=None,
-                   help="parallel local workers (default: one per core, as memory allows)")
-    g.add_argument("--scheduler", help="Dask scheduler address (default: local processes)")
-    g.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
-    g.add_argument("--force", action="store_true", help="regrade unchanged submissions")
-    g.add_argument("--no-sandbox", action="store_true")
+    settings.add_flags(g, "workers", "scheduler", "db", "force", "sandbox")
     g.set_defaults(func=_grade)
 
     v = sub.add_parser("serve", help="grade each submission as it reaches nbgrader's exchange "
                        "and release its feedback (docs/serve.md)")
     v.add_argument("--root", type=Path, default=Path("."), help="course folder")
-    v.add_argument("--workers", type=int, default=None,
-                   help="warm local workers (default: one per core, as memory allows)")
-    v.add_argument("--scheduler", help="Dask scheduler address (default: local processes)")
-    v.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
-    v.add_argument("--poll", type=float, default=None,
-                   help="seconds between reads of the inbound folder (default: "
-                        "c.KerasgradeServe.poll_seconds, 1)")
-    v.add_argument("--no-sandbox", action="store_true")
+    settings.add_flags(v, "workers", "scheduler", "db", "poll_seconds", "sandbox")
     v.add_argument("--quarantine", action="store_true",
                    help="list the inbound entries the service refused, with the reason, and exit")
     v.set_defaults(func=_serve)
+
+    t = sub.add_parser("settings", help="every setting (c.Kerasgrade in nbgrader_config.py), "
+                       "its flag, default and help, as docs/config.md lists them")
+    t.set_defaults(func=_settings)
 
     r = sub.add_parser("report", help="the class at a glance: class-report/ID.html and .csv")
     r.add_argument("assignment")

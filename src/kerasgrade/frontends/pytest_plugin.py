@@ -17,14 +17,12 @@ from kerasgrade import sanitize
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import SOLUTIONS, course_root, notebook_path
 from kerasgrade.frontends import selftest
+from kerasgrade.frontends.batch.worker import ATTEMPTS
 from kerasgrade.grade import failed_result, grade_notebook, recognise
 from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import gradescope
 from kerasgrade.results import GraderFault, SubmissionResult
 
-# A fault of the grader's machinery is retried once, then the submission's items error out
-# (pytest's ERROR, not FAILED): it is never a student's score.
-ATTEMPTS = 2
 # pytest's own exit codes end at 5 (no tests collected).
 SELFTEST_FAILED = 6
 
@@ -115,6 +113,8 @@ class Gradebook:
     def _grade(self, sub: Submission) -> SubmissionResult:
         if sub.path in self.faults:  # every item of that submission errors, graded once
             raise self.faults[sub.path]
+        # A fault of the grader's machinery is retried as the workers retry it, then the
+        # submission's items error out (pytest's ERROR, not FAILED): never a student's score.
         for _ in range(ATTEMPTS):
             try:
                 return grade_notebook(sub.path, sub.assignment, sub.student, self.options())

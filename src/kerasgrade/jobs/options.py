@@ -19,6 +19,7 @@ class ExecOptions:
     # None: the assignment's own limits (time_limits), as in every front end
     cell_timeout: float | None = None
     limits: Limits | None = None
+    memory_mb: int = Limits.memory_mb  # the limits' memory, where limits is None
     hide: tuple[Path, ...] = ()
     data_dir: Path | None = None
     # A value of KERASGRADE_SHARED_DATA for cold jobs (data.share()'s); None: the environment's
@@ -31,4 +32,5 @@ def with_limits(options: ExecOptions, assignment_id: str) -> ExecOptions:
     limits = time_limits(assignment_id, options.data_dir)
     return replace(options,
                    cell_timeout=options.cell_timeout or limits.cell,
-                   limits=options.limits or Limits(wall_seconds=limits.notebook))
+                   limits=options.limits or Limits(memory_mb=options.memory_mb,
+                                                   wall_seconds=limits.notebook))

@@ -32,7 +32,6 @@ only through the template's autoescaping.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -52,8 +51,8 @@ from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import CLASS_REPORT, SUBMITTED, discover
 from kerasgrade.keras_terms import CHANCE
 from kerasgrade.report import feedback, plots, sections
-from kerasgrade.report.publish import STATE_DIR
 from kerasgrade.report.sections import environment
+from kerasgrade.report.store import STATE_DIR
 from kerasgrade.results import PHASES, CheckResult, SubmissionResult
 
 CSV_HEADER = ("check", "title", "points", "passed", "failed", "pass_rate")
@@ -340,10 +339,9 @@ def write(root: Path, assignment_id: str) -> tuple[Path, Path]:
     return page, table
 
 
-def main(args: argparse.Namespace) -> int:
-    root = Path(args.root).resolve()
+def main(root: Path, assignment_id: str) -> int:
     try:
-        page, table = write(root, args.assignment)
+        page, table = write(root, assignment_id)
     except ReportError as exc:
         print(f"kerasgrade report: {exc}", file=sys.stderr)
         return 2

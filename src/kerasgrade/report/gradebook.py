@@ -33,8 +33,8 @@ from nbgrader.preprocessors import AssignLatePenalties
 from nbgrader.utils import parse_utc
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
-from traitlets.config.loader import PyFileConfigLoader
 
+from kerasgrade import settings
 from kerasgrade.course import assignments
 from kerasgrade.results import SubmissionResult
 
@@ -64,11 +64,12 @@ class Lateness:
     seconds_late: float
 
 
-def course_settings(root: Path, db_url: str | None = None) -> CourseSettings:
-    """The gradebook URL and course id nbgrader itself would use for this course folder."""
-    config = Config()
-    if (root / NBGRADER_CONFIG).exists():
-        config = PyFileConfigLoader(NBGRADER_CONFIG, path=str(root)).load_config()
+def course_settings(root: Path, db_url: str | None = None, config: Config | None = None
+                    ) -> CourseSettings:
+    """The gradebook URL and course id nbgrader itself would use for this course folder.
+    config: the course's configuration, as kerasgrade.settings.load read it (None: read now)."""
+    if config is None:
+        config = settings.load(root)[1].config
     course = config.get("CourseDirectory", {})
     return CourseSettings(
         db_url=db_url or course.get("db_url") or f"sqlite:///{(root / 'gradebook.db').resolve()}",

@@ -1,4 +1,5 @@
-"""What a batch writes, from one process: gradebook, class CSV, pages, graded notebooks, state.
+"""What the grader writes, from one process (the batch's or the service's): gradebook, class
+CSV, pages, graded notebooks, and the result store (report/store.py).
 
 The graded notebook is what `nbgrader autograde` leaves (formgrader and generate_feedback read
 it); the resume state is written last, so a killed run redoes a submission rather than losing it.
@@ -13,6 +14,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +28,8 @@ from kerasgrade import sanitize
 from kerasgrade.artifacts import facts_bundle
 from kerasgrade.course.layout import GRADES_CSV, REPORTS, graded_dir
 from kerasgrade.report import feedback, gradebook, gradescope
+from kerasgrade.report.store import STATE_DIR, state_path
 from kerasgrade.results import CheckFailed, CheckResult, SubmissionResult
-
-STATE_DIR = Path(".kerasgrade") / "results"
-
 
 CSV_FIELDS = ("student", "assignment", "score", "max_score", "late_penalty", "status", "reason")
 
@@ -45,20 +45,8 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def state_path(root: Path, assignment_id: str, student: str) -> Path:
-    return root / STATE_DIR / assignment_id / f"{student}.json"
-
-
-def stored_state(root: Path, assignment_id: str, student: str) -> dict[str, Any] | None:
-    """The resume state of a graded submission (its result, the fingerprints), if any."""
-    try:
-        return json.loads(state_path(root, assignment_id, student).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 class Publisher:
-    """Everything the batch writes, in one process: reporters first, resume state last."""
+    """Everything the grader writes, in one process: reporters first, resume state last."""
 
     def __init__(self, root: Path, assignment_id: str, book: gradebook.GradebookWriter,
                  notebook_id: str) -> None:
@@ -68,12 +56,10 @@ class Publisher:
         self.notebook_id = notebook_id
         self.rows = {(row["assignment"], row["student"]): row for row in self._stored_rows()}
 
-    def state_path(self, student: str) -> Path:
-        return state_path(self.root, self.assignment_id, student)
-
     def publish(self, submitted: Path, result: SubmissionResult, state: dict[str, Any],
-                executed: str | None = None) -> None:
-        """submitted: the student's folder in submitted/ (its timestamp and other files)."""
+                executed: str | None = None) -> SubmissionResult:
+        """submitted: the student's folder in submitted/ (its timestamp and other files).
+        Returns the result as published: with the gradebook's late penalty."""
         # Where nbgrader's formgrader and generate_feedback look for the graded notebook.
         folder = graded_dir(self.root, result.student, self.assignment_id)
         graded = folder / f"{self.notebook_id}.ipynb"
@@ -81,16 +67,17 @@ class Publisher:
             _write_atomic(graded, autograded_notebook(executed, result))
         else:  # no run (a refused file): an older run's notebook would contradict the grade
             graded.unlink(missing_ok=True)
-        self.sync(submitted, result)
+        result = self.sync(submitted, result)
         self._reports(submitted, result, state)
+        return result
 
     def refresh(self, submitted: Path, state: dict[str, Any]) -> None:
         """An unchanged submission: the class-wide stores again (a new or reset gradebook is
         filled again), its reports again when its lateness changed (an extension, a due date)."""
-        result = SubmissionResult.from_dict(state["result"])
-        before = (result.late_penalty, result.seconds_late)
-        self.sync(submitted, result)
-        if (result.late_penalty, result.seconds_late) != before:
+        stored = SubmissionResult.from_dict(state["result"])
+        result = self.sync(submitted, stored)
+        if (result.late_penalty, result.seconds_late) != (stored.late_penalty,
+                                                          stored.seconds_late):
             self._reports(submitted, result, state)
 
     def _reports(self, submitted: Path, result: SubmissionResult, state: dict[str, Any]
@@ -102,8 +89,9 @@ class Publisher:
         graded = graded_dir(self.root, result.student, self.assignment_id)
         if graded.is_dir():
             self._carry_over(submitted, graded)
-        state["result"] = result.to_dict(with_facts=True)
-        _write_atomic(self.state_path(result.student), json.dumps(state))
+        state = dict(state, result=result.to_dict(with_facts=True))
+        _write_atomic(state_path(self.root, self.assignment_id, result.student),
+                      json.dumps(state))
 
     def _carry_over(self, submitted: Path, graded: Path) -> None:
         """What `nbgrader autograde` copies from submitted/ besides the notebooks, by nbgrader's
@@ -117,19 +105,20 @@ class Publisher:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)
 
-    def sync(self, submitted: Path, result: SubmissionResult) -> None:
-        """The class-wide stores: the gradebook, whose late penalty the result takes, and the
-        class CSV."""
+    def sync(self, submitted: Path, result: SubmissionResult) -> SubmissionResult:
+        """The class-wide stores: the gradebook, and the class CSV. Returns the result with the
+        gradebook's late penalty."""
         self.book.record(result, self.notebook_id, gradebook.read_timestamp(submitted))
         late = self.book.assign_late_penalty(self.assignment_id, self.notebook_id,
                                              result.student)
-        result.late_penalty, result.seconds_late = late.penalty, late.seconds_late
+        result = replace(result, late_penalty=late.penalty, seconds_late=late.seconds_late)
         self.rows[(self.assignment_id, result.student)] = _row(result)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows[key] for key in sorted(self.rows))
         _write_atomic(self.root / GRADES_CSV, buffer.getvalue())
+        return result
 
     def _stored_rows(self) -> Iterator[dict[str, Any]]:
         for path in sorted((self.root / STATE_DIR).glob("*/*.json")):

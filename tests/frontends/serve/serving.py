@@ -33,7 +33,7 @@ def notebook(kind: str) -> nbformat.NotebookNode:
 
 def served_course(tmp: Path, **traits: object) -> Path:
     """A course whose assignment is released to an exchange under tmp, with
-    c.KerasgradeServe traits. Its students are nbgrader's --student ids run as root, so the
+    c.Kerasgrade traits. Its students are nbgrader's --student ids run as root, so the
     service takes them from the inbound names (test_hostile_exchange.py has real Unix users)."""
     traits = {"trust_inbound_names": True, "open_course": True, **traits}
     exchange = tmp / "exchange"
@@ -41,7 +41,7 @@ def served_course(tmp: Path, **traits: object) -> Path:
     exchange.chmod(0o777 | 0o1000)  # as nbgrader's docs set it up
     course = make_course(tmp, AID, {})
     lines = [f"c.Exchange.root = {str(exchange)!r}",
-             *(f"c.KerasgradeServe.{k} = {v!r}" for k, v in traits.items())]
+             *(f"c.Kerasgrade.{k} = {v!r}" for k, v in traits.items())]
     with (course / "nbgrader_config.py").open("a") as f:
         f.write("\n" + "\n".join(lines) + "\n")
     nbgrader(course, "generate_assignment", AID)

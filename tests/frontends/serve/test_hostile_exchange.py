@@ -223,7 +223,7 @@ def _attack(base: Path, names: dict[str, str], alice: Student, bob: Student,
     exchange.chmod(0o777 | 0o1000)  # as nbgrader's docs set it up: everyone, sticky
     course = make_course(base, AID, {})
     with (course / "nbgrader_config.py").open("a") as f:
-        f.write(f"\nc.Exchange.root = {str(exchange)!r}\nc.KerasgradeServe.max_attempts = 2\n")
+        f.write(f"\nc.Exchange.root = {str(exchange)!r}\nc.Kerasgrade.max_attempts = 2\n")
     nbgrader(course, "generate_assignment", AID)
     nbgrader(course, "db", "assignment", "add", AID, "--duedate=2099-01-01 00:00:00 UTC")
     for name in names.values():

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from kerasgrade.frontends.serve import config, inbound
+from kerasgrade import settings
+from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.exchange import Exchange
 
 AID = "02-connected-networks"
@@ -197,7 +198,7 @@ def test_an_unreleased_course_is_waited_for(tmp_path: Path) -> None:
     (course / "nbgrader_config.py").write_text(
         "c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = 'kerasgrade'\n"
         f"c.Exchange.root = {str(exchange)!r}\n")
-    reader = Exchange(config.load(course))
+    reader = Exchange(settings.load(course)[1])
     assert reader.problem() == ""
     assert "inbound folder" in reader.waiting() and "release_assignment" in reader.waiting()
     (exchange / "kerasgrade" / "inbound").mkdir(parents=True)

@@ -1,7 +1,7 @@
-"""What a batch must grade: the submissions found, their jobs, and the grader's version.
+"""A job (one submission, self-contained), and the grader's version.
 
-A stored grade is reused only while the notebook, the release, Keras, TensorFlow and the
-grading code (grading_files) are unchanged.
+A stored grade is reused (report/store.py) only while the notebook, the release, Keras,
+TensorFlow and the grading code (grading_files) are unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import hashlib
 import importlib.metadata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import kerasgrade
 from kerasgrade.course import assignments
@@ -37,12 +36,6 @@ class Job:
     release: bytes | None  # the released notebook: locked cells are restored from it
     options: ExecOptions
     host_share: dict[str, int] = field(default_factory=dict)  # Dask: host -> tasks at once
-
-
-def reusable(stored: dict[str, Any] | None, notebook: bytes, version: str) -> bool:
-    """A stored grade stands while the notebook and the grader are what they were."""
-    return bool(stored) and stored.get("notebook_sha256") == hashlib.sha256(
-        notebook).hexdigest() and stored.get("grader") == version
 
 
 def grading_files() -> list[Path]:

@@ -63,10 +63,10 @@ def grade_job(job: Job) -> dict[str, Any]:
         options = dataclasses.replace(job.options, slot=slot, threads=threads,
                                       warm=job.options.sandbox)
         executed = work / "executed.ipynb"
-        result = grade_notebook(notebook, job.assignment, job.student, options, root=work,
-                                executed_to=executed)
+        result = dataclasses.replace(
+            grade_notebook(notebook, job.assignment, job.student, options, root=work,
+                           executed_to=executed), notebook=job.source)
         executed_text = executed.read_text() if executed.exists() else None
-    result.notebook = job.source
     return {
         "result": result.to_dict(with_facts=True),
         "executed": executed_text,

@@ -11,6 +11,7 @@ late penalty, the page header's (nbgrader's) the gradebook's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -42,13 +43,14 @@ class KerasgradeReport(Preprocessor):
         from kerasgrade.report.feedback import fragment
 
         graded = resources.get("nbgrader", {})
-        result = result_from_facts(payload["assignment"], graded.get("student", ""),
-                                   graded.get("notebook", ""), json.loads(payload["facts"]))
-        # GetGrades, before this, read the penalty from the gradebook.
-        result.late_penalty = float(graded.get("late_penalty") or 0.0)
-        result.seconds_late = _seconds_late(graded)
-        # `kerasgrade serve` leaves the attempt beside the facts.
-        result.attempt, result.max_attempts = payload.get("attempt") or (0, 0)
+        # GetGrades, before this, read the penalty from the gradebook; `kerasgrade serve`
+        # leaves the attempt beside the facts.
+        attempt, max_attempts = payload.get("attempt") or (0, 0)
+        result = dataclasses.replace(
+            result_from_facts(payload["assignment"], graded.get("student", ""),
+                              graded.get("notebook", ""), json.loads(payload["facts"])),
+            late_penalty=float(graded.get("late_penalty") or 0.0),
+            seconds_late=_seconds_late(graded), attempt=attempt, max_attempts=max_attempts)
         if "score" in graded and abs(graded["score"] - result.score) > 1e-6:
             self.log.warning("The report's %g points differ from the gradebook's %g (graded by "
                              "hand): the page's header has the gradebook's.",

@@ -1,16 +1,17 @@
 """The loop of `kerasgrade serve`: read the inbound folder, queue, collect, grade on warm
 workers, publish, generate and release the feedback, one student at a time.
 
-Grading is the batch's (frontends/batch): the same jobs on the same pool, kept alive between
-submissions, and the same Publisher. Every step is recorded in the queue (queue.py) before the
-next begins; a step redone after a kill costs little: a submission whose notebook and grader
-are unchanged reuses its stored result instead of running again.
+Grading is the Grader's (frontends/grader.py), which the batch uses too: the same jobs on the
+same pool, kept alive between submissions, and the same Publisher. Every step is recorded in
+the queue (queue.py) before the next begins; a step redone after a kill costs little: a
+submission whose notebook and grader are unchanged reuses its stored result instead of running
+again.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import dataclasses
 import hashlib
 import os
 import pwd
@@ -27,23 +28,20 @@ from typing import Any
 from nbgrader.api import Gradebook
 from sqlalchemy.exc import SQLAlchemyError
 
-from kerasgrade import sandbox
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import graded_dir, pick_notebook, private_paths, release_notebook
-from kerasgrade.frontends.batch.plan import Job, grader_version, reusable
-from kerasgrade.frontends.batch.run import GraderFailure, result_state, self_test
-from kerasgrade.frontends.batch.worker import Pool, cores, default_workers, run_dask
-from kerasgrade.frontends.serve import config, inbound
+from kerasgrade.course.layout import pick_notebook, release_notebook
+from kerasgrade.frontends.batch.plan import Job
+from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, failure_line
+from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.events import EventLog, say
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.inbound import NotFinished, Refused
 from kerasgrade.frontends.serve.queue import Entry, Queue
-from kerasgrade.grade import failed_result
-from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import gradebook
-from kerasgrade.report.publish import Publisher, stored_state
 from kerasgrade.report.text import printable
-from kerasgrade.results import SubmissionResult
+from kerasgrade.settings import Kerasgrade
+
+SERVE_DIR = Path(".kerasgrade") / "serve"
 
 
 def _unix_user(name: str) -> bool:
@@ -70,7 +68,7 @@ def _written(sub: inbound.Arrival) -> str:
 
 def quarantine_listing(root: Path) -> int:
     """`kerasgrade serve --quarantine`: every inbound entry the service refused, and why."""
-    path = root.resolve() / config.SERVE_DIR / "queue.db"
+    path = root / SERVE_DIR / "queue.db"
     if not path.is_file():
         say(f"no service state in {root}: nothing quarantined")
         return 0
@@ -86,27 +84,24 @@ def quarantine_listing(root: Path) -> int:
     return 0
 
 
-class Stopped(BaseException):
+class Signalled(BaseException):
     """SIGTERM or SIGINT: stop where we are; the queue resumes the step on the next start."""
 
 
-def main(args: argparse.Namespace) -> int:
-    if args.quarantine:
-        return quarantine_listing(Path(args.root))
-
+def main(settings: Kerasgrade, app: Any, root: Path) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise Stopped(signal.Signals(signum).name)
+        raise Signalled(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     service = None
     try:
-        service = Service(args)
+        service = Service(settings, app, root)
         service.run()
     except GraderFailure as exc:
         say(f"kerasgrade serve: {exc}")
         return 2
-    except Stopped as why:
+    except Signalled as why:
         say(f"stopping on {why}; unfinished submissions resume on the next start")
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):  # a second signal must not cut close()
@@ -117,105 +112,91 @@ def main(args: argparse.Namespace) -> int:
 
 
 class Service:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.root = Path(args.root).resolve()
+    def __init__(self, settings: Kerasgrade, app: Any, root: Path) -> None:
+        self.root = root
         if not (self.root / "nbgrader_config.py").is_file():
             raise GraderFailure(f"no nbgrader_config.py in {self.root}: is it the course folder?")
-        if not args.no_sandbox and (reason := sandbox.unavailable_reason()):
-            raise GraderFailure(reason)
+        self.settings = settings
+        self.grader = Grader(settings, app, root)
         os.chdir(self.root)  # nbgrader's apps resolve the course's paths from here
-        app = config.load(self.root)
-        self.settings = config.KerasgradeServe(parent=app)
-        self.poll = args.poll if args.poll is not None else self.settings.poll_seconds
         self.exchange = Exchange(app)
         if problem := self.exchange.problem():
             raise GraderFailure(problem)
         if waiting := self.exchange.waiting():
             say(f"waiting: {waiting}")
-        self.state = self.root / config.SERVE_DIR
+        self.state = self.root / SERVE_DIR
         self.queue = Queue(self.state / "queue.db")
         self.events = EventLog(self.state / "events.jsonl")
-        self.course = gradebook.course_settings(self.root, args.db)
         coursedir = self.exchange.coursedir
         self.caps = inbound.Caps(file_bytes=coursedir.max_file_size * 1000,
                                  total_bytes=coursedir.max_dir_size * 1000,
-                                 files=self.settings.max_files, depth=self.settings.max_depth)
+                                 files=settings.max_files, depth=settings.max_depth)
         self._check_identity()
-        self.scheduler = args.scheduler
-        self.workers = args.workers or default_workers()
-        threads = max(1, cores() // self.workers)
-        self.options = ExecOptions(sandbox=not args.no_sandbox, hide=private_paths(self.root),
-                                   threads=None if args.scheduler else threads)
-        self.pool = None if args.scheduler else Pool(self.workers)
-        self.books: dict[str, tuple[gradebook.GradebookWriter, Publisher, str]] = {}
         self.released = [a for a in assignments.ASSIGNMENTS
                          if release_notebook(self.root, a).is_file()]
         if not self.released:
             raise GraderFailure(f"no released notebook under {self.root / 'assignments'}")
         # Once, at start-up: a submission then pays only for its own grading.
-        seconds = self_test(self.released, self.options, threads)
+        seconds = self.grader.self_test(self.released)
         say(f"self-test passed in {seconds:.0f} s")
         self._warm_up(self.released[0])
         say(f"serving {self.exchange.inbound} with "
-            + (f"the Dask cluster at {self.scheduler}" if self.scheduler
-               else f"{self.workers} warm worker(s)"))
+            + (f"the Dask cluster at {settings.scheduler}" if settings.scheduler
+               else f"{self.grader.workers} warm worker(s)"))
 
     def _check_identity(self) -> None:
         """Say at start whom the service can tell apart, and refuse where it cannot."""
         roster = self._roster()
         if self.settings.trust_inbound_names:
-            say("warning: c.KerasgradeServe.trust_inbound_names is set: a submission's student "
+            say("warning: c.Kerasgrade.trust_inbound_names is set: a submission's student "
                 "is the name its folder gives, and any student can submit as another")
         elif roster and not any(_unix_user(s) for s in roster):
             raise GraderFailure(
                 f"none of the {len(roster)} students on the roster is a Unix user of this "
                 "machine, so the owner of an inbound folder cannot tell students apart (every "
                 "server under one Unix user?) and any student could submit as another. Give "
-                "each student a Unix user, or set c.KerasgradeServe.trust_inbound_names = True "
+                "each student a Unix user, or set c.Kerasgrade.trust_inbound_names = True "
                 "in nbgrader_config.py to accept that risk (docs/security.md)")
         if roster is not None and not roster:
             say("warning: the gradebook has no students: every submission is quarantined until "
                 "they are added (nbgrader db student add/import), or set "
-                "c.KerasgradeServe.open_course = True")
+                "c.Kerasgrade.open_course = True")
 
     def _warm_up(self, assignment: str) -> None:
         """Each worker starts its zygote (TensorFlow imported) on the blank notebook, now
         rather than on the first student's time."""
-        if self.pool is None:
+        if self.settings.scheduler:
             return
-        release = release_notebook(self.root, assignment).read_bytes()
+        release = self.grader.release(assignment).notebook or b""
         jobs = [Job(f"warm-up-{i}", assignment, "warm-up.ipynb", "warm-up.ipynb", release,
-                    release, self.options) for i in range(self.workers)]
+                    release, self.grader.options) for i in range(self.grader.workers)]
         started = time.monotonic()
-        for _ in self.pool.run(jobs):
+        for _ in self.grader.run(jobs):
             pass
         say(f"workers warm in {time.monotonic() - started:.0f} s")
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-        for book, _, _ in self.books.values():
-            book.__exit__()
+        self.grader.close()
         self.queue.close()
 
     def run(self) -> None:
-        pause = self.poll
+        pause = self.settings.poll_seconds
         while True:
             try:
                 self.scan()
                 busy = self.step()
-                pause = self.poll
+                pause = self.settings.poll_seconds
             except Exception as exc:
                 # The machine, the course or the grader itself, never one submission (each is
                 # handled in a guard of its own): a full disk, a locked database, a gradebook
                 # away. Nothing is lost: every step is read again from the queue, later.
-                pause = min(60.0, max(self.poll, pause * 2))
+                pause = min(60.0, max(self.settings.poll_seconds, pause * 2))
                 say(f"paused: {traceback.format_exception_only(exc)[-1].strip()}; trying "
                     f"again in {pause:g} s")
                 time.sleep(pause)
                 continue
             if not busy:
-                time.sleep(self.poll)
+                time.sleep(self.settings.poll_seconds)
 
     def scan(self) -> None:
         """Read the new inbound entries; queue each one that passes, quarantine the others."""
@@ -256,7 +237,7 @@ class Service:
             raise Refused(f"{found.student} is not on the course's roster")
         try:
             return inbound.read(folder, raw, found, self._copy(found.key), self.caps,
-                                self.course.ignore(),
+                                self.grader.course.ignore(),
                                 None if self.settings.trust_inbound_names else owner)
         except NotFinished:
             return None
@@ -283,7 +264,8 @@ class Service:
         """The gradebook's students, whom the service grades; None in an open course."""
         if self.settings.open_course:
             return None
-        with Gradebook(self.course.db_url, self.course.course_id) as gb:
+        course = self.grader.course
+        with Gradebook(course.db_url, course.course_id) as gb:
             return {student.id for student in gb.students}
 
     def _copy(self, name: str) -> Path:
@@ -304,7 +286,7 @@ class Service:
                 with self._guard(entry.name):
                     self._release(entry)
         to_grade = []
-        for entry in due[:self.workers]:
+        for entry in due[:self.grader.workers]:
             with self._guard(entry.name):
                 if (ready := self._admit(entry)) is not None:
                     to_grade.append(ready)
@@ -358,84 +340,48 @@ class Service:
         self.queue.defer(entry.name, time.time() + self.settings.fault_retry_seconds)
         self.events.emit("fault", entry.student, entry.assignment, entry.name, detail=detail)
 
-    def _book(self, assignment: str) -> tuple[Publisher, str]:
-        """The gradebook writer and publisher of an assignment, opened once."""
-        if assignment not in self.books:
-            release_path = release_notebook(self.root, assignment)
-            book = gradebook.GradebookWriter(self.course)
-            try:
-                book.check_late_plugin()
-                notebook_id = book.ensure_assignment(assignment, release_path)
-            except gradebook.GradebookMismatch as exc:
-                book.__exit__()
-                raise GraderFailure(str(exc)) from None
-            version = grader_version(release_path.read_bytes())
-            self.books[assignment] = (book, Publisher(self.root, assignment, book, notebook_id),
-                                      version)
-        _, publisher, version = self.books[assignment]
-        return publisher, version
-
     def _grade(self, entries: list[Entry]) -> None:
-        jobs: dict[tuple[str, str], tuple[Job, Entry, str]] = {}
+        jobs: dict[tuple[str, str], tuple[Job, Entry]] = {}
         for entry in entries:
             with self._guard(entry.name):
                 self.events.emit("started", entry.student, entry.assignment, entry.name)
                 folder = self.exchange.submitted(entry.student, entry.assignment)
                 path, problem = pick_notebook(folder, entry.assignment)
-                publisher, version = self._book(entry.assignment)
+                self.grader.publisher(entry.assignment)  # a gradebook that does not fit pauses
                 if path is None:  # nothing to run: its error result, as the batch gives it
-                    result = failed_result(entry.assignment, entry.student,
-                                           str(folder.relative_to(self.root)), problem)
-                    self._publish(entry, result, result_state(version, result, "", {}), None)
+                    self._publish(entry, self.grader.unreadable(
+                        entry.assignment, entry.student, folder, problem))
                     continue
                 data = path.read_bytes()
-                stored = stored_state(self.root, entry.assignment, entry.student)
-                if stored is not None and reusable(stored, data, version):
+                if (stored := self.grader.stored(entry.assignment, entry.student, data)):
                     # Graded before (a restart after the gradebook write, or the same notebook
                     # again): the stored result, not a second run.
-                    graded = graded_dir(self.root, entry.student, entry.assignment)
-                    executed = next((p.read_text() for p in graded.glob("*.ipynb")), None)
-                    self._publish(entry, SubmissionResult.from_dict(stored["result"]), stored,
-                                  executed)
+                    self._publish(entry, stored)
                     continue
-                release = release_notebook(self.root, entry.assignment).read_bytes()
-                job = Job(entry.student, entry.assignment, str(path.relative_to(self.root)),
-                          path.name, data, release, self.options)
-                jobs[job.student, job.assignment] = (job, entry, version)
-        for job, outcome in self._run([job for job, _, _ in jobs.values()]):
-            _, entry, version = jobs[job.student, job.assignment]
+                job = self.grader.job(entry.student, entry.assignment, path, data)
+                jobs[job.student, job.assignment] = (job, entry)
+        for job, outcome in self.grader.run([job for job, _ in jobs.values()]):
+            _, entry = jobs[job.student, job.assignment]
             with self._guard(entry.name):
                 if getattr(outcome, "retrying", False):
                     say(f"{job.student}: the grader failed (not the submission): "
                         f"{outcome.failure}; retrying")
                     continue
                 try:
-                    payload = outcome.result()
+                    graded = self.grader.graded(job, outcome)
                 except Exception as exc:  # the grader's failure: no attempt, retried later
-                    self._fault(entry, traceback.format_exception_only(exc)[-1].strip())
+                    self._fault(entry, failure_line(exc))
                     continue
-                result = SubmissionResult.from_dict(payload["result"])
-                digest = hashlib.sha256(job.notebook).hexdigest()
-                self._publish(entry, result, result_state(version, result, digest,
-                                                          payload["worker"]),
-                              payload.get("executed"))
+                self._publish(entry, graded)
 
-    def _run(self, jobs: list[Job]) -> Iterator[tuple[Job, Any]]:
-        if not jobs:
-            return iter(())
-        if self.pool is not None:
-            return self.pool.run(jobs)
-        return run_dask(jobs, self.scheduler or "")
-
-    def _publish(self, entry: Entry, result: SubmissionResult, state: dict[str, Any],
-                 executed: str | None) -> None:
+    def _publish(self, entry: Entry, graded: Graded) -> None:
         """Gradebook, pages and stored result with the attempt on them; then the attempt
         counts (one transaction), then the feedback goes to the student."""
-        publisher, _ = self._book(entry.assignment)
         count, _ = self.queue.attempts(entry.student, entry.assignment)
-        result.attempt, result.max_attempts = count + 1, self.settings.max_attempts
+        graded = dataclasses.replace(graded, result=dataclasses.replace(
+            graded.result, attempt=count + 1, max_attempts=self.settings.max_attempts))
         folder = self.exchange.submitted(entry.student, entry.assignment)
-        publisher.publish(folder, result, state, executed)
+        result = self.grader.publish(folder, graded)
         self.queue.graded(entry, result.attempt, time.time())
         self.events.emit("graded", entry.student, entry.assignment, entry.name,
                          attempt=result.attempt, detail=f"{result.score:g}/{result.max_score:g}")

@@ -1,0 +1,181 @@
+"""The grader the batch and the service share: its preflight, its workers, its gradebook
+writers and Publishers, and the result store a rerun resumes from.
+
+`kerasgrade grade` plans a class and `kerasgrade serve` watches the exchange; both hand this
+object jobs and take back complete results. Workers (local processes kept for the grader's
+life, or Dask workers with a scheduler) run `grade_job` and only return results; this process
+alone writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from kerasgrade import sandbox
+from kerasgrade.course import assignments
+from kerasgrade.course.layout import graded_dir, private_paths, release_notebook
+from kerasgrade.frontends import selftest
+from kerasgrade.frontends.batch.plan import Job, grader_version
+from kerasgrade.frontends.batch.worker import Pool, cores, default_workers, run_dask
+from kerasgrade.grade import failed_result
+from kerasgrade.jobs import warm
+from kerasgrade.jobs.options import ExecOptions
+from kerasgrade.report import gradebook
+from kerasgrade.report.publish import Publisher
+from kerasgrade.report.store import result_state, reusable, stored_state
+from kerasgrade.results import SubmissionResult
+from kerasgrade.settings import Kerasgrade
+
+
+class GraderFailure(RuntimeError):
+    """The grader, not a submission, could not go on: exit non-zero."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    """What an assignment's jobs share: its released notebook, read once."""
+
+    notebook: bytes | None  # sent with each job: locked cells are restored from it
+    version: str  # what a stored result must match to be reused (plan.grader_version)
+
+
+@dataclasses.dataclass(frozen=True)
+class Graded:
+    """A complete result, with the state stored beside it and the executed notebook."""
+
+    result: SubmissionResult
+    state: dict[str, Any]
+    executed: str | None
+
+
+class Grader:
+    """One grader for a course folder, opened by a front end and closed by it."""
+
+    def __init__(self, settings: Kerasgrade, app: Any, root: Path) -> None:
+        if settings.sandbox and (reason := sandbox.unavailable_reason()):
+            raise GraderFailure(reason)
+        self.settings = settings
+        self.root = root
+        self.course = gradebook.course_settings(root, settings.db or None, app.config)
+        self.workers = settings.workers or default_workers()
+        self.threads = max(1, cores() // self.workers)
+        # The scheduler's hosts pick their own thread counts (worker.grade_job).
+        self.options = ExecOptions(
+            sandbox=settings.sandbox, hide=private_paths(root),
+            threads=None if settings.scheduler else self.threads,
+            data_dir=Path(settings.data_dir) if settings.data_dir else None,
+            cell_timeout=settings.cell_timeout or None, memory_mb=settings.memory_mb)
+        self.pool = None if settings.scheduler else Pool(self.workers)
+        self.releases: dict[str, Release] = {}
+        self.books: dict[str, tuple[gradebook.GradebookWriter, Publisher]] = {}
+
+    def where(self) -> str:
+        if self.settings.scheduler:
+            return f"on the Dask cluster at {self.settings.scheduler}"
+        return f"with {self.workers} worker(s), {self.threads} TensorFlow thread(s) each"
+
+    def self_test(self, assignment_ids: list[str]) -> float:
+        """The path the workers take (a zygote, a kernel forked from it, a measuring job),
+        once; raise GraderFailure when it fails. Returns the seconds it took."""
+        started = time.monotonic()
+        try:
+            selftest.check(assignment_ids, dataclasses.replace(
+                self.options, threads=self.threads, warm=self.options.sandbox))
+        except selftest.SelfTestFailed as exc:
+            raise GraderFailure(str(exc)) from None
+        finally:
+            warm.close_current()
+        return time.monotonic() - started
+
+    def release(self, assignment: str) -> Release:
+        if assignment not in self.releases:
+            path = release_notebook(self.root, assignment)
+            notebook = path.read_bytes() if path.exists() else None
+            self.releases[assignment] = Release(notebook, grader_version(notebook))
+        return self.releases[assignment]
+
+    def publisher(self, assignment: str) -> Publisher:
+        """An assignment's Publisher, its gradebook writer opened (and checked) once."""
+        if assignment not in self.books:
+            writer = gradebook.GradebookWriter(self.course)
+            try:
+                writer.check_late_plugin()
+                notebook_id = writer.ensure_assignment(
+                    assignment, release_notebook(self.root, assignment))
+            except gradebook.GradebookMismatch as exc:
+                writer.__exit__()
+                raise GraderFailure(str(exc)) from None
+            self.books[assignment] = (writer,
+                                      Publisher(self.root, assignment, writer, notebook_id))
+        return self.books[assignment][1]
+
+    def job(self, student: str, assignment: str, path: Path, notebook: bytes) -> Job:
+        """A submission as a worker grades it: everything it needs, nothing of the course."""
+        return Job(student, assignment, str(path.relative_to(self.root)), path.name, notebook,
+                   self.release(assignment).notebook, self.options)
+
+    def stored(self, assignment: str, student: str, notebook: bytes) -> Graded | None:
+        """The stored result of this very notebook by this very grader, if there is one."""
+        state = stored_state(self.root, assignment, student)
+        if state is None or not reusable(state, notebook, self.release(assignment).version):
+            return None
+        graded = graded_dir(self.root, student, assignment)
+        executed = next((p.read_text() for p in graded.glob("*.ipynb")), None)
+        return Graded(SubmissionResult.from_dict(state["result"]), state, executed)
+
+    def unreadable(self, assignment: str, student: str, folder: Path, problem: str) -> Graded:
+        """A submission folder with nothing to run: its error result, nothing executed."""
+        result = failed_result(assignment, student, str(folder.relative_to(self.root)), problem)
+        return Graded(result, result_state(self.release(assignment).version, result, None, {}),
+                      None)
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Any]]:
+        """(job, outcome) pairs as they finish; an outcome is read with `graded`."""
+        if not jobs:
+            return iter(())
+        if self.pool is not None:
+            return self.pool.run(jobs)
+        return run_dask(jobs, self.settings.scheduler)
+
+    def graded(self, job: Job, outcome: Any) -> Graded:
+        """A worker's outcome as a complete result; raises the grader's own failure."""
+        payload = outcome.result()
+        result = SubmissionResult.from_dict(payload["result"])
+        version = self.release(job.assignment).version
+        return Graded(result, result_state(version, result, job.notebook, payload["worker"]),
+                      payload.get("executed"))
+
+    def publish(self, folder: Path, graded: Graded) -> SubmissionResult:
+        """Gradebook, pages, graded notebook and stored result; the result as published
+        (its late penalty from the gradebook)."""
+        publisher = self.publisher(graded.result.assignment)
+        return publisher.publish(folder, graded.result, graded.state, graded.executed)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+        for writer, _ in self.books.values():
+            writer.__exit__()
+        self.books.clear()
+
+    def __enter__(self) -> Grader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def failure_line(exc: BaseException) -> str:
+    """The last line of an exception, as logs quote the grader's own failures."""
+    return traceback.format_exception_only(exc)[-1].strip()
+
+
+def known_assignment(assignment: str) -> None:
+    if assignment not in assignments.ASSIGNMENTS:
+        raise GraderFailure(f"unknown assignment {assignment!r}; known: "
+                            f"{', '.join(assignments.ASSIGNMENTS)}")
