@@ -35,6 +35,7 @@ from nbclient import NotebookClient
 from nbformat import NotebookNode
 
 import kerasgrade
+from kerasgrade import environment
 from kerasgrade.course import assignments, time_limits
 from kerasgrade.course.layout import RELEASE, SOLUTIONS, SOURCE, notebook_path
 from kerasgrade.keras_terms import quiet_tensorflow
@@ -43,7 +44,7 @@ MARKERS = frozenset(
     {"### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"}
 )
 # Training 03 takes minutes on two cores; a stuck cell should still end the build.
-CELL_TIMEOUT = int(os.environ.get("KERASGRADE_CELL_TIMEOUT", "1800"))
+CELL_TIMEOUT = int(os.environ.get(environment.CELL_TIMEOUT, "1800"))
 # Metadata that executing a notebook adds or rewrites, which says nothing about its source.
 VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled")
 VOLATILE_NB_METADATA = ("language_info", "widgets")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kerasgrade import data
+from kerasgrade import data, environment
 from kerasgrade.artifacts import Facts
 from kerasgrade.course import assignments
 from kerasgrade.time_limit import ReferenceTime
@@ -27,7 +27,7 @@ CELL_FLOOR = 60.0  # seconds: importing TensorFlow on a busy machine alone can t
 NOTEBOOK_FLOOR = 180.0  # kernel start, setup cell and export come on top of the cells
 UNMEASURED = (600.0, 900.0)  # an assignment whose reference was never timed
 # The grading machine's own cell limit, for every assignment and front end (nbgrader too).
-CELL_TIMEOUT_ENV = "KERASGRADE_CELL_TIMEOUT"
+CELL_TIMEOUT_ENV = environment.CELL_TIMEOUT
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from importlib import resources
 from pathlib import Path
 
 import kerasgrade
-from kerasgrade import data, sandbox
+from kerasgrade import data, environment, sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import pick_notebook, private_paths, release_notebook
 from kerasgrade.grade import failed_result, grade_notebook
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print("isolation: bubblewrap sandbox")
     if not config["allow_sample"]:
         # A missing data set must be an error, never a grade on other data.
-        os.environ["KERASGRADE_NO_SAMPLE"] = "1"
+        os.environ[environment.NO_SAMPLE] = "1"
     data_dir = source / "data"  # absent when built with --allow-sample and no data
     options = ExecOptions(
         sandbox=sandboxed, data_dir=data_dir if data_dir.is_dir() else None, limits=_limits(),

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import kerasgrade
+from kerasgrade import environment
 from kerasgrade.data.dataset import DATASETS
 from kerasgrade.data.search import DEBIAN_ROOT, place_files
 from kerasgrade.keras_terms import quiet_tensorflow
@@ -28,21 +29,21 @@ def sandbox_env(scratch: Path, threads: int | None = None, data_dir: Path | None
         "IPYTHONDIR": str(scratch / ".ipython"),
         "JUPYTER_RUNTIME_DIR": str(scratch / ".jupyter"),
         "JUPYTER_DATA_DIR": str(scratch / ".jupyter"),
-        "KERASGRADE_OFFLINE": "1",
+        environment.OFFLINE: "1",
         "PYTHONPATH": str(Path(kerasgrade.__file__).resolve().parent.parent),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    for key in ("KERASGRADE_DATA_DIR", "KERASGRADE_NO_SAMPLE"):
+    for key in (environment.DATA_DIR, environment.NO_SAMPLE):
         if key in os.environ:
             env[key] = os.environ[key]
     if data_dir:
-        env["KERASGRADE_DATA_DIR"] = str(data_dir)
-    shared_data = shared_data or os.environ.get("KERASGRADE_SHARED_DATA")
+        env[environment.DATA_DIR] = str(data_dir)
+    shared_data = shared_data or os.environ.get(environment.SHARED_DATA)
     if shared_data:
         # Resolved: the sandbox binds a path's target, so a symlink itself is not shown there.
-        env["KERASGRADE_SHARED_DATA"] = os.pathsep.join(
+        env[environment.SHARED_DATA] = os.pathsep.join(
             str(Path(entry).resolve()) for entry in shared_data.split(os.pathsep) if entry)
     quiet_tensorflow(env)
     return env
@@ -56,10 +57,10 @@ def shown_paths(env: dict[str, str]) -> tuple[Path, ...]:
     sit under the sandbox's private /tmp (a clone in /tmp, the shared data's root) or a hidden
     folder."""
     paths = [Path(env["PYTHONPATH"])] if "PYTHONPATH" in env else []
-    folders = [Path(env["KERASGRADE_DATA_DIR"])] if "KERASGRADE_DATA_DIR" in env else []
+    folders = [Path(env[environment.DATA_DIR])] if environment.DATA_DIR in env else []
     folders.append(DEBIAN_ROOT)
     paths += folders + [file for name in DATASETS for file in place_files(name, folders)]
-    paths += [Path(e) for e in env.get("KERASGRADE_SHARED_DATA", "").split(os.pathsep) if e]
+    paths += [Path(e) for e in env.get(environment.SHARED_DATA, "").split(os.pathsep) if e]
     # A missing one is skipped (bwrap would refuse to start): loading the data then fails
     # with the loaders' own message, or falls back to the normal search.
     return tuple(p for p in paths if p.exists())

@@ -31,15 +31,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kerasgrade import sandbox
+from kerasgrade import environment, sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import AUTOGRADED, private_paths
 from kerasgrade.course.time_limits import time_limits
 from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 
 KERNEL_NAME = "kerasgrade-sandboxed"
-SWITCH = "KERASGRADE_NBGRADER_SANDBOX"  # "1": nbgrader_config.py calls configure()
-COURSE_ENV = "KERASGRADE_COURSE_ROOT"  # set by configure(); the launcher hides this folder
+SWITCH = environment.NBGRADER_SANDBOX  # "1": nbgrader_config.py calls configure()
+COURSE_ENV = environment.COURSE_ROOT  # set by configure(); the launcher hides this folder
 
 IPC_DIR = ".kerasgrade-kernel"  # in the scratch folder: the sockets and connection file
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
