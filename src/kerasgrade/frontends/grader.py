@@ -18,10 +18,10 @@ from typing import Any
 
 from kerasgrade import sandbox
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import graded_dir, private_paths, release_notebook
+from kerasgrade.course.layout import Submission, graded_dir, private_paths, release_notebook
 from kerasgrade.frontends import selftest
 from kerasgrade.frontends.batch.plan import Job, grader_version
-from kerasgrade.frontends.batch.worker import Pool, cores, default_workers, run_dask
+from kerasgrade.frontends.batch.worker import Outcome, Pool, cores, default_workers, run_dask
 from kerasgrade.grade import failed_result
 from kerasgrade.jobs import warm
 from kerasgrade.jobs.options import ExecOptions
@@ -42,6 +42,24 @@ class Release:
 
     notebook: bytes | None  # sent with each job: locked cells are restored from it
     version: str  # what a stored result must match to be reused (plan.grader_version)
+
+
+@dataclasses.dataclass(frozen=True)
+class Handed:
+    """A submission handed to the grader: its folder, its notebook's bytes (read once)."""
+
+    assignment: str
+    sub: Submission
+    notebook: bytes | None  # None: nothing to run (sub.problem says why)
+    reuse: bool = False  # an unchanged notebook keeps its stored result
+
+
+@dataclasses.dataclass(frozen=True)
+class Failed:
+    """The grader's own failure on a submission (a worker died, the sandbox did not start)."""
+
+    line: str
+    retrying: bool = False  # sent to another worker: not yet the submission's outcome
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +152,37 @@ class Grader:
         return Graded(result, result_state(self.release(assignment).version, result, None, {}),
                       None)
 
+    def grade(self, subs: list[Handed]) -> Iterator[tuple[Handed, Graded | Failed]]:
+        """Each submission as it is ready: a folder with nothing to run gets its error result,
+        an unchanged notebook its stored result (where reuse), the others are graded on the
+        workers, all of them at once. A Failed is the grader's own failure, never a score."""
+        jobs: dict[tuple[str, str], tuple[Job, Handed]] = {}
+        for handed in subs:
+            sub, assignment = handed.sub, handed.assignment
+            try:
+                if sub.path is None or handed.notebook is None:
+                    yield handed, self.unreadable(assignment, sub.student, sub.folder,
+                                                  sub.problem)
+                elif handed.reuse and (stored := self.stored(assignment, sub.student,
+                                                             handed.notebook)):
+                    # Graded before (a restart after the gradebook write, or the same notebook
+                    # again): the stored result, not a second run.
+                    yield handed, stored
+                else:
+                    jobs[sub.student, assignment] = (
+                        self.job(sub.student, assignment, sub.path, handed.notebook), handed)
+            except (OSError, ValueError, KeyError) as exc:  # the grader's own state
+                yield handed, Failed(failure_line(exc))
+        for job, outcome in self.run([job for job, _ in jobs.values()]):
+            handed = jobs[job.student, job.assignment][1]
+            if isinstance(outcome, Outcome) and outcome.retrying:
+                yield handed, Failed(outcome.failure, retrying=True)
+                continue
+            try:
+                yield handed, self.graded(job, outcome)
+            except Exception as exc:  # the worker's failure, after its retries
+                yield handed, Failed(failure_line(exc))
+
     def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Any]]:
         """(job, outcome) pairs as they finish; an outcome is read with `graded`."""
         if not jobs:
@@ -141,6 +190,18 @@ class Grader:
         if self.pool is not None:
             return self.pool.run(jobs)
         return run_dask(jobs, self.settings.scheduler)
+
+    def warm_up(self, assignment: str) -> float:
+        """Each local worker starts its zygote (TensorFlow imported) on the blank notebook,
+        now rather than on the first student's time; returns the seconds it took."""
+        started = time.monotonic()
+        if self.pool is not None:
+            release = self.release(assignment).notebook or b""
+            jobs = [Job(f"warm-up-{i}", assignment, "warm-up.ipynb", "warm-up.ipynb", release,
+                        release, self.options) for i in range(self.workers)]
+            for _ in self.run(jobs):
+                pass
+        return time.monotonic() - started
 
     def graded(self, job: Job, outcome: Any) -> Graded:
         """A worker's outcome as a complete result; raises the grader's own failure."""

@@ -22,7 +22,6 @@ are unchanged since it was graded is skipped unless --force.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,12 @@ from rich.progress import (
 )
 
 from kerasgrade.course.layout import SUBMITTED, Submission, discover
-from kerasgrade.frontends.batch.plan import Job
-from kerasgrade.frontends.batch.worker import Outcome
 from kerasgrade.frontends.grader import (
+    Failed,
     Graded,
     Grader,
     GraderFailure,
+    Handed,
     failure_line,
     known_assignment,
 )
@@ -82,12 +81,12 @@ def run(grader: Grader, aid: str, console: Console) -> int:
         console.print(f"self-test passed in {seconds:.0f} s")
     grader.publisher(aid)  # a gradebook that does not fit refuses the run before any grading
     batch = Batch(grader, aid, console)
-    jobs = batch.plan(subs, found, stored)
+    to_grade = batch.plan(subs, found, stored)
     if grader.settings.scheduler and grader.settings.workers:
         console.print("--workers is ignored with --scheduler: the cluster decides")
-    console.print(f"{aid}: {len(jobs)} to grade {grader.where()}; {batch.skipped} unchanged "
-                  "(skipped; --force regrades)")
-    batch.collect(jobs, grader.run(jobs))
+    console.print(f"{aid}: {len(to_grade)} to grade {grader.where()}; {batch.skipped} "
+                  "unchanged (skipped; --force regrades)")
+    batch.collect(to_grade)
     return 1 if batch.grader_failures else 0
 
 
@@ -99,16 +98,14 @@ class Batch:
         self.root = grader.root
         self.assignment_id = assignment_id
         self.console = console
-        self.subs: dict[str, Submission] = {}
         self.skipped = self.graded = self.failed = self.grader_failures = 0
 
     def plan(self, subs: list[Submission], found: dict[str, bytes],
-             stored: dict[str, Graded]) -> list[Job]:
-        """Jobs for what must be graded (found: each notebook; stored: the results that stand);
+             stored: dict[str, Graded]) -> list[Handed]:
+        """What must be graded (found: each notebook; stored: the results that stand);
         unchanged results are re-synced, unreadable folders get their error result here."""
-        jobs = []
+        to_grade = []
         for sub in subs:
-            self.subs[sub.student] = sub
             if sub.path is None:
                 self._finish(sub, self.grader.unreadable(self.assignment_id, sub.student,
                                                          sub.folder, sub.problem))
@@ -117,11 +114,10 @@ class Batch:
                     sub.folder, stored[sub.student].state)
                 self.skipped += 1
             else:
-                jobs.append(self.grader.job(sub.student, self.assignment_id, sub.path,
-                                            found[sub.student]))
-        return jobs
+                to_grade.append(Handed(self.assignment_id, sub, found[sub.student]))
+        return to_grade
 
-    def collect(self, jobs: list[Job], outcomes: Iterator[tuple[Job, Any]]) -> None:
+    def collect(self, to_grade: list[Handed]) -> None:
         started = time.monotonic()
         columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("done {task.fields[done]} · failed {task.fields[failed]} · "
@@ -130,35 +126,38 @@ class Batch:
         # The bar counts this run's jobs; folders refused while planning are already counted.
         graded, failed = self.graded, self.failed
         with Progress(*columns, console=self.console) as progress:
-            task = progress.add_task(self.assignment_id, total=len(jobs), done=0, failed=0,
-                                     remaining=len(jobs))
+            task = progress.add_task(self.assignment_id, total=len(to_grade), done=0,
+                                     failed=0, remaining=len(to_grade))
             finished = 0
-            for job, future in outcomes:
-                if isinstance(future, Outcome) and future.retrying:
-                    self.console.print(printable(f"{job.student}: the grader failed (not the "
-                                                 f"submission): {future.failure}; retrying"),
-                                       style="yellow", markup=False)
+            for handed, outcome in self.grader.grade(to_grade):
+                if isinstance(outcome, Failed) and outcome.retrying:
+                    self.console.print(printable(f"{handed.sub.student}: the grader failed "
+                                                 f"(not the submission): {outcome.line}; "
+                                                 "retrying"), style="yellow", markup=False)
                     continue
                 finished += 1
-                self._outcome(job, future)
+                self._outcome(handed.sub, outcome)
                 progress.update(task, completed=finished, done=self.graded - graded,
                                 failed=self.failed - failed + self.grader_failures,
-                                remaining=len(jobs) - finished)
+                                remaining=len(to_grade) - finished)
         seconds = time.monotonic() - started
-        rate = f", {60 * len(jobs) / seconds:.1f}/min" if jobs and seconds else ""
+        rate = f", {60 * len(to_grade) / seconds:.1f}/min" if to_grade and seconds else ""
         self.console.print(
             f"{self.assignment_id}: graded {self.graded}, failed {self.failed}, skipped "
             f"{self.skipped}, grader failures {self.grader_failures} in {seconds:.0f} s{rate}")
 
-    def _outcome(self, job: Job, future: Any) -> None:
-        sub = self.subs[job.student]
-        try:
-            self._finish(sub, self.grader.graded(job, future))
-        except Exception as exc:  # the grader's own failure: reported, retried on the next run
-            self.grader_failures += 1
-            self.console.print(printable(f"{job.student}: the grader failed (not the submission; "
-                                         f"nothing recorded, the next run retries): "
-                                         f"{failure_line(exc)}"), style="red", markup=False)
+    def _outcome(self, sub: Submission, outcome: Graded | Failed) -> None:
+        if isinstance(outcome, Graded):
+            try:
+                self._finish(sub, outcome)
+                return
+            except Exception as exc:  # the grader's own failure, as a worker's is
+                outcome = Failed(failure_line(exc))
+        # Reported, never a score: nothing is recorded and the next run retries.
+        self.grader_failures += 1
+        self.console.print(printable(f"{sub.student}: the grader failed (not the submission; "
+                                     f"nothing recorded, the next run retries): "
+                                     f"{outcome.line}"), style="red", markup=False)
 
     def _finish(self, sub: Submission, graded: Graded) -> None:
         result = self.grader.publish(sub.folder, graded)

@@ -29,9 +29,8 @@ from nbgrader.api import Gradebook
 from sqlalchemy.exc import SQLAlchemyError
 
 from kerasgrade.course import assignments
-from kerasgrade.course.layout import pick_notebook, release_notebook
-from kerasgrade.frontends.batch.plan import Job
-from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, failure_line
+from kerasgrade.course.layout import Submission, pick_notebook, release_notebook
+from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, Handed
 from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.events import EventLog, say
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
@@ -139,7 +138,8 @@ class Service:
         # Once, at start-up: a submission then pays only for its own grading.
         seconds = self.grader.self_test(self.released)
         say(f"self-test passed in {seconds:.0f} s")
-        self._warm_up(self.released[0])
+        if not settings.scheduler:
+            say(f"workers warm in {self.grader.warm_up(self.released[0]):.0f} s")
         say(f"serving {self.exchange.inbound} with "
             + (f"the Dask cluster at {settings.scheduler}" if settings.scheduler
                else f"{self.grader.workers} warm worker(s)"))
@@ -161,19 +161,6 @@ class Service:
             say("warning: the gradebook has no students: every submission is quarantined until "
                 "they are added (nbgrader db student add/import), or set "
                 "c.Kerasgrade.open_course = True")
-
-    def _warm_up(self, assignment: str) -> None:
-        """Each worker starts its zygote (TensorFlow imported) on the blank notebook, now
-        rather than on the first student's time."""
-        if self.settings.scheduler:
-            return
-        release = self.grader.release(assignment).notebook or b""
-        jobs = [Job(f"warm-up-{i}", assignment, "warm-up.ipynb", "warm-up.ipynb", release,
-                    release, self.grader.options) for i in range(self.grader.workers)]
-        started = time.monotonic()
-        for _ in self.grader.run(jobs):
-            pass
-        say(f"workers warm in {time.monotonic() - started:.0f} s")
 
     def close(self) -> None:
         self.grader.close()
@@ -341,38 +328,26 @@ class Service:
         self.events.emit("fault", entry.student, entry.assignment, entry.name, detail=detail)
 
     def _grade(self, entries: list[Entry]) -> None:
-        jobs: dict[tuple[str, str], tuple[Job, Entry]] = {}
+        handed: dict[tuple[str, str], tuple[Handed, Entry]] = {}
         for entry in entries:
             with self._guard(entry.name):
                 self.events.emit("started", entry.student, entry.assignment, entry.name)
                 folder = self.exchange.submitted(entry.student, entry.assignment)
                 path, problem = pick_notebook(folder, entry.assignment)
                 self.grader.publisher(entry.assignment)  # a gradebook that does not fit pauses
-                if path is None:  # nothing to run: its error result, as the batch gives it
-                    self._publish(entry, self.grader.unreadable(
-                        entry.assignment, entry.student, folder, problem))
-                    continue
-                data = path.read_bytes()
-                if (stored := self.grader.stored(entry.assignment, entry.student, data)):
-                    # Graded before (a restart after the gradebook write, or the same notebook
-                    # again): the stored result, not a second run.
-                    self._publish(entry, stored)
-                    continue
-                job = self.grader.job(entry.student, entry.assignment, path, data)
-                jobs[job.student, job.assignment] = (job, entry)
-        for job, outcome in self.grader.run([job for job, _ in jobs.values()]):
-            _, entry = jobs[job.student, job.assignment]
+                handed[entry.student, entry.assignment] = (Handed(
+                    entry.assignment, Submission(entry.student, folder, path, problem),
+                    path.read_bytes() if path is not None else None, reuse=True), entry)
+        for one, graded in self.grader.grade([h for h, _ in handed.values()]):
+            entry = handed[one.sub.student, one.assignment][1]
             with self._guard(entry.name):
-                if getattr(outcome, "retrying", False):
-                    say(f"{job.student}: the grader failed (not the submission): "
-                        f"{outcome.failure}; retrying")
-                    continue
-                try:
-                    graded = self.grader.graded(job, outcome)
-                except Exception as exc:  # the grader's failure: no attempt, retried later
-                    self._fault(entry, failure_line(exc))
-                    continue
-                self._publish(entry, graded)
+                if isinstance(graded, Graded):
+                    self._publish(entry, graded)
+                elif graded.retrying:
+                    say(f"{entry.student}: the grader failed (not the submission): "
+                        f"{graded.line}; retrying")
+                else:  # no attempt counts; tried again later
+                    self._fault(entry, graded.line)
 
     def _publish(self, entry: Entry, graded: Graded) -> None:
         """Gradebook, pages and stored result with the attempt on them; then the attempt
