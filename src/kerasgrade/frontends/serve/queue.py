@@ -8,15 +8,27 @@ attempt limit), or to quarantined (the service failed on it: never graded, never
 An inbound entry the service could not trust is never queued: it is in the quarantine table.
 A submission's position in the queue is its arrival; a replacement keeps the position of the
 submission it replaces, so a resubmission neither jumps ahead nor falls behind.
+
+Each step the queue records is also told, after its transaction, as an event: one line on
+stdout and one JSON line in the journal, events.jsonl. The JSON keys and event names are a
+contract (docs/serve.md): a benchmark reads them.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from kerasgrade.report.text import printable, say
+
+Event = Literal["queued", "replaced", "deferred", "started", "graded", "released", "refused",
+                "fault", "quarantined"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound (
@@ -62,8 +74,10 @@ class Entry:
 
 
 class Queue:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, journal: Path | None = None) -> None:
+        """journal: where the steps are told (None: they are not, as for a listing)."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.journal = journal
         # isolation_level=None: transactions are explicit (_transaction).
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -85,7 +99,24 @@ class Queue:
         return {name for (name,) in self.db.execute(
             "SELECT name FROM inbound UNION SELECT name FROM quarantine")}
 
-    def add(self, name: str, student: str, assignment: str, timestamp: str) -> list[str]:
+    def emit(self, event: Event, student: str, assignment: str, inbound: str,
+             attempt: int | None = None, detail: str = "") -> None:
+        """Tell a step: a line on stdout and a JSON line in the journal."""
+        record: dict[str, object] = {"time": time.time(), "event": event, "student": student,
+                                     "assignment": assignment, "inbound": inbound}
+        if attempt is not None:
+            record["attempt"] = attempt
+        if detail:
+            record["detail"] = detail
+        if self.journal is not None:
+            with self.journal.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        say(f"{event} {printable(student)} {printable(assignment)} {printable(inbound)}"
+            + (f" attempt {attempt}" if attempt is not None else "")
+            + (f": {detail}" if detail else ""))
+
+    def add(self, name: str, student: str, assignment: str, timestamp: str,
+            detail: str = "") -> list[str]:
         """Queue a new submission; return the names of the waiting ones it replaces."""
         with self._transaction() as db:
             waiting = db.execute(
@@ -97,6 +128,9 @@ class Queue:
             db.execute("INSERT INTO inbound (name, student, assignment, timestamp, position, "
                        "state) VALUES (?, ?, ?, ?, ?, ?)",
                        (name, student, assignment, timestamp, position, WAITING))
+        for old, _ in waiting:
+            self.emit("replaced", student, assignment, old, detail=f"by {name}")
+        self.emit("queued", student, assignment, name, detail=detail)
         return [n for n, _ in waiting]
 
     def quarantine(self, name: str, student: str, reason: str, now: float) -> None:
@@ -106,6 +140,7 @@ class Queue:
             db.execute("INSERT OR REPLACE INTO quarantine (name, student, reason, time) "
                        "VALUES (?, ?, ?, ?)", (name, student, reason, now))
             db.execute("UPDATE inbound SET state='quarantined' WHERE name=?", (name,))
+        self.emit("quarantined", student, "", name, detail=reason)
 
     def quarantined(self) -> list[tuple[float, str, str, str]]:
         """(time, name, claimed student, reason) of each quarantined entry, oldest first."""
@@ -137,16 +172,26 @@ class Queue:
                               "assignment=?", (student, assignment)).fetchone()
         return (int(row[0]), float(row[1])) if row else (0, 0.0)
 
-    def move(self, name: str, state: str) -> None:
+    def move(self, name: str, state: str, detail: str = "") -> None:
+        """The next step; refused and released are told (collected is not)."""
         with self._transaction() as db:
             db.execute("UPDATE inbound SET state=?, not_before=0 WHERE name=?", (state, name))
+        if state in ("refused", "released"):
+            entry = self.get(name)
+            self.emit(state, entry.student, entry.assignment, name, detail=detail,
+                      attempt=entry.attempt if state == "released" else None)
 
-    def defer(self, name: str, until: float) -> None:
+    def defer(self, name: str, until: float, event: Event | None = None,
+              detail: str = "") -> None:
+        """Not before `until` (a cool-off, a fault's retry), told as `event` if given."""
         with self._transaction() as db:
             db.execute("UPDATE inbound SET not_before=?, deferred=1 WHERE name=?",
                        (until, name))
+        if event is not None:
+            entry = self.get(name)
+            self.emit(event, entry.student, entry.assignment, name, detail=detail)
 
-    def graded(self, entry: Entry, attempt: int, now: float) -> None:
+    def graded(self, entry: Entry, attempt: int, now: float, detail: str = "") -> None:
         """The submission is graded: its attempt counts, in the same transaction."""
         with self._transaction() as db:
             db.execute("UPDATE inbound SET state='graded', attempt=?, not_before=0 WHERE name=?",
@@ -155,6 +200,8 @@ class Queue:
                        "VALUES (?, ?, ?, ?) ON CONFLICT (student, assignment) DO UPDATE SET "
                        "count=excluded.count, last_graded=excluded.last_graded",
                        (entry.student, entry.assignment, attempt, now))
+        self.emit("graded", entry.student, entry.assignment, entry.name, attempt=attempt,
+                  detail=detail)
 
     def close(self) -> None:
         self.db.close()

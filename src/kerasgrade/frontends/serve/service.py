@@ -32,12 +32,11 @@ from kerasgrade.course import assignments
 from kerasgrade.course.layout import Submission, pick_notebook, release_notebook
 from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, Handed
 from kerasgrade.frontends.serve import inbound
-from kerasgrade.frontends.serve.events import EventLog, say
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.inbound import NotFinished, Refused
 from kerasgrade.frontends.serve.queue import Entry, Queue
 from kerasgrade.report import gradebook
-from kerasgrade.report.text import printable
+from kerasgrade.report.text import printable, say
 from kerasgrade.settings import Kerasgrade
 
 SERVE_DIR = Path(".kerasgrade") / "serve"
@@ -124,8 +123,7 @@ class Service:
         if waiting := self.exchange.waiting():
             say(f"waiting: {waiting}")
         self.state = self.root / SERVE_DIR
-        self.queue = Queue(self.state / "queue.db")
-        self.events = EventLog(self.state / "events.jsonl")
+        self.queue = Queue(self.state / "queue.db", self.state / "events.jsonl")
         coursedir = self.exchange.coursedir
         self.caps = inbound.Caps(file_bytes=coursedir.max_file_size * 1000,
                                  total_bytes=coursedir.max_dir_size * 1000,
@@ -203,12 +201,8 @@ class Service:
             os.close(folder)
         for sub in sorted(filter(None, arrivals), key=lambda a: (a.arrived, a.key)):
             for old in self.queue.add(sub.key, sub.student, sub.assignment,
-                                      inbound.stamp(sub.arrived)):
+                                      inbound.stamp(sub.arrived), detail=_written(sub)):
                 self._drop_copy(old)
-                self.events.emit("replaced", sub.student, sub.assignment, old,
-                                 detail=f"by {sub.key}")
-            self.events.emit("queued", sub.student, sub.assignment, sub.key,
-                             detail=_written(sub))
 
     def _read(self, folder: int, raw: bytes, roster: set[str] | None
               ) -> inbound.Arrival | None:
@@ -245,7 +239,6 @@ class Service:
                 student = inbound.claim(raw if raw is not None else name.encode()).student
             self.queue.quarantine(name, student, reason, time.time())
             self._drop_copy(name)
-            self.events.emit("quarantined", student, "", name, detail=reason)
 
     def _roster(self) -> set[str] | None:
         """The gradebook's students, whom the service grades; None in an open course."""
@@ -293,10 +286,9 @@ class Service:
             return None
         ready_at = last + self.settings.cooloff_seconds
         if count and time.time() < ready_at:
-            self.queue.defer(entry.name, ready_at)
-            if not entry.deferred:
-                self.events.emit("deferred", entry.student, entry.assignment, entry.name,
-                                 detail=f"cool-off until {time.ctime(ready_at)}")
+            # Told once, when the wait begins.
+            self.queue.defer(entry.name, ready_at, None if entry.deferred else "deferred",
+                             detail=f"cool-off until {time.ctime(ready_at)}")
             return None
         self._collect(entry)
         self.queue.move(entry.name, "collected")
@@ -317,21 +309,19 @@ class Service:
         except ExchangeFailure as exc:
             self._fault(entry, str(exc))
             return
-        self.queue.move(entry.name, "refused")
+        self.queue.move(entry.name, "refused", detail=f"all {limit} graded attempts used")
         self._drop_copy(entry.name)
-        self.events.emit("refused", entry.student, entry.assignment, entry.name,
-                         detail=f"all {limit} graded attempts used")
 
     def _fault(self, entry: Entry, detail: str) -> None:
         """The grader's failure: no attempt counts; the submission is tried again later."""
-        self.queue.defer(entry.name, time.time() + self.settings.fault_retry_seconds)
-        self.events.emit("fault", entry.student, entry.assignment, entry.name, detail=detail)
+        self.queue.defer(entry.name, time.time() + self.settings.fault_retry_seconds, "fault",
+                         detail=detail)
 
     def _grade(self, entries: list[Entry]) -> None:
         handed: dict[tuple[str, str], tuple[Handed, Entry]] = {}
         for entry in entries:
             with self._guard(entry.name):
-                self.events.emit("started", entry.student, entry.assignment, entry.name)
+                self.queue.emit("started", entry.student, entry.assignment, entry.name)
                 folder = self.exchange.submitted(entry.student, entry.assignment)
                 path, problem = pick_notebook(folder, entry.assignment)
                 self.grader.publisher(entry.assignment)  # a gradebook that does not fit pauses
@@ -357,9 +347,8 @@ class Service:
             graded.result, attempt=count + 1, max_attempts=self.settings.max_attempts))
         folder = self.exchange.submitted(entry.student, entry.assignment)
         result = self.grader.publish(folder, graded)
-        self.queue.graded(entry, result.attempt, time.time())
-        self.events.emit("graded", entry.student, entry.assignment, entry.name,
-                         attempt=result.attempt, detail=f"{result.score:g}/{result.max_score:g}")
+        self.queue.graded(entry, result.attempt, time.time(),
+                          detail=f"{result.score:g}/{result.max_score:g}")
         self._release(self.queue.get(entry.name))
 
     def _release(self, entry: Entry) -> None:
@@ -371,5 +360,3 @@ class Service:
             self._fault(entry, str(exc))
             return
         self.queue.move(entry.name, "released")
-        self.events.emit("released", entry.student, entry.assignment, entry.name,
-                         attempt=entry.attempt)
