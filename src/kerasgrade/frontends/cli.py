@@ -98,7 +98,7 @@ def _grade(args: argparse.Namespace) -> int:
     from kerasgrade.frontends.batch import run as batch
 
     root = args.root.resolve()
-    return batch.main(*settings.load(root, settings.from_command_line(vars(args))), root,
+    return batch.grade_course(*settings.load(root, settings.from_command_line(vars(args))), root,
                       args.assignment)
 
 
@@ -108,13 +108,13 @@ def _serve(args: argparse.Namespace) -> int:
     root = args.root.resolve()
     if args.quarantine:
         return service.quarantine_listing(root)
-    return service.main(*settings.load(root, settings.from_command_line(vars(args))), root)
+    return service.serve(*settings.load(root, settings.from_command_line(vars(args))), root)
 
 
 def _report(args: argparse.Namespace) -> int:
     from kerasgrade.report import class_report
 
-    return class_report.main(args.root.resolve(), args.assignment)
+    return class_report.report_course(args.root.resolve(), args.assignment)
 
 
 def _settings(args: argparse.Namespace) -> int:

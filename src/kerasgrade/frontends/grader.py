@@ -23,7 +23,7 @@ from kerasgrade.frontends import selftest
 from kerasgrade.frontends.batch.plan import Job, grader_version
 from kerasgrade.frontends.batch.worker import Outcome, Pool, cores, default_workers, run_dask
 from kerasgrade.grade import failed_result
-from kerasgrade.jobs import warm
+from kerasgrade.jobs import warm as warm_paths
 from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import gradebook
 from kerasgrade.report.publish import Publisher
@@ -69,6 +69,7 @@ class Graded:
     result: SubmissionResult
     state: dict[str, Any]
     executed: str | None
+    reused: bool = False  # the stored result of an unchanged notebook: nothing ran
 
 
 class Grader:
@@ -97,9 +98,10 @@ class Grader:
             return f"on the Dask cluster at {self.settings.scheduler}"
         return f"with {self.workers} worker(s), {self.threads} TensorFlow thread(s) each"
 
-    def self_test(self, assignment_ids: list[str]) -> float:
-        """The path the workers take (a zygote, a kernel forked from it, a measuring job),
-        once; raise GraderFailure when it fails. Returns the seconds it took."""
+    def preflight(self, assignment_ids: list[str], warm: bool = False) -> list[str]:
+        """Before anything is graded: the self-test, on the path the workers take (a zygote, a
+        kernel forked from it, a measuring job), which raises GraderFailure when it fails;
+        then, if warm, the local workers started. Returns what it did, to be said."""
         started = time.monotonic()
         try:
             selftest.check(assignment_ids, dataclasses.replace(
@@ -107,8 +109,11 @@ class Grader:
         except selftest.SelfTestFailed as exc:
             raise GraderFailure(str(exc)) from None
         finally:
-            warm.close_current()
-        return time.monotonic() - started
+            warm_paths.close_current()
+        said = [f"self-test passed in {time.monotonic() - started:.0f} s"]
+        if warm and self.pool is not None:
+            said.append(f"workers warm in {self._warm_up(assignment_ids[0]):.0f} s")
+        return said
 
     def release(self, assignment: str) -> Release:
         if assignment not in self.releases:
@@ -144,7 +149,7 @@ class Grader:
             return None
         graded = graded_dir(self.root, student, assignment)
         executed = next((p.read_text() for p in graded.glob("*.ipynb")), None)
-        return Graded(SubmissionResult.from_dict(state["result"]), state, executed)
+        return Graded(SubmissionResult.from_dict(state["result"]), state, executed, reused=True)
 
     def unreadable(self, assignment: str, student: str, folder: Path, problem: str) -> Graded:
         """A submission folder with nothing to run: its error result, nothing executed."""
@@ -152,34 +157,43 @@ class Grader:
         return Graded(result, result_state(self.release(assignment).version, result, None, {}),
                       None)
 
-    def grade(self, subs: list[Handed]) -> Iterator[tuple[Handed, Graded | Failed]]:
-        """Each submission as it is ready: a folder with nothing to run gets its error result,
-        an unchanged notebook its stored result (where reuse), the others are graded on the
-        workers, all of them at once. A Failed is the grader's own failure, never a score."""
-        jobs: dict[tuple[str, str], tuple[Job, Handed]] = {}
+    def sort(self, subs: list[Handed]
+             ) -> tuple[list[tuple[Handed, Graded | Failed]], list[Handed]]:
+        """What needs no run, with its result (a folder with nothing to run gets its error
+        result, an unchanged notebook its stored one where reuse), and what the workers must
+        grade."""
+        ready: list[tuple[Handed, Graded | Failed]] = []
+        to_run = []
         for handed in subs:
             sub, assignment = handed.sub, handed.assignment
             try:
                 if sub.path is None or handed.notebook is None:
-                    yield handed, self.unreadable(assignment, sub.student, sub.folder,
-                                                  sub.problem)
+                    ready.append((handed, self.unreadable(assignment, sub.student, sub.folder,
+                                                          sub.problem)))
                 elif handed.reuse and (stored := self.stored(assignment, sub.student,
                                                              handed.notebook)):
-                    # Graded before (a restart after the gradebook write, or the same notebook
-                    # again): the stored result, not a second run.
-                    yield handed, stored
+                    ready.append((handed, stored))
                 else:
-                    jobs[sub.student, assignment] = (
-                        self.job(sub.student, assignment, sub.path, handed.notebook), handed)
+                    to_run.append(handed)
             except (OSError, ValueError, KeyError) as exc:  # the grader's own state
-                yield handed, Failed(failure_line(exc))
+                ready.append((handed, Failed(failure_line(exc))))
+        return ready, to_run
+
+    def grade(self, subs: list[Handed]) -> Iterator[tuple[Handed, Graded | Failed]]:
+        """Grade on the workers, all at once; each result as it is ready. A Failed is the
+        grader's own failure, never a score."""
+        for handed in subs:  # a gradebook that does not fit stops before any grading
+            self.publisher(handed.assignment)
+        jobs = {(h.sub.student, h.assignment): (
+            self.job(h.sub.student, h.assignment, h.sub.path, h.notebook), h)
+            for h in subs if h.sub.path is not None and h.notebook is not None}
         for job, outcome in self.run([job for job, _ in jobs.values()]):
             handed = jobs[job.student, job.assignment][1]
             if isinstance(outcome, Outcome) and outcome.retrying:
                 yield handed, Failed(outcome.failure, retrying=True)
                 continue
             try:
-                yield handed, self.graded(job, outcome)
+                yield handed, self.outcome_of(job, outcome)
             except Exception as exc:  # the worker's failure, after its retries
                 yield handed, Failed(failure_line(exc))
 
@@ -191,19 +205,18 @@ class Grader:
             return self.pool.run(jobs)
         return run_dask(jobs, self.settings.scheduler)
 
-    def warm_up(self, assignment: str) -> float:
+    def _warm_up(self, assignment: str) -> float:
         """Each local worker starts its zygote (TensorFlow imported) on the blank notebook,
         now rather than on the first student's time; returns the seconds it took."""
         started = time.monotonic()
-        if self.pool is not None:
-            release = self.release(assignment).notebook or b""
-            jobs = [Job(f"warm-up-{i}", assignment, "warm-up.ipynb", "warm-up.ipynb", release,
-                        release, self.options) for i in range(self.workers)]
-            for _ in self.run(jobs):
-                pass
+        release = self.release(assignment).notebook or b""
+        jobs = [Job(f"warm-up-{i}", assignment, "warm-up.ipynb", "warm-up.ipynb", release,
+                    release, self.options) for i in range(self.workers)]
+        for _ in self.run(jobs):
+            pass
         return time.monotonic() - started
 
-    def graded(self, job: Job, outcome: Any) -> Graded:
+    def outcome_of(self, job: Job, outcome: Any) -> Graded:
         """A worker's outcome as a complete result; raises the grader's own failure."""
         payload = outcome.result()
         result = SubmissionResult.from_dict(payload["result"])

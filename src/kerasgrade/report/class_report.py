@@ -339,7 +339,7 @@ def write(root: Path, assignment_id: str) -> tuple[Path, Path]:
     return page, table
 
 
-def main(root: Path, assignment_id: str) -> int:
+def report_course(root: Path, assignment_id: str) -> int:
     try:
         page, table = write(root, assignment_id)
     except ReportError as exc:

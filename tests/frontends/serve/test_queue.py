@@ -20,12 +20,12 @@ def test_replacement_keeps_the_place_and_a_kill_keeps_everything(tmp_path: Path)
     queue.move("a2", "collected")
     queue.add("a3", "alice", "02", "t4")  # waits behind her submission being graded
     assert names(queue) == ["a2", "b1"]
-    queue.graded(queue.get("a2"), 1, now=100.0)
+    queue.mark_graded(queue.entry("a2"), 1, now=100.0)
     queue.close()
 
     reopened = Queue(tmp_path / "q.db")  # as after SIGKILL: every step committed is there
-    assert reopened.get("a1").state == "replaced"
-    assert reopened.get("a2").state == "graded" and reopened.get("a2").attempt == 1
+    assert reopened.entry("a1").state == "replaced"
+    assert reopened.entry("a2").state == "graded" and reopened.entry("a2").attempt == 1
     assert reopened.attempts("alice", "02") == (1, 100.0)
     assert names(reopened) == ["a2", "b1"]  # a2 still to release, a3 waits for that
     reopened.move("a2", "released")

@@ -49,7 +49,7 @@ from kerasgrade.report.text import printable
 from kerasgrade.settings import Kerasgrade
 
 
-def main(settings: Kerasgrade, app: Any, root: Path, assignment: str) -> int:
+def grade_course(settings: Kerasgrade, app: Any, root: Path, assignment: str) -> int:
     # soft_wrap: one line per submission in logs, however narrow the terminal
     console = Console(highlight=False, soft_wrap=True)
     try:
@@ -67,26 +67,24 @@ def main(settings: Kerasgrade, app: Any, root: Path, assignment: str) -> int:
 
 
 def run(grader: Grader, aid: str, console: Console) -> int:
-    subs = discover(grader.root, aid)
-    # Each notebook is read once: what is to be graded decides whether the self-test runs,
-    # then plans the jobs.
-    found = {sub.student: sub.path.read_bytes() for sub in subs if sub.path is not None}
-    stored = {} if grader.settings.force else {
-        student: graded for student, data in found.items()
-        if (graded := grader.stored(aid, student, data)) is not None}
-    if len(stored) < len(found):
+    # Each notebook is read once: what is to be graded decides whether the self-test runs.
+    ready, to_run = grader.sort([
+        Handed(aid, sub, sub.path.read_bytes() if sub.path is not None else None,
+               reuse=not grader.settings.force) for sub in discover(grader.root, aid)])
+    if to_run:
         # Only when something is to be graded: an unchanged class costs no kernel start.
         # Before anything is written: a grader that cannot run records nothing.
-        seconds = grader.self_test([aid])
-        console.print(f"self-test passed in {seconds:.0f} s")
+        for line in grader.preflight([aid]):
+            console.print(line)
     grader.publisher(aid)  # a gradebook that does not fit refuses the run before any grading
     batch = Batch(grader, aid, console)
-    to_grade = batch.plan(subs, found, stored)
+    for handed, outcome in ready:  # unchanged results re-synced, unreadable folders' errors
+        batch.settle(handed.sub, outcome)
     if grader.settings.scheduler and grader.settings.workers:
         console.print("--workers is ignored with --scheduler: the cluster decides")
-    console.print(f"{aid}: {len(to_grade)} to grade {grader.where()}; {batch.skipped} "
+    console.print(f"{aid}: {len(to_run)} to grade {grader.where()}; {batch.skipped} "
                   "unchanged (skipped; --force regrades)")
-    batch.collect(to_grade)
+    batch.collect(to_run)
     return 1 if batch.grader_failures else 0
 
 
@@ -99,23 +97,6 @@ class Batch:
         self.assignment_id = assignment_id
         self.console = console
         self.skipped = self.graded = self.failed = self.grader_failures = 0
-
-    def plan(self, subs: list[Submission], found: dict[str, bytes],
-             stored: dict[str, Graded]) -> list[Handed]:
-        """What must be graded (found: each notebook; stored: the results that stand);
-        unchanged results are re-synced, unreadable folders get their error result here."""
-        to_grade = []
-        for sub in subs:
-            if sub.path is None:
-                self._finish(sub, self.grader.unreadable(self.assignment_id, sub.student,
-                                                         sub.folder, sub.problem))
-            elif sub.student in stored:
-                self.grader.publisher(self.assignment_id).refresh(
-                    sub.folder, stored[sub.student].state)
-                self.skipped += 1
-            else:
-                to_grade.append(Handed(self.assignment_id, sub, found[sub.student]))
-        return to_grade
 
     def collect(self, to_grade: list[Handed]) -> None:
         started = time.monotonic()
@@ -136,7 +117,7 @@ class Batch:
                                                  "retrying"), style="yellow", markup=False)
                     continue
                 finished += 1
-                self._outcome(handed.sub, outcome)
+                self.settle(handed.sub, outcome)
                 progress.update(task, completed=finished, done=self.graded - graded,
                                 failed=self.failed - failed + self.grader_failures,
                                 remaining=len(to_grade) - finished)
@@ -146,7 +127,14 @@ class Batch:
             f"{self.assignment_id}: graded {self.graded}, failed {self.failed}, skipped "
             f"{self.skipped}, grader failures {self.grader_failures} in {seconds:.0f} s{rate}")
 
-    def _outcome(self, sub: Submission, outcome: Graded | Failed) -> None:
+    def settle(self, sub: Submission, outcome: Graded | Failed) -> None:
+        """A result published (a stored one re-synced), or the grader's failure reported."""
+        if isinstance(outcome, Graded) and outcome.reused:
+            # The class-wide stores again (a new or reset gradebook is filled again), its
+            # reports again when its lateness changed (an extension, a due date).
+            self.grader.publisher(self.assignment_id).refresh(sub.folder, outcome.state)
+            self.skipped += 1
+            return
         if isinstance(outcome, Graded):
             try:
                 self._finish(sub, outcome)

@@ -162,7 +162,7 @@ class Queue:
             "ORDER BY position, rowid", (*ACTIVE, now, WAITING, *ACTIVE[1:])).fetchall()
         return [_entry(row) for row in rows]
 
-    def get(self, name: str) -> Entry:
+    def entry(self, name: str) -> Entry:
         return _entry(self.db.execute(f"SELECT {_COLUMNS} FROM inbound WHERE name=?",
                                       (name,)).fetchone())
 
@@ -177,7 +177,7 @@ class Queue:
         with self._transaction() as db:
             db.execute("UPDATE inbound SET state=?, not_before=0 WHERE name=?", (state, name))
         if state in ("refused", "released"):
-            entry = self.get(name)
+            entry = self.entry(name)
             self.emit(state, entry.student, entry.assignment, name, detail=detail,
                       attempt=entry.attempt if state == "released" else None)
 
@@ -188,10 +188,10 @@ class Queue:
             db.execute("UPDATE inbound SET not_before=?, deferred=1 WHERE name=?",
                        (until, name))
         if event is not None:
-            entry = self.get(name)
+            entry = self.entry(name)
             self.emit(event, entry.student, entry.assignment, name, detail=detail)
 
-    def graded(self, entry: Entry, attempt: int, now: float, detail: str = "") -> None:
+    def mark_graded(self, entry: Entry, attempt: int, now: float, detail: str = "") -> None:
         """The submission is graded: its attempt counts, in the same transaction."""
         with self._transaction() as db:
             db.execute("UPDATE inbound SET state='graded', attempt=?, not_before=0 WHERE name=?",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import os
 import pwd
 import shutil
@@ -86,7 +87,7 @@ class Signalled(BaseException):
     """SIGTERM or SIGINT: stop where we are; the queue resumes the step on the next start."""
 
 
-def main(settings: Kerasgrade, app: Any, root: Path) -> int:
+def serve(settings: Kerasgrade, app: Any, root: Path) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         raise Signalled(signal.Signals(signum).name)
 
@@ -134,10 +135,8 @@ class Service:
         if not self.released:
             raise GraderFailure(f"no released notebook under {self.root / 'assignments'}")
         # Once, at start-up: a submission then pays only for its own grading.
-        seconds = self.grader.self_test(self.released)
-        say(f"self-test passed in {seconds:.0f} s")
-        if not settings.scheduler:
-            say(f"workers warm in {self.grader.warm_up(self.released[0]):.0f} s")
+        for line in self.grader.preflight(self.released, warm=True):
+            say(line)
         say(f"serving {self.exchange.inbound} with "
             + (f"the Dask cluster at {settings.scheduler}" if settings.scheduler
                else f"{self.grader.workers} warm worker(s)"))
@@ -293,7 +292,7 @@ class Service:
         self._collect(entry)
         self.queue.move(entry.name, "collected")
         self._drop_copy(entry.name)
-        return self.queue.get(entry.name)
+        return self.queue.entry(entry.name)
 
     def _collect(self, entry: Entry) -> None:
         """The service's copy of this entry into submitted/, as nbgrader collect would."""
@@ -324,11 +323,13 @@ class Service:
                 self.queue.emit("started", entry.student, entry.assignment, entry.name)
                 folder = self.exchange.submitted(entry.student, entry.assignment)
                 path, problem = pick_notebook(folder, entry.assignment)
-                self.grader.publisher(entry.assignment)  # a gradebook that does not fit pauses
                 handed[entry.student, entry.assignment] = (Handed(
                     entry.assignment, Submission(entry.student, folder, path, problem),
                     path.read_bytes() if path is not None else None, reuse=True), entry)
-        for one, graded in self.grader.grade([h for h, _ in handed.values()]):
+        # A submission graded before (a restart after the gradebook write, or the same
+        # notebook again) keeps its stored result, not a second run.
+        ready, to_run = self.grader.sort([one for one, _ in handed.values()])
+        for one, graded in itertools.chain(ready, self.grader.grade(to_run)):
             entry = handed[one.sub.student, one.assignment][1]
             with self._guard(entry.name):
                 if isinstance(graded, Graded):
@@ -347,9 +348,9 @@ class Service:
             graded.result, attempt=count + 1, max_attempts=self.settings.max_attempts))
         folder = self.exchange.submitted(entry.student, entry.assignment)
         result = self.grader.publish(folder, graded)
-        self.queue.graded(entry, result.attempt, time.time(),
+        self.queue.mark_graded(entry, result.attempt, time.time(),
                           detail=f"{result.score:g}/{result.max_score:g}")
-        self._release(self.queue.get(entry.name))
+        self._release(self.queue.entry(entry.name))
 
     def _release(self, entry: Entry) -> None:
         """nbgrader generate_feedback and release_feedback, for this student only."""
