@@ -51,6 +51,8 @@ class Kerasgrade(Configurable):
     cell_timeout = Float(0.0, help=f"Seconds one cell may run (0: the assignment's own limit; "
                          f"${environment.CELL_TIMEOUT} overrides it for every assignment)"
                          ).tag(config=True)
+    notebook_timeout = Float(0.0, help="Seconds a whole notebook may run (0: the "
+                             "assignment's own limit)").tag(config=True)
     memory_mb = Int(4096, help="Memory of one notebook's whole process tree, in MiB"
                     ).tag(config=True)
 

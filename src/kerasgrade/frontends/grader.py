@@ -10,6 +10,7 @@ alone writes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import traceback
 from collections.abc import Iterator
@@ -21,14 +22,22 @@ from kerasgrade.course import assignments
 from kerasgrade.course.layout import Submission, graded_dir, private_paths, release_notebook
 from kerasgrade.frontends import selftest
 from kerasgrade.frontends.batch.plan import Job, grader_version
-from kerasgrade.frontends.batch.worker import Outcome, Pool, cores, default_workers, run_dask
-from kerasgrade.grade import failed_result
+from kerasgrade.frontends.batch.worker import (
+    ATTEMPTS,
+    Outcome,
+    Pool,
+    cores,
+    default_workers,
+    run_dask,
+)
+from kerasgrade.grade import failed_result, grade_notebook
 from kerasgrade.jobs import warm as warm_paths
 from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import gradebook
 from kerasgrade.report.publish import Publisher
 from kerasgrade.report.store import result_state, reusable, stored_state
-from kerasgrade.results import SubmissionResult
+from kerasgrade.results import GraderFault, SubmissionResult
+from kerasgrade.sandbox import Limits
 from kerasgrade.settings import Kerasgrade
 
 
@@ -75,23 +84,41 @@ class Graded:
 class Grader:
     """One grader for a course folder, opened by a front end and closed by it."""
 
-    def __init__(self, settings: Kerasgrade, app: Any, root: Path) -> None:
-        if settings.sandbox and (reason := sandbox.unavailable_reason()):
+    def __init__(self, settings: Kerasgrade, root: Path, app: Any = None, *,
+                 hide: tuple[Path, ...] | None = None, in_process: bool = False) -> None:
+        """app: nbgrader's, holding the course's configuration (None: read when needed).
+        hide: what student code may not see (default: the course's private folders).
+        in_process: grade here, one notebook at a time (`pytest autograder/`, Gradescope's
+        container), with no workers and no gradebook."""
+        # Where the grader is the service or the batch, a missing sandbox refuses at once;
+        # in process, the self-test names it with its fix.
+        if settings.sandbox and not in_process and (reason := sandbox.unavailable_reason()):
             raise GraderFailure(reason)
         self.settings = settings
         self.root = root
-        self.course = gradebook.course_settings(root, settings.db or None, app.config)
-        self.workers = settings.workers or default_workers()
+        self.app = app
+        self.in_process = in_process
+        self.workers = 1 if in_process else settings.workers or default_workers()
         self.threads = max(1, cores() // self.workers)
-        # The scheduler's hosts pick their own thread counts (worker.grade_job).
+        limits = (Limits(memory_mb=settings.memory_mb, wall_seconds=settings.notebook_timeout)
+                  if settings.notebook_timeout else None)
+        # The scheduler's hosts pick their own thread counts (worker.grade_job); in process,
+        # TensorFlow takes the machine's.
         self.options = ExecOptions(
-            sandbox=settings.sandbox, hide=private_paths(root),
-            threads=None if settings.scheduler else self.threads,
+            sandbox=settings.sandbox, hide=private_paths(root) if hide is None else hide,
+            threads=None if settings.scheduler or in_process else self.threads,
             data_dir=Path(settings.data_dir) if settings.data_dir else None,
-            cell_timeout=settings.cell_timeout or None, memory_mb=settings.memory_mb)
-        self.pool = None if settings.scheduler else Pool(self.workers)
+            cell_timeout=settings.cell_timeout or None, limits=limits,
+            memory_mb=settings.memory_mb)
+        self.pool = None if settings.scheduler or in_process else Pool(self.workers)
         self.releases: dict[str, Release] = {}
         self.books: dict[str, tuple[gradebook.GradebookWriter, Publisher]] = {}
+
+    @functools.cached_property
+    def course(self) -> gradebook.CourseSettings:
+        """The course's gradebook and nbgrader settings, read once."""
+        return gradebook.course_settings(self.root, self.settings.db or None,
+                                         self.app.config if self.app is not None else None)
 
     def where(self) -> str:
         if self.settings.scheduler:
@@ -103,9 +130,11 @@ class Grader:
         kernel forked from it, a measuring job), which raises GraderFailure when it fails;
         then, if warm, the local workers started. Returns what it did, to be said."""
         started = time.monotonic()
+        # Workers take the warm path (a zygote); in process the cold one.
+        tested = self.options if self.in_process else dataclasses.replace(
+            self.options, threads=self.threads, warm=self.options.sandbox)
         try:
-            selftest.check(assignment_ids, dataclasses.replace(
-                self.options, threads=self.threads, warm=self.options.sandbox))
+            selftest.check(assignment_ids, tested)
         except selftest.SelfTestFailed as exc:
             raise GraderFailure(str(exc)) from None
         finally:
@@ -196,6 +225,19 @@ class Grader:
                 yield handed, self.outcome_of(job, outcome)
             except Exception as exc:  # the worker's failure, after its retries
                 yield handed, Failed(failure_line(exc))
+
+    def grade_here(self, path: Path, assignment: str, student: str = "",
+                   root: Path | None = None) -> SubmissionResult:
+        """One notebook graded in this process. A fault of the grader's machinery is retried as
+        the workers retry it, then raised (GraderFault): never a student's score."""
+        for _ in range(ATTEMPTS):
+            try:
+                return grade_notebook(path, assignment, student, self.options,
+                                      root=root or self.root)
+            except GraderFault as fault:
+                last = fault
+        raise GraderFault(f"the grader failed on {path}, not the submission ({ATTEMPTS} "
+                          f"attempts): {last}", last.stage)
 
     def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Any]]:
         """(job, outcome) pairs as they finish; an outcome is read with `graded`."""

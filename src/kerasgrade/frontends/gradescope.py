@@ -37,10 +37,11 @@ import kerasgrade
 from kerasgrade import data, environment, sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import pick_notebook, private_paths, release_notebook
-from kerasgrade.grade import failed_result, grade_notebook
-from kerasgrade.jobs.options import ExecOptions
+from kerasgrade.frontends.grader import Grader
+from kerasgrade.grade import failed_result
 from kerasgrade.report import gradescope as results_json
 from kerasgrade.sandbox import MIB, Limits
+from kerasgrade.settings import Kerasgrade
 
 AUTOGRADER = Path("/autograder")
 CONFIG = "kerasgrade-gradescope.json"
@@ -186,17 +187,20 @@ def main(argv: list[str] | None = None) -> int:
         # A missing data set must be an error, never a grade on other data.
         os.environ[environment.NO_SAMPLE] = "1"
     data_dir = source / "data"  # absent when built with --allow-sample and no data
-    options = ExecOptions(
-        sandbox=sandboxed, data_dir=data_dir if data_dir.is_dir() else None, limits=_limits(),
-        # The student's code sees neither the autograder's files nor where results go.
-        hide=private_paths(source, (source, results.parent)))
+    limits = _limits()
+    settings = Kerasgrade(sandbox=sandboxed, memory_mb=limits.memory_mb,
+                          notebook_timeout=limits.wall_seconds,
+                          data_dir=str(data_dir) if data_dir.is_dir() else "")
+    # The student's code sees neither the autograder's files nor where results go.
+    grader = Grader(settings, source, hide=private_paths(source, (source, results.parent)),
+                    in_process=True)
 
     submission = args.autograder / "submission"
     path, problem = pick_notebook(submission, aid)
     if path is None:
         result = failed_result(aid, "", str(submission), f"{problem} (upload {aid}.ipynb)")
     else:
-        result = grade_notebook(path, aid, options=options, root=source)
+        result = grader.grade_here(path, aid)
     results_json.write(result, results)
     print(f"{aid}: {result.score:g}/{result.max_score:g} {result.status}"
           f"{': ' + result.reason if result.reason else ''}")

@@ -16,12 +16,11 @@ import pytest
 from kerasgrade import sanitize
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import SOLUTIONS, course_root, notebook_path
-from kerasgrade.frontends import selftest
-from kerasgrade.frontends.batch.worker import ATTEMPTS
-from kerasgrade.grade import failed_result, grade_notebook, recognise
-from kerasgrade.jobs.options import ExecOptions
+from kerasgrade.frontends.grader import Grader, GraderFailure
+from kerasgrade.grade import failed_result, recognise
 from kerasgrade.report import gradescope
 from kerasgrade.results import GraderFault, SubmissionResult
+from kerasgrade.settings import Kerasgrade
 
 # pytest's own exit codes end at 5 (no tests collected).
 SELFTEST_FAILED = 6
@@ -90,55 +89,45 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("graded_check", params, ids=ids)
 
 
-class Gradebook:
+class Grades:
     """Grades each submission once and hands its results to every item that asks."""
 
     def __init__(self, config: pytest.Config) -> None:
-        self.config = config
+        self.grader = Grader(Kerasgrade(sandbox=not config.getoption("no_sandbox")),
+                             course_root(), in_process=True)
         self.results: dict[Path, SubmissionResult] = {}
         self.faults: dict[Path, GraderFault] = {}
 
     def result(self, sub: Submission) -> SubmissionResult:
         if sub.path not in self.results:
+            if sub.path in self.faults:  # every item of that submission errors, graded once
+                raise self.faults[sub.path]
             if not sub.assignment:
                 res = failed_result("", sub.student, str(sub.path), sub.problem)
             else:
-                res = self._grade(sub)
+                try:
+                    res = self.grader.grade_here(sub.path, sub.assignment, sub.student)
+                except GraderFault as fault:  # pytest's ERROR, not FAILED
+                    self.faults[sub.path] = fault
+                    raise
             self.results[sub.path] = res
         return self.results[sub.path]
 
-    def options(self) -> ExecOptions:
-        return ExecOptions(sandbox=not self.config.getoption("no_sandbox"))
-
-    def _grade(self, sub: Submission) -> SubmissionResult:
-        if sub.path in self.faults:  # every item of that submission errors, graded once
-            raise self.faults[sub.path]
-        # A fault of the grader's machinery is retried as the workers retry it, then the
-        # submission's items error out (pytest's ERROR, not FAILED): never a student's score.
-        for _ in range(ATTEMPTS):
-            try:
-                return grade_notebook(sub.path, sub.assignment, sub.student, self.options())
-            except GraderFault as fault:
-                last = fault
-        self.faults[sub.path] = GraderFault(
-            f"the grader failed on {sub.path}, not the submission ({ATTEMPTS} attempts): {last}",
-            last.stage)
-        raise self.faults[sub.path]
-
 
 def pytest_configure(config: pytest.Config) -> None:
-    config._kerasgrade = Gradebook(config)  # type: ignore[attr-defined]
+    config._kerasgrade = Grades(config)  # type: ignore[attr-defined]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The self-test, once, before any submission is graded: stop if grading cannot work."""
-    book: Gradebook = session.config._kerasgrade  # type: ignore[attr-defined]
+    grades: Grades = session.config._kerasgrade  # type: ignore[attr-defined]
     ids = {item.callspec.params["graded_check"][0].assignment for item in session.items
            if "graded_check" in getattr(item, "fixturenames", ())}
-    try:
-        selftest.check(sorted(aid for aid in ids if aid), book.options())
-    except selftest.SelfTestFailed as exc:
-        pytest.exit(str(exc), returncode=SELFTEST_FAILED)
+    if ids := sorted(aid for aid in ids if aid):
+        try:
+            grades.grader.preflight(ids)
+        except GraderFailure as exc:
+            pytest.exit(str(exc), returncode=SELFTEST_FAILED)
 
 
 @pytest.fixture
@@ -150,19 +139,19 @@ def graded(request: pytest.FixtureRequest, graded_check: tuple[Submission, str])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    book: Gradebook | None = getattr(session.config, "_kerasgrade", None)
-    if book is None or not book.results:
+    grades: Grades | None = getattr(session.config, "_kerasgrade", None)
+    if grades is None or not grades.results:
         return
     target = session.config.getoption("results_json")
     if target:
         if session.config.getoption("submissions"):
-            for res in book.results.values():
+            for res in grades.results.values():
                 gradescope.write(res, target / res.student / f"{res.assignment}.json")
         else:
-            gradescope.write(next(iter(book.results.values())), target)
+            gradescope.write(next(iter(grades.results.values())), target)
     feedback_dir = session.config.getoption("feedback")
     if feedback_dir:
         from kerasgrade.report import feedback
 
-        for res in book.results.values():
+        for res in grades.results.values():
             feedback.write_page(res, feedback_dir / res.student / f"{res.assignment}.html")

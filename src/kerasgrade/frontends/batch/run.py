@@ -57,7 +57,7 @@ def grade_course(settings: Kerasgrade, app: Any, root: Path, assignment: str) ->
         if not (root / SUBMITTED).is_dir():
             raise GraderFailure(f"{root / SUBMITTED} does not exist: is {root} the course "
                                 "folder?")
-        with Grader(settings, app, root) as grader:
+        with Grader(settings, root, app) as grader:
             return run(grader, assignment, console)
     except GraderFailure as exc:
         # First line and exit code both say it: scripts and benchmarks read one or the other.

@@ -116,7 +116,7 @@ class Service:
         if not (self.root / "nbgrader_config.py").is_file():
             raise GraderFailure(f"no nbgrader_config.py in {self.root}: is it the course folder?")
         self.settings = settings
-        self.grader = Grader(settings, app, root)
+        self.grader = Grader(settings, root, app)
         os.chdir(self.root)  # nbgrader's apps resolve the course's paths from here
         self.exchange = Exchange(app)
         if problem := self.exchange.problem():
