@@ -3,7 +3,7 @@ writers and Publishers, and the result store a rerun resumes from.
 
 `kerasgrade grade` plans a class and `kerasgrade serve` watches the exchange; both hand this
 object jobs and take back complete results. Workers (local processes kept for the grader's
-life, or Dask workers with a scheduler) run `grade_job` and only return results; this process
+life, or Dask workers with a scheduler) run `grade_task` and only return results; this process
 alone writes.
 """
 
@@ -21,7 +21,7 @@ from kerasgrade import sandbox
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import Submission, graded_dir, private_paths, release_notebook
 from kerasgrade.frontends import selftest
-from kerasgrade.frontends.batch.plan import Job, grader_version
+from kerasgrade.frontends.batch.plan import Task, grader_version
 from kerasgrade.frontends.batch.worker import (
     ATTEMPTS,
     Outcome,
@@ -102,7 +102,7 @@ class Grader:
         self.threads = max(1, cores() // self.workers)
         limits = (Limits(memory_mb=settings.memory_mb, wall_seconds=settings.notebook_timeout)
                   if settings.notebook_timeout else None)
-        # The scheduler's hosts pick their own thread counts (worker.grade_job); in process,
+        # The scheduler's hosts pick their own thread counts (worker.grade_task); in process,
         # TensorFlow takes the machine's.
         self.options = ExecOptions(
             sandbox=settings.sandbox, hide=private_paths(root) if hide is None else hide,
@@ -166,9 +166,9 @@ class Grader:
                                       Publisher(self.root, assignment, writer, notebook_id))
         return self.books[assignment][1]
 
-    def job(self, student: str, assignment: str, path: Path, notebook: bytes) -> Job:
+    def task(self, student: str, assignment: str, path: Path, notebook: bytes) -> Task:
         """A submission as a worker grades it: everything it needs, nothing of the course."""
-        return Job(student, assignment, str(path.relative_to(self.root)), path.name, notebook,
+        return Task(student, assignment, str(path.relative_to(self.root)), path.name, notebook,
                    self.release(assignment).notebook, self.options)
 
     def stored(self, assignment: str, student: str, notebook: bytes) -> Graded | None:
@@ -204,7 +204,7 @@ class Grader:
                     ready.append((handed, stored))
                 else:
                     to_run.append(handed)
-            except (OSError, ValueError, KeyError) as exc:  # the grader's own state
+            except Exception as exc:  # the grader's own state (its store): never a score
                 ready.append((handed, Failed(failure_line(exc))))
         return ready, to_run
 
@@ -214,7 +214,7 @@ class Grader:
         for handed in subs:  # a gradebook that does not fit stops before any grading
             self.publisher(handed.assignment)
         jobs = {(h.sub.student, h.assignment): (
-            self.job(h.sub.student, h.assignment, h.sub.path, h.notebook), h)
+            self.task(h.sub.student, h.assignment, h.sub.path, h.notebook), h)
             for h in subs if h.sub.path is not None and h.notebook is not None}
         for job, outcome in self.run([job for job, _ in jobs.values()]):
             handed = jobs[job.student, job.assignment][1]
@@ -239,7 +239,7 @@ class Grader:
         raise GraderFault(f"the grader failed on {path}, not the submission ({ATTEMPTS} "
                           f"attempts): {last}", last.stage)
 
-    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Any]]:
+    def run(self, jobs: list[Task]) -> Iterator[tuple[Task, Any]]:
         """(job, outcome) pairs as they finish; an outcome is read with `graded`."""
         if not jobs:
             return iter(())
@@ -252,13 +252,13 @@ class Grader:
         now rather than on the first student's time; returns the seconds it took."""
         started = time.monotonic()
         release = self.release(assignment).notebook or b""
-        jobs = [Job(f"warm-up-{i}", assignment, "warm-up.ipynb", "warm-up.ipynb", release,
+        jobs = [Task(f"warm-up-{i}", assignment, "warm-up.ipynb", "warm-up.ipynb", release,
                     release, self.options) for i in range(self.workers)]
         for _ in self.run(jobs):
             pass
         return time.monotonic() - started
 
-    def outcome_of(self, job: Job, outcome: Any) -> Graded:
+    def outcome_of(self, job: Task, outcome: Any) -> Graded:
         """A worker's outcome as a complete result; raises the grader's own failure."""
         payload = outcome.result()
         result = SubmissionResult.from_dict(payload["result"])

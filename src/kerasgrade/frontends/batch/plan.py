@@ -25,7 +25,7 @@ GRADING_ROOTS = ("kerasgrade.grade", "kerasgrade.measure.process",
 
 
 @dataclass(frozen=True)
-class Job:
+class Task:
     """One submission, self-contained so that a worker on another machine can grade it."""
 
     student: str

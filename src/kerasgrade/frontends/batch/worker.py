@@ -30,7 +30,7 @@ import psutil
 
 from kerasgrade import sandbox
 from kerasgrade.course.layout import release_notebook
-from kerasgrade.frontends.batch.plan import Job
+from kerasgrade.frontends.batch.plan import Task
 from kerasgrade.grade import grade_notebook
 
 # A worker's whole tree (the worker, its zygote with TensorFlow, the kernel forked from it)
@@ -47,7 +47,7 @@ PR_SET_PDEATHSIG = 1
 ATTEMPTS = 2
 
 
-def grade_job(job: Job) -> dict[str, Any]:
+def grade_task(job: Task) -> dict[str, Any]:
     """Grade one submission where this runs (pool process or Dask worker); write nothing."""
     started = time.monotonic()
     with sandbox.claim_slot() as slot, tempfile.TemporaryDirectory(prefix="kerasgrade-job-") as tmp:
@@ -127,7 +127,7 @@ def _worker(conn: Connection, parent: int) -> None:
     _die_with_parent(parent)
     while (job := conn.recv()) is not None:
         try:
-            outcome = Outcome(grade_job(job))
+            outcome = Outcome(grade_task(job))
         except Exception as exc:  # the grader's own failure, reported by the parent
             outcome = Outcome(None, traceback.format_exception_only(exc)[-1].strip())
         conn.send(outcome)
@@ -145,7 +145,7 @@ class Pool:
         # connection into every worker.
         self.context = multiprocessing.get_context("spawn")
         self.idle: list[tuple[BaseProcess, Connection]] = []
-        self.running: dict[Connection, tuple[BaseProcess, Job]] = {}
+        self.running: dict[Connection, tuple[BaseProcess, Task]] = {}
 
     def _start(self) -> None:
         mine, theirs = self.context.Pipe()
@@ -155,7 +155,7 @@ class Pool:
         theirs.close()
         self.idle.append((process, mine))
 
-    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]:
+    def run(self, jobs: list[Task]) -> Iterator[tuple[Task, Outcome]]:
         """(job, outcome) pairs as they finish; a failed job is retried up to ATTEMPTS times,
         then its last failure is the outcome."""
         pending = deque(jobs)
@@ -223,7 +223,7 @@ class Pool:
             conn.close()
 
 
-def run_local(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Any]]:
+def run_local(jobs: list[Task], workers: int) -> Iterator[tuple[Task, Any]]:
     """(job, outcome) pairs from a pool of spawned processes, one kernel each."""
     pool = Pool(workers)
     try:
@@ -232,7 +232,7 @@ def run_local(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Any]]:
         pool.close()
 
 
-def run_dask(jobs: list[Job], address: str) -> Iterator[tuple[Job, Any]]:
+def run_dask(jobs: list[Task], address: str) -> Iterator[tuple[Task, Any]]:
     """The same task on a Dask distributed cluster; workers must be able to import kerasgrade."""
     from distributed import Client
     from distributed import as_completed as dask_completed
@@ -242,7 +242,7 @@ def run_dask(jobs: list[Job], address: str) -> Iterator[tuple[Job, Any]]:
         for info in client.scheduler_info(n_workers=-1)["workers"].values():
             share[info["host"]] = share.get(info["host"], 0) + info["nthreads"]
         futures = {
-            client.submit(grade_job, dataclasses.replace(job, host_share=share), pure=False,
+            client.submit(grade_task, dataclasses.replace(job, host_share=share), pure=False,
                           retries=ATTEMPTS - 1,
                           key=f"kerasgrade-{job.assignment}-{job.student}-{os.urandom(4).hex()}"):
             job
