@@ -15,7 +15,7 @@ import nbformat
 
 from kerasgrade import time_limit
 from kerasgrade.artifacts import ARTIFACTS, EXECUTED, RUN_REPORT, SUBMISSION, read_json
-from kerasgrade.course import assignments
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.execute.kernel import setup_cell
 from kerasgrade.execute.kernel.runner import GRADER_CELL, READY, STARTED
 from kerasgrade.jobs.options import ExecOptions
@@ -28,8 +28,7 @@ REPORT_TYPES = {"status": str, "reason": str, "errors": list, "cell_seconds": li
                 "timed_out": list, "kernel_start_seconds": (int, float)}
 
 
-def export_source(assignment_id: str, artifacts: str) -> str:
-    spec = assignments.get(assignment_id)
+def export_source(spec: Assignment, artifacts: str) -> str:
     models = f", models={tuple(m.name for m in spec.models)!r}" if spec.models else ""
     return (
         "import kerasgrade.execute.kernel.export_cell as _kerasgrade_export\n"
@@ -38,12 +37,12 @@ def export_source(assignment_id: str, artifacts: str) -> str:
     )
 
 
-def instrument(nb: Any, assignment_id: str, options: ExecOptions) -> Any:
+def instrument(nb: Any, spec: Assignment, options: ExecOptions) -> Any:
     """A copy of the notebook with the setup cell first and the export cell last."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     nb.cells.insert(0, nbformat.v4.new_code_cell(setup_cell.source(options.seed,
                                                                      options.threads)))
-    nb.cells.append(nbformat.v4.new_code_cell(export_source(assignment_id, ARTIFACTS)))
+    nb.cells.append(nbformat.v4.new_code_cell(export_source(spec, ARTIFACTS)))
     for cell in nb.cells:
         cell.pop("id", None)
         cell.metadata.pop(GRADER_CELL, None)  # only the grader's own cells carry the mark
@@ -92,10 +91,10 @@ def _phase_times(nb: Any, run: dict[str, Any]) -> dict[str, float]:
     return times
 
 
-def execute(nb: Any, assignment_id: str, job: Job, runner: Runner) -> Execution:
+def execute(nb: Any, spec: Assignment, job: Job, runner: Runner) -> Execution:
     """Run an already sanitized notebook as the job, in the student's kernel; what its export
     cell leaves in artifacts/ is for stage 3."""
-    instrumented = instrument(nb, assignment_id, runner.options)
+    instrumented = instrument(nb, spec, runner.options)
     nbformat.write(instrumented, job.folder / SUBMISSION)
     cell_timeout = runner.options.cell_timeout
     kernel = runner.run("runner", [SUBMISSION, EXECUTED, RUN_REPORT, "--cell-timeout",
