@@ -1,6 +1,6 @@
 """A cell stopped at the time limit, as the student reads it: the fact, and its one wording.
 
-The runner (kerasgrade.execute.kernel.runner) and nbgrader's step after Execute
+The runner (kerasgrade.execute.kernel.notebook_run) and nbgrader's step after Execute
 (frontends/nbgrader/timeouts.py) record each student cell that ran past its limit as a
 TimedOutCell in the execution facts; the grader adds the reference solution's own time
 (course.time_limits.reference_cell). `overrun` reads them back, and its clause and change are

@@ -17,7 +17,7 @@ from kerasgrade import time_limit
 from kerasgrade.artifacts import ARTIFACTS, EXECUTED, RUN_REPORT, SUBMISSION, read_json
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.execute.kernel import setup_cell
-from kerasgrade.execute.kernel.runner import GRADER_CELL, READY, STARTED
+from kerasgrade.execute.kernel.notebook_run import GRADER_CELL, READY, STARTED
 from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.jobs.runner import Job, Runner
 from kerasgrade.results import GraderFault
@@ -97,8 +97,8 @@ def execute(nb: Any, spec: Assignment, job: Job, runner: Runner) -> Execution:
     instrumented = instrument(nb, spec, runner.options)
     nbformat.write(instrumented, job.folder / SUBMISSION)
     cell_timeout = runner.options.cell_timeout
-    kernel = runner.run("runner", [SUBMISSION, EXECUTED, RUN_REPORT, "--cell-timeout",
-                                   str(cell_timeout), *(["--warm"] if runner.forks else [])],
+    kernel = runner.run("notebook", [SUBMISSION, EXECUTED, RUN_REPORT, "--cell-timeout",
+                                     str(cell_timeout), *(["--warm"] if runner.forks else [])],
                         job)
     # Only a runner that finished wrote run.json; otherwise any file there is the student's.
     run = _run_report(job.folder / RUN_REPORT) if kernel.status == "ok" else {}
