@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from kerasgrade import data, environment
-from kerasgrade.artifacts import Facts
+from kerasgrade.artifacts import Facts, ReferenceTime
 from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
-from kerasgrade.time_limit import ReferenceTime
 
 # Written by `kerasgrade course build` (python -m kerasgrade.course time ID measures one):
 #   {assignment: {"measured": {data source: {"cell": s, "notebook": s}},

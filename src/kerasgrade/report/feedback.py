@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from kerasgrade import artifacts
+from kerasgrade.checks.common import model_problem
 from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.keras_terms import layer_rows
@@ -134,7 +135,7 @@ def _cell_errors(result: SubmissionResult) -> Section | None:
 
 def _architecture(spec: Assignment, result: SubmissionResult) -> Section:
     title = "Your network, layer by layer"
-    problem = artifacts.model_problem(result.facts)
+    problem = model_problem(result.facts)
     if problem:
         return note(title, f"No layers to show: {problem}.")
     model = result.facts["model"]
