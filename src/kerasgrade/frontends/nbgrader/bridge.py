@@ -13,7 +13,7 @@ GraderFault, and nbgrader_config.py's GraderFaults step then fails the whole sub
 A failed check ends the cell with its teaching message alone, no traceback (CheckFailed;
 nbgrader scores a cell that ends in an error 0). The first hidden cell also leaves the
 measured facts in its output, under FACTS_MIME, for `nbgrader generate_feedback` (see
-nbgrader_feedback).
+frontends/nbgrader/feedback.py).
 """
 
 from __future__ import annotations
