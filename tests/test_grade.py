@@ -3,12 +3,14 @@ grading gives its result. No kernel here: the fast tier."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from kerasgrade import grade
@@ -89,3 +91,23 @@ def test_the_measure_stage_leaves_the_value_it_was_given_as_it_was(tmp_path: Pat
     assert execution["reference"]["seconds"] > 0
     assert measured.facts["sanitize_notes"] == ["a note"]
     assert measured.execution.run["reason"] == execution["reason"]
+
+
+def test_the_report_stage_writes_an_inert_copy_and_leaves_the_executed_notebook(
+        tmp_path: Path) -> None:
+    """The formgrader's notebook loses the script its student's output carried; the notebook
+    the stage was given keeps it (a stage never changes the values it takes)."""
+    script = "<script>document.title = 'pwned'</script>"
+    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("display_data", data={"text/html": script})])])
+    with ExitStack() as jobs:
+        value = measured(tmp_path, "solution", jobs)
+        checked = grade.Checked(
+            **{f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, results=[])
+        checked = dataclasses.replace(
+            checked, executed_to=tmp_path / "graded.ipynb",
+            execution=dataclasses.replace(checked.execution, executed=executed))
+        grade.STAGES.report(checked)
+    assert executed.cells[0].outputs[0].data["text/html"] == script
+    written = nbformat.read(tmp_path / "graded.ipynb", as_version=4)
+    assert "text/html" not in written.cells[0].outputs[0].data

@@ -21,6 +21,7 @@ frontends/nbgrader/bridge.py.
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import tempfile
@@ -205,9 +206,10 @@ def check_stage(measured: Measured) -> Checked:
 
 def report_stage(checked: Checked) -> SubmissionResult:
     """Stage 5: the result every front end reports, and the executed notebook if asked for."""
-    executed = checked.execution.executed
-    if checked.executed_to is not None and executed is not None:
+    if checked.executed_to is not None and checked.execution.executed is not None:
         # The formgrader renders this file: nothing the student's code output may run there.
+        # make_inert works in place: on a copy, so the stage's input stays as it was given.
+        executed = copy.deepcopy(checked.execution.executed)
         inert.make_inert(executed)
         nbformat.write(executed, checked.executed_to)
     timings = dict(checked.timings, total=time.monotonic() - checked.started)
