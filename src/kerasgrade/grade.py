@@ -30,12 +30,12 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 import nbformat
 
 from kerasgrade import checks, sanitize
-from kerasgrade.artifacts import Facts
+from kerasgrade.artifacts import ExecutionFacts, Facts
 from kerasgrade.course import assignments, time_limits
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import RELEASE, course_root, private_paths
@@ -192,9 +192,9 @@ def measure_stage(ran: Executed) -> Measured:
     timings = dict(execution.timings)
     if measured.run is not None:
         timings["measure"] = measured.run.seconds
-    facts = time_limits.note_reference({
-        **measured.facts,
-        "execution": {k: v for k, v in execution.run.items() if k != "cell_seconds"}}, ran.spec)
+    # The runner's report was checked field by field as it was read (driver._run_report).
+    report = cast(ExecutionFacts, {k: v for k, v in execution.run.items() if k != "cell_seconds"})
+    facts = time_limits.note_reference({**measured.facts, "execution": report}, ran.spec)
     facts = {**facts, "sanitize_notes": ran.notes}
     return _grow(ran, Measured, execution=execution, facts=facts, timings=timings)
 
@@ -236,7 +236,8 @@ def run_stages(handed: HandedIn, stages: Stages = STAGES) -> SubmissionResult:
 
 def _result(assignment_id: str, student: str, notebook: str, facts: Facts,
             results: list[CheckResult], timings: dict[str, float]) -> SubmissionResult:
-    status = "graded" if facts.get("model") or facts.get("arrays") else "error"
+    status: Literal["graded", "error"] = (
+        "graded" if facts.get("model") or facts.get("arrays") else "error")
     reason = facts.get("execution", {}).get("reason", "") if status == "error" else ""
     return SubmissionResult(assignment_id, student, notebook, status, reason, results,
                             facts.get("data_source", ""), timings, facts)
@@ -269,7 +270,7 @@ def grade_notebook(
         (a for a in assignments.ASSIGNMENTS if a in f"{path.stem} {path.parent.name}"), None)
     started = time.monotonic()
     own_dir = workdir is None
-    work = Path(tempfile.mkdtemp(prefix="kerasgrade-")) if own_dir else workdir
+    work = Path(tempfile.mkdtemp(prefix="kerasgrade-")) if workdir is None else workdir
     work.mkdir(parents=True, exist_ok=True)
     try:
         with ExitStack() as jobs:

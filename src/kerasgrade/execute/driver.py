@@ -24,8 +24,9 @@ from kerasgrade.results import GraderFault
 from kerasgrade.sandbox import SandboxRun
 
 # What the grader reads from the runner's report, and the type each must have.
-REPORT_TYPES = {"status": str, "reason": str, "errors": list, "cell_seconds": list,
-                "timed_out": list, "kernel_start_seconds": (int, float)}
+REPORT_TYPES: dict[str, type | tuple[type, ...]] = {
+    "status": str, "reason": str, "errors": list, "cell_seconds": list, "timed_out": list,
+    "kernel_start_seconds": (int, float)}
 
 
 def export_source(spec: Assignment, artifacts: str) -> str:
