@@ -13,9 +13,6 @@ import stat
 from pathlib import Path
 from typing import Any, TypedDict
 
-from kerasgrade import time_limit
-from kerasgrade.time_limit import ReferenceTime, TimedOutCell
-
 # The scratch folder of one run (the runner's files; the student's code can write there too).
 SUBMISSION = "submission.ipynb"  # the sanitized notebook with the grader's cells
 EXECUTED = "executed.ipynb"
@@ -60,6 +57,21 @@ class EvaluationFacts(TypedDict, total=False):
     first_row_sums: list[float]
     all_rows_sum_to_one: bool
     first_predicted: list[int]
+
+
+class TimedOutCell(TypedDict):
+    """A student's cell stopped at the time limit (kerasgrade.time_limit words it)."""
+
+    cell: int  # its place in the student's notebook, from 1 (the grader's own cells aside)
+    first_line: str  # its first line that is not blank, cut to time_limit.FIRST_LINE characters
+    limit_seconds: float  # the limit it ran past
+
+
+class ReferenceTime(TypedDict):
+    """Beside the stopped cells: the reference solution's time to compare (course.time_limits)."""
+
+    seconds: float  # the reference solution's slowest cell
+    data_source: str  # the data it was measured on
 
 
 class ExecutionFacts(TypedDict, total=False):
@@ -109,28 +121,6 @@ def read_json(path: Path) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def model_problem(facts: Facts) -> str | None:
-    """Why there is no model to check, in words a student can act on; None if there is one."""
-    model = facts.get("model") or {}
-    if model.get("loaded"):
-        return None
-    overrun = time_limit.overrun(facts)
-    if overrun:
-        return overrun.clause()
-    execution = facts.get("execution") or {}
-    if execution.get("reason"):
-        return execution["reason"]
-    if model.get("error"):
-        return f"the grader could not load your model: {model['error']}"
-    export = facts.get("export") or {}
-    if export and not export.get("model_variable"):
-        return (
-            "no Keras model was found: the notebook must leave the network in a variable "
-            "named `model` (model = Sequential() ...)"
-        )
-    return "no model was produced: run every cell from top to bottom without errors"
 
 
 def failed_cells(facts: Facts) -> list[dict[str, Any]]:

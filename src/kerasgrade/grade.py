@@ -1,16 +1,18 @@
 """Grade one notebook: STAGES, in order, the way nbgrader's converters run their list of
-preprocessors. Each stage takes the value the one before returned and returns the next, a typed
-value that adds its own fields:
+preprocessors. Each stage takes the value the one before returned and returns the next, a frozen
+value that adds its own fields and leaves the ones it was given as they were:
 
-    Submission -sanitize-> Read -execute-> Executed -measure-> Measured -check-> Checked
+    HandedIn -sanitize-> Read -execute-> Executed -measure-> Measured -check-> Checked
     -report-> SubmissionResult
 
-sanitize reads and restores the notebook (kerasgrade.sanitize); execute and measure run as two
-jobs of one runner, chosen once per submission from the options (kerasgrade.jobs.runner): the
-student's kernel, then the clean measuring process; check runs the checks on the facts
-(kerasgrade.checks); report makes the result every front end reads. A stage that ends the
-grading early (a file that is not a notebook, an assignment nobody can tell) raises Stopped
-with its result.
+`Stages` types each step of that chain, so a stage given the wrong value is a type error.
+sanitize reads and restores the notebook (kerasgrade.sanitize) and looks the assignment up,
+once: every later stage reads the `Assignment` spec it found (Read.spec), never its id. execute
+and measure run as two jobs of one runner, chosen once per submission from the options
+(kerasgrade.jobs.runner): the student's kernel, then the clean measuring process; check runs the
+checks on the facts (kerasgrade.checks); report makes the result every front end reads. A stage
+that ends the grading early (a file that is not a notebook, an assignment nobody can tell)
+raises GradingEnded with its result.
 
 `kerasgrade check`, `kerasgrade grade`, `kerasgrade serve`, `pytest autograder/` and Gradescope
 call `grade_notebook`; nbgrader's hidden cells reach the same checks through
@@ -19,6 +21,7 @@ frontends/nbgrader/bridge.py.
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import tempfile
@@ -27,18 +30,19 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 import nbformat
 
 from kerasgrade import checks, sanitize
-from kerasgrade.artifacts import Facts
+from kerasgrade.artifacts import ExecutionFacts, Facts
 from kerasgrade.course import assignments, time_limits
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import RELEASE, course_root, private_paths
 from kerasgrade.execute.driver import Execution, execute
 from kerasgrade.jobs.options import ExecOptions, with_limits
 from kerasgrade.jobs.runner import Runner, runner_for
-from kerasgrade.measure.client import measure
+from kerasgrade.measure.client import measurement
 from kerasgrade.report import inert
 from kerasgrade.results import CheckResult, SubmissionResult
 
@@ -79,7 +83,7 @@ def _release(assignment_id: str, root: Path | None = None) -> Any:
     return nbformat.read(path, as_version=4) if path.exists() else None
 
 
-class Stopped(Exception):
+class GradingEnded(Exception):
     """A stage ended the grading early: its result is the grade, with the reason."""
 
     def __init__(self, result: SubmissionResult) -> None:
@@ -88,7 +92,7 @@ class Stopped(Exception):
 
 
 @dataclass(frozen=True)
-class Submission:
+class HandedIn:
     """What the first stage takes: the handed-in file and how to grade it."""
 
     path: Path
@@ -103,8 +107,8 @@ class Submission:
 
 
 @dataclass(frozen=True)
-class Read(Submission):
-    assignment: str
+class Read(HandedIn):
+    spec: Assignment  # looked up once, here; every later stage reads it
     nb: Any  # restored against the release notebook, when it is an nbgrader notebook
     notes: list[str]  # what sanitizing changed, for the student's page
 
@@ -129,9 +133,10 @@ class Checked(Measured):
 T = TypeVar("T")
 
 
-def _grow(value: Submission, cls: type[T], **more: Any) -> T:
-    """The next stage's value: every field of this one, and the stage's own."""
-    return cls(**{f.name: getattr(value, f.name) for f in fields(value)}, **more)
+def _grow(value: HandedIn, cls: type[T], **more: Any) -> T:
+    """The next stage's value: every field of this one, and the stage's own (or a new value
+    of one it replaces)."""
+    return cls(**{f.name: getattr(value, f.name) for f in fields(value)} | more)
 
 
 def failed_result(assignment_id: str, student: str, notebook: str, reason: str
@@ -143,85 +148,96 @@ def failed_result(assignment_id: str, student: str, notebook: str, reason: str
     return SubmissionResult(assignment_id, student, notebook, "error", reason, checks_)
 
 
-def sanitize_stage(sub: Submission) -> Read:
-    """Stage 1: read a private copy (the submitted file is only read, once) and restore it."""
-    def stop(reason: str) -> Stopped:
-        return Stopped(failed_result(sub.assignment_id or "", sub.student, str(sub.path), reason))
+def sanitize_stage(handed: HandedIn) -> Read:
+    """Stage 1: read a private copy (the submitted file is only read, once), restore it, and
+    look its assignment up: the one lookup by id of the grading."""
+    def end(reason: str) -> GradingEnded:
+        return GradingEnded(failed_result(handed.assignment_id or "", handed.student,
+                                          str(handed.path), reason))
 
-    copy = sub.work / "submitted.ipynb"
-    shutil.copyfile(sub.path, copy)
+    copy = handed.work / "submitted.ipynb"
+    shutil.copyfile(handed.path, copy)
     try:
         read = sanitize.read(copy)
     except sanitize.BadNotebook as exc:
-        raise stop(str(exc)) from None
+        raise end(str(exc)) from None
     try:
-        aid = sub.assignment_id or recognise(sub.path, read.nb)
-        assignments.get(aid)
+        spec = assignments.get(handed.assignment_id or recognise(handed.path, read.nb))
     except (ValueError, KeyError) as exc:
-        raise stop(str(exc).strip("'\"")) from None
-    release = _release(aid, sub.root)
+        raise end(str(exc).strip("'\"")) from None
+    release = _release(spec.id, handed.root)
     if release is not None and sanitize.is_nbgrader_notebook(read.nb):
         read = sanitize.restore(read, release)
-    return _grow(sub, Read, assignment=aid, nb=read.nb, notes=read.notes)
+    return _grow(handed, Read, spec=spec, nb=read.nb, notes=read.notes)
 
 
 def execute_stage(read: Read) -> Executed:
     """Stage 2: the student's kernel, the first job of the runner chosen for this submission."""
-    runner = runner_for(with_limits(read.options, read.assignment), read.work)
+    runner = runner_for(with_limits(read.options, read.spec), read.work)
     # The notebook's job folder holds the artifacts that measure reads: open until the end.
     job = read.jobs.enter_context(runner.job("notebook"))
     return _grow(read, Executed, runner=runner,
-                 execution=execute(read.nb, read.assignment, job, runner))
+                 execution=execute(read.nb, read.spec, job, runner))
 
 
 def measure_stage(ran: Executed) -> Measured:
     """Stage 3: the clean measuring process, the runner's second job. Raises GraderFault when
     the grader, not the student, failed."""
     execution = ran.execution
-    measured = measure(execution.artifacts, ran.assignment, ran.runner)
+    measured = measurement(execution.artifacts, ran.spec, ran.runner)
     if measured.refused:
-        execution.run["reason"] = (f"the notebook left files the grader will not read: "
-                                   f"{measured.refused}")
+        execution = replace(execution, run={
+            **execution.run,
+            "reason": f"the notebook left files the grader will not read: {measured.refused}"})
     timings = dict(execution.timings)
     if measured.run is not None:
         timings["measure"] = measured.run.seconds
-    facts = measured.facts
-    facts["execution"] = {k: v for k, v in execution.run.items() if k != "cell_seconds"}
-    time_limits.note_reference(facts, ran.assignment)
-    facts["sanitize_notes"] = ran.notes
-    return _grow(ran, Measured, facts=facts, timings=timings)
+    # The runner's report was checked field by field as it was read (driver._run_report).
+    report = cast(ExecutionFacts, {k: v for k, v in execution.run.items() if k != "cell_seconds"})
+    facts = time_limits.note_reference({**measured.facts, "execution": report}, ran.spec)
+    facts = {**facts, "sanitize_notes": ran.notes}
+    return _grow(ran, Measured, execution=execution, facts=facts, timings=timings)
 
 
 def check_stage(measured: Measured) -> Checked:
     """Stage 4: the checks, pure functions of the facts."""
-    return _grow(measured, Checked, results=checks.run_checks(measured.assignment, measured.facts))
+    return _grow(measured, Checked, results=checks.run_checks(measured.spec, measured.facts))
 
 
 def report_stage(checked: Checked) -> SubmissionResult:
     """Stage 5: the result every front end reports, and the executed notebook if asked for."""
-    executed = checked.execution.executed
-    if checked.executed_to is not None and executed is not None:
+    if checked.executed_to is not None and checked.execution.executed is not None:
         # The formgrader renders this file: nothing the student's code output may run there.
+        # make_inert works in place: on a copy, so the stage's input stays as it was given.
+        executed = copy.deepcopy(checked.execution.executed)
         inert.make_inert(executed)
         nbformat.write(executed, checked.executed_to)
     timings = dict(checked.timings, total=time.monotonic() - checked.started)
-    return _result(checked.assignment, checked.student, str(checked.path), checked.facts,
+    return _result(checked.spec.id, checked.student, str(checked.path), checked.facts,
                    checked.results, timings)
 
 
-STAGES: tuple[Callable[[Any], Any], ...] = (
-    sanitize_stage, execute_stage, measure_stage, check_stage, report_stage)
+class Stages(NamedTuple):
+    """The five stages, each typed by the value it takes and the one it returns."""
+
+    sanitize: Callable[[HandedIn], Read]
+    execute: Callable[[Read], Executed]
+    measure: Callable[[Executed], Measured]
+    check: Callable[[Measured], Checked]
+    report: Callable[[Checked], SubmissionResult]
 
 
-def run_stages(value: Any, stages: tuple[Callable[[Any], Any], ...] = STAGES) -> Any:
-    for stage in stages:
-        value = stage(value)
-    return value
+STAGES = Stages(sanitize_stage, execute_stage, measure_stage, check_stage, report_stage)
+
+
+def run_stages(handed: HandedIn, stages: Stages = STAGES) -> SubmissionResult:
+    return stages.report(stages.check(stages.measure(stages.execute(stages.sanitize(handed)))))
 
 
 def _result(assignment_id: str, student: str, notebook: str, facts: Facts,
             results: list[CheckResult], timings: dict[str, float]) -> SubmissionResult:
-    status = "graded" if facts.get("model") or facts.get("arrays") else "error"
+    status: Literal["graded", "error"] = (
+        "graded" if facts.get("model") or facts.get("arrays") else "error")
     reason = facts.get("execution", {}).get("reason", "") if status == "error" else ""
     return SubmissionResult(assignment_id, student, notebook, status, reason, results,
                             facts.get("data_source", ""), timings, facts)
@@ -231,7 +247,7 @@ def result_from_facts(assignment_id: str, student: str, notebook: str, facts: Fa
                       ) -> SubmissionResult:
     """The check and report stages on facts measured elsewhere (nbgrader's hidden cells)."""
     return _result(assignment_id, student, notebook, facts,
-                   checks.run_checks(assignment_id, facts), {})
+                   checks.run_checks(assignments.get(assignment_id), facts), {})
 
 
 def grade_notebook(
@@ -254,16 +270,16 @@ def grade_notebook(
         (a for a in assignments.ASSIGNMENTS if a in f"{path.stem} {path.parent.name}"), None)
     started = time.monotonic()
     own_dir = workdir is None
-    work = Path(tempfile.mkdtemp(prefix="kerasgrade-")) if own_dir else workdir
+    work = Path(tempfile.mkdtemp(prefix="kerasgrade-")) if workdir is None else workdir
     work.mkdir(parents=True, exist_ok=True)
     try:
         with ExitStack() as jobs:
-            sub = Submission(path, assignment_id, student, options, work, root, executed_to,
-                             jobs, started)
+            handed = HandedIn(path, assignment_id, student, options, work, root, executed_to,
+                              jobs, started)
             try:
-                result: SubmissionResult = run_stages(sub)
-            except Stopped as stopped:
-                result = stopped.result
+                result = run_stages(handed)
+            except GradingEnded as ended:
+                result = ended.result
         return result
     finally:
         if own_dir:

@@ -134,7 +134,7 @@ def layer_rows(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]
     return rows
 
 
-def layer_table(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]) -> str:
+def layer_table_text(expected: tuple[LayerSpec, ...], found: list[dict[str, Any]]) -> str:
     """layer_rows as fixed-width text, for messages."""
     rows = layer_rows(expected, found)
     width = max(len(r[0]) for r in rows + [("expected", "", "")])

@@ -1,6 +1,6 @@
 """A cell stopped at the time limit, as the student reads it: the fact, and its one wording.
 
-The runner (kerasgrade.execute.kernel.runner) and nbgrader's step after Execute
+The runner (kerasgrade.execute.kernel.notebook_run) and nbgrader's step after Execute
 (frontends/nbgrader/timeouts.py) record each student cell that ran past its limit as a
 TimedOutCell in the execution facts; the grader adds the reference solution's own time
 (course.time_limits.reference_cell). `overrun` reads them back, and its clause and change are
@@ -12,23 +12,11 @@ Pure: no Keras, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any
 
-if TYPE_CHECKING:  # artifacts imports this module: Facts only names a type here
-    from kerasgrade.artifacts import Facts
+from kerasgrade.artifacts import Facts, ReferenceTime, TimedOutCell
 
 FIRST_LINE = 60  # characters of a cell's first line that name it
-
-
-class TimedOutCell(TypedDict):
-    cell: int  # its place in the student's notebook, from 1 (the grader's own cells aside)
-    first_line: str  # its first line that is not blank, cut to FIRST_LINE characters
-    limit_seconds: float  # the limit it ran past
-
-
-class ReferenceTime(TypedDict):
-    seconds: float  # the reference solution's slowest cell
-    data_source: str  # the data it was measured on
 
 
 def first_line(source: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from kerasgrade import checks
 from kerasgrade.artifacts import Facts
+from kerasgrade.course import assignments
 from kerasgrade.results import CheckResult
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "facts"
@@ -38,8 +39,8 @@ def recorded_cases() -> list[tuple[str, str]]:
 
 def run(assignment_id: str, facts_: Facts) -> dict[str, CheckResult]:
     """Every check of the assignment on these facts, by name, as the grader runs them."""
-    return {r.name: r for r in checks.run_checks(assignment_id, facts_)}
+    return {r.name: r for r in checks.run_checks(assignments.get(assignment_id), facts_)}
 
 
 def check(assignment_id: str, name: str, facts_: Facts) -> CheckResult:
-    return checks.run_one(assignment_id, name, facts_)
+    return checks.run_one(assignments.get(assignment_id), name, facts_)

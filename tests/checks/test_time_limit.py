@@ -32,7 +32,7 @@ def stopped(facts_: Facts, cell: int, source: str) -> Facts:
     """The facts of a run whose student cell `cell` was stopped at LIMIT, as grade.py records
     them: the runner's fact, then the reference solution's time."""
     facts_["execution"]["timed_out"] = [time_limit.timed_out_cell(cell, source, LIMIT)]
-    time_limits.note_reference(facts_, facts_["assignment"])
+    facts_ = time_limits.note_reference(facts_, assignments.get(facts_["assignment"]))
     return facts_
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from kerasgrade.course import build as course
 from kerasgrade.course import time_limits as table
-from kerasgrade.course.assignments import CONNECTED_NETWORKS
+from kerasgrade.course.assignments import CONNECTED_NETWORKS, get
 from kerasgrade.course.time_limits import (
     CELL_FLOOR,
     CELL_TIMEOUT_ENV,
@@ -51,7 +51,7 @@ def test_limits_can_be_set_per_assignment(tmp_path: Path,
     monkeypatch.setattr(table, "TIME_LIMITS_FILE", path)
     assert table.source_limits(AID) == table.TimeLimits(42, 99)
     # Every front end reads them: the batch and pytest (ExecOptions), the sandboxed kernel.
-    given = with_limits(ExecOptions(), AID)
+    given = with_limits(ExecOptions(), get(AID))
     assert (given.cell_timeout, given.limits.wall_seconds) == (42, 99)
     assert kernel_limits(AID).wall_seconds == 99
 
@@ -63,7 +63,7 @@ def test_the_machines_cell_limit_holds_in_every_front_end(monkeypatch: pytest.Mo
     own = time_limits(AID)
     monkeypatch.setenv(CELL_TIMEOUT_ENV, "7.5")
     assert time_limits(AID) == table.TimeLimits(7.5, own.notebook)
-    given = with_limits(ExecOptions(), AID)
+    given = with_limits(ExecOptions(), get(AID))
     assert (given.cell_timeout, given.limits.wall_seconds) == (7.5, own.notebook)
     assert kernel_limits(AID).wall_seconds == own.notebook
     monkeypatch.setenv(CELL_TIMEOUT_ENV, "soon")

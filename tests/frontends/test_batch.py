@@ -282,7 +282,7 @@ def test_written_answers_wait_for_the_teacher_in_the_gradebook(tmp_path: Path) -
     recorded = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "facts" / aid /
                            "table-from-training-images.json").read_text())
     result = SubmissionResult(aid, "ann", release.name, "graded", "",
-                              run_checks(aid, recorded["facts"]))
+                              run_checks(spec, recorded["facts"]))
     with gradebook.GradebookWriter(gradebook.course_settings(tmp_path)) as book:
         notebook = book.ensure_assignment(aid, release)
         book.record(result, notebook)

@@ -17,7 +17,7 @@ def test_grading_files_are_what_grading_imports() -> None:
     files = {str(p.relative_to(PACKAGE)) for p in plan.grading_files()}
     for grading in ("grade.py", "sanitize.py", "artifacts.py", "course/assignments.py",
                     "checks/common.py", "checks/fashion_classifier.py", "measure/process.py",
-                    "measure/modelfile.py", "execute/kernel/runner.py", "sandbox/bwrap.py",
+                    "measure/modelfile.py", "execute/kernel/notebook_run.py", "sandbox/bwrap.py",
                     "data/load.py", "course/time_limits.json", "course/assignments.toml"):
         assert grading in files, grading
     for not_grading in ("frontends/cli.py", "frontends/batch/run.py", "report/feedback.py",

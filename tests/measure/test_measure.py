@@ -58,9 +58,9 @@ def place(artifacts: Path, scratch: Path) -> Path:
 
 def measure(job: Path, options: ExecOptions) -> tuple[client.Measurement, str]:
     """The measurement, and the grader fault it raised ("" if none)."""
-    runner = runner_for(with_limits(options, AID), job.parent)
+    runner = runner_for(with_limits(options, assignments.get(AID)), job.parent)
     try:
-        return client.measure(job, AID, runner), ""
+        return client.measurement(job, assignments.get(AID), runner), ""
     except GraderFault as fault:
         return client.Measurement(), f"{fault.stage}: {fault}"
 

@@ -119,7 +119,7 @@ def fashion_result() -> SubmissionResult:
         },
     }
     return SubmissionResult(FASHION_CLASSIFIER, "carol", "03-fashion-classifier.ipynb", "graded",
-                            checks=checks.run_checks(FASHION_CLASSIFIER, facts),
+                            checks=checks.run_checks(assignments.get(FASHION_CLASSIFIER), facts),
                             data_source=test.source, facts=facts)
 
 
@@ -279,7 +279,7 @@ def test_04_page_shows_the_autograded_score_and_the_written_answers_apart(
     recorded = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "facts" / aid /
                            "best-no-softmax.json").read_text())
     result = SubmissionResult(aid, "ann", f"{aid}.ipynb", "graded", "",
-                              checks.run_checks(aid, recorded["facts"]),
+                              checks.run_checks(assignments.get(aid), recorded["facts"]),
                               data_source=recorded["data_source"], facts=recorded["facts"])
     html = write_page(result, tmp_path / "feedback.html").read_text()
     assert (result.score, result.max_score) == (9, 12)

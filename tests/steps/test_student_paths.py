@@ -5,7 +5,7 @@ the graded check that scores the same thing.
 
 The graded verdict comes from the real checks on facts: a recorded run's facts (the fast tier's
 fixtures) with the part this case changes measured in the kernel by the grader's own code
-(measure/process.py: array_facts, layer_table). On the 5,000-digit MNIST sample; nothing is
+(measure/process.py: array_facts, layer_facts). On the 5,000-digit MNIST sample; nothing is
 trained except where the check needs a trained model (03's prediction: two short epochs).
 """
 
@@ -26,6 +26,7 @@ from recorded import facts as recorded_facts  # noqa: E402
 
 import kerasgrade  # noqa: E402
 from kerasgrade import checks  # noqa: E402
+from kerasgrade.course import assignments  # noqa: E402
 from kerasgrade.course import build as course  # noqa: E402
 from kerasgrade.course.assignments import (  # noqa: E402
     CONNECTED_NETWORKS,
@@ -53,7 +54,7 @@ def _graded_facts(arrays=(), with_model=False):
             folder, _types.SimpleNamespace(y_train=y_train, y_test=y_test), {})
     if with_model:
         out["model"] = {"input_shape": list(model.inputs[0].shape),
-                        "layers": _process.layer_table(model),
+                        "layers": _process.layer_facts(model),
                         "params": int(model.count_params())}
     print(_json.dumps(out))
 """
@@ -106,7 +107,7 @@ class Kernel:
         facts = recorded_facts(aid)
         for key, value in measured.items():
             facts[key].update(value)
-        result = checks.run_one(aid, check, facts)
+        result = checks.run_one(assignments.get(aid), check, facts)
         return result.passed, result.text()
 
     def close(self) -> None:
@@ -244,7 +245,7 @@ def test_02_evaluate_into_one_name_says_it_returns_two_numbers(kernel: Kernel) -
     variables = json.loads(kernel.ok("import json; print(json.dumps({'test_acc': test_acc}))"))
     facts = recorded_facts(CONNECTED_NETWORKS)
     facts["export"]["variables"] = {"epochs": 10, "input_shape": [28, 28, 1], **variables}
-    result = checks.run_one(CONNECTED_NETWORKS, "test_evaluation", facts)
+    result = checks.run_one(assignments.get(CONNECTED_NETWORKS), "test_evaluation", facts)
     assert not result.passed and "evaluate returns two numbers" in result.text()
 
 
@@ -280,13 +281,13 @@ def test_03_speaks_of_its_own_names_loss_and_float64(kernel: Kernel) -> None:
     assert message and "sparse_categorical_crossentropy expects probabilities" in message
     assert "but categorical_crossentropy" not in message
     for name in ("validation_accuracy", "first_prediction"):
-        hint = checks.run_one(FASHION_CLASSIFIER, name, recorded_facts(
+        hint = checks.run_one(assignments.get(FASHION_CLASSIFIER), name, recorded_facts(
             FASHION_CLASSIFIER, "no-softmax")).hint
         assert "loss='sparse_categorical_crossentropy' expects probabilities" in hint
     facts = recorded_facts(FASHION_CLASSIFIER)
     facts["export"]["history"] = None
     facts["evaluation"]["validation_accuracy"] = 0.1
-    hint = checks.run_one(FASHION_CLASSIFIER, "validation_accuracy", facts).hint
+    hint = checks.run_one(assignments.get(FASHION_CLASSIFIER), "validation_accuracy", facts).hint
     assert "model.fit(X_train, y_train, epochs=epochs)" in hint
     assert "train_images" not in hint
 

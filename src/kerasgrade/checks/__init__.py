@@ -12,14 +12,12 @@ from kerasgrade.results import CheckResult, GraderFault
 CheckFn = Callable[[Facts, assignments.Assignment, assignments.CheckSpec], CheckResult]
 
 
-
 def registry(spec: assignments.Assignment) -> dict[str, CheckFn]:
     """The assignment's checks module (named in its spec): check name -> function."""
     return importlib.import_module(f"kerasgrade.checks.{spec.module}").CHECKS
 
 
-def run_one(assignment_id: str, check_name: str, facts: Facts) -> CheckResult:
-    spec = assignments.get(assignment_id)
+def run_one(spec: assignments.Assignment, check_name: str, facts: Facts) -> CheckResult:
     cs = spec.check(check_name)
     fn = registry(spec)[check_name]
     try:
@@ -33,5 +31,5 @@ def run_one(assignment_id: str, check_name: str, facts: Facts) -> CheckResult:
                                 "variable names the assignment asks for", cs.title)
 
 
-def run_checks(assignment_id: str, facts: Facts) -> list[CheckResult]:
-    return [run_one(assignment_id, c.name, facts) for c in assignments.get(assignment_id).checks]
+def run_checks(spec: assignments.Assignment, facts: Facts) -> list[CheckResult]:
+    return [run_one(spec, c.name, facts) for c in spec.checks]

@@ -13,16 +13,39 @@ from kerasgrade.keras_terms import (
     CHANCE,
     NEAR_CHANCE,
     layer_matches,
-    layer_table,
+    layer_table_text,
 )
 from kerasgrade.results import CheckFailed, CheckResult, GraderFault
 from kerasgrade.time_limit import overrun
 
 
+def model_problem(facts: Facts) -> str | None:
+    """Why there is no model to check, in words a student can act on (the checks and the pages
+    say it alike); None if there is one."""
+    model = facts.get("model") or {}
+    if model.get("loaded"):
+        return None
+    stopped = overrun(facts)
+    if stopped:
+        return stopped.clause()
+    execution = facts.get("execution") or {}
+    if execution.get("reason"):
+        return execution["reason"]
+    if model.get("error"):
+        return f"the grader could not load your model: {model['error']}"
+    export = facts.get("export") or {}
+    if export and not export.get("model_variable"):
+        return (
+            "no Keras model was found: the notebook must leave the network in a variable "
+            "named `model` (model = Sequential() ...)"
+        )
+    return "no model was produced: run every cell from top to bottom without errors"
+
+
 def no_model(facts: Facts, cs: CheckSpec) -> CheckResult | None:
     """The failure of a check that needs the model, when there is none (and, if a cell was
     stopped at the time limit, what usually makes a cell that slow)."""
-    problem = artifacts.model_problem(facts)
+    problem = model_problem(facts)
     if problem is None:
         return None
     stopped = overrun(facts)
@@ -52,7 +75,7 @@ def architecture(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
         return missing
     model = facts["model"]
     found = model["layers"]
-    table = layer_table(spec.layers, found)
+    table = layer_table_text(spec.layers, found)
     ok = len(found) == len(spec.layers) and all(
         layer_matches(e, g) for e, g in zip(spec.layers, found)
     )
@@ -246,7 +269,7 @@ def saved_model(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     if not saved:
         found = "No saved model file (.keras or .h5) was found."
         return stopped_at_limit(facts, cs, found) or CheckResult.fail(
-            cs.name, cs.points, artifacts.model_problem(facts) or found,
+            cs.name, cs.points, model_problem(facts) or found,
             "save the trained model with model.save('my_model.keras')", cs.title,
         )
     good = [s for s in saved if s["loads"] and s["matches"]]

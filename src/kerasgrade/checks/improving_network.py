@@ -106,10 +106,11 @@ def fixed_model(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
     model = _model(facts, m, cs)
     if isinstance(model, CheckResult):
         return model
+    other = spec.model(m.below) if m.below else None  # the model it must stay below
     # An alias first: its epochs and accuracy are the other model's, and that is the mistake.
-    failed = (_alias_problem(facts, model, m, spec, cs) or _shape_problem(model, m, spec, cs)
-              or _epochs_problem(facts, model, m, cs)
-              or _below_problem(facts, model, m, spec, cs))
+    failed = ((_alias_problem(facts, model, m, other, cs) if other else None)
+              or _shape_problem(model, m, spec, cs) or _epochs_problem(facts, model, m, cs)
+              or (_below_problem(facts, model, m, other, spec, cs) if other else None))
     if failed:
         return failed
     return CheckResult.ok(
@@ -118,12 +119,9 @@ def fixed_model(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
         f"accuracy {model['test_accuracy']:.4f} (measured by the grader).", cs.title)
 
 
-def _alias_problem(facts: Facts, model: dict[str, Any], m: ModelSpec,
-                   spec: Assignment, cs: CheckSpec) -> CheckResult | None:
+def _alias_problem(facts: Facts, model: dict[str, Any], m: ModelSpec, other: ModelSpec,
+                   cs: CheckSpec) -> CheckResult | None:
     """The model it is compared with, under a second name (export records each id())."""
-    if not m.below:
-        return None
-    other = spec.model(m.below)
     found = (facts.get("models") or {}).get(other.name) or {}
     if found.get("id") is None or found.get("id") != model.get("id"):
         return None
@@ -135,12 +133,9 @@ def _alias_problem(facts: Facts, model: dict[str, Any], m: ModelSpec,
         f"`{m.name} = {other.name}`", cs.title)
 
 
-def _below_problem(facts: Facts, model: dict[str, Any], m: ModelSpec,
+def _below_problem(facts: Facts, model: dict[str, Any], m: ModelSpec, other: ModelSpec,
                    spec: Assignment, cs: CheckSpec) -> CheckResult | None:
     """Less accurate than the longer-trained model it is compared with."""
-    if not m.below:
-        return None
-    other = spec.model(m.below)
     compared = _model(facts, other, cs)
     source = facts.get("data_source", "")
     if isinstance(compared, dict) and trained_epochs(compared) == other.epochs and not (

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from kerasgrade.artifacts import Facts
-from kerasgrade.checks import common, rules
+from kerasgrade.checks import CheckFn, common, rules
 from kerasgrade.course.assignments import Assignment, CheckSpec
 from kerasgrade.keras_terms import shape_text
 from kerasgrade.results import CheckResult
@@ -25,9 +28,19 @@ def _missing(facts: Facts, names: tuple[str, ...], cs: CheckSpec) -> CheckResult
         "step", cs.title)
 
 
+def _needs(names: tuple[str, ...]) -> Callable[[CheckFn], CheckFn]:
+    """A check of these arrays: when one is missing, the failure that names it instead."""
+    def wrap(check: CheckFn) -> CheckFn:
+        @functools.wraps(check)
+        def checked(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
+            missing = _missing(facts, names, cs)
+            return missing if missing is not None else check(facts, spec, cs)
+        return checked
+    return wrap
+
+
+@_needs(IMAGES)
 def image_shapes(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
-    if (bad := _missing(facts, IMAGES, cs)) is not None:
-        return bad
     sizes = facts["data_sizes"]
     problems = [p for name, n in zip(IMAGES, (sizes["train"], sizes["test"]))
                 if (p := rules.image_shape(name, facts["arrays"][name]["shape"], n))]
@@ -38,9 +51,8 @@ def image_shapes(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
                             " ".join(p.change for p in problems), cs.title)
 
 
+@_needs(IMAGES)
 def image_dtype(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
-    if (bad := _missing(facts, IMAGES, cs)) is not None:
-        return bad
     dtypes = {n: facts["arrays"][n]["dtype"] for n in IMAGES}
     if all(d == "float32" for d in dtypes.values()):
         return CheckResult.ok(cs.name, cs.points, "Images are float32.", cs.title)
@@ -50,9 +62,8 @@ def image_dtype(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
                             " float64 doubles the memory for no gain", cs.title)
 
 
+@_needs(IMAGES)
 def pixel_range(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
-    if (bad := _missing(facts, IMAGES, cs)) is not None:
-        return bad
     arrays = facts["arrays"]
     found = ", ".join(f"{n} spans {arrays[n].get('min', 0.0):g}..{arrays[n].get('max', 0.0):g}"
                       for n in IMAGES)
@@ -64,9 +75,8 @@ def pixel_range(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
                             problems[0].change, cs.title)
 
 
+@_needs(LABELS)
 def one_hot_labels(facts: Facts, spec: Assignment, cs: CheckSpec) -> CheckResult:
-    if (bad := _missing(facts, LABELS, cs)) is not None:
-        return bad
     problems = []
     for name in LABELS:
         a = facts["arrays"][name]

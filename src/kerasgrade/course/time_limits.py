@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from kerasgrade import data, environment
-from kerasgrade.artifacts import Facts
+from kerasgrade.artifacts import Facts, ReferenceTime
 from kerasgrade.course import assignments
-from kerasgrade.time_limit import ReferenceTime
+from kerasgrade.course.assignments import Assignment
 
 # Written by `kerasgrade course build` (python -m kerasgrade.course time ID measures one):
 #   {assignment: {"measured": {data source: {"cell": s, "notebook": s}},
@@ -75,12 +75,14 @@ def reference_cell(assignment_id: str, data_source: str | None) -> ReferenceTime
     return {"seconds": float(runs[source]["cell"]), "data_source": source}
 
 
-def note_reference(facts: Facts, assignment_id: str) -> None:
-    """Beside the cells a run stopped at the time limit, the reference's time to compare."""
+def note_reference(facts: Facts, spec: Assignment) -> Facts:
+    """The facts with, beside the cells a run stopped at the time limit, the reference's time
+    to compare (new facts: the ones given stay as they were)."""
     execution = facts.get("execution") or {}
     if execution.get("timed_out") and (
-            reference := reference_cell(assignment_id, facts.get("data_source"))):
-        execution["reference"] = reference
+            reference := reference_cell(spec.id, facts.get("data_source"))):
+        return {**facts, "execution": {**execution, "reference": reference}}
+    return facts
 
 
 def record_time(assignment_id: str, data_source: str, cell: float, notebook: float) -> None:
@@ -93,10 +95,15 @@ def record_time(assignment_id: str, data_source: str, cell: float, notebook: flo
 
 
 def time_limits(assignment_id: str, data_dir: Path | None = None) -> TimeLimits:
-    """The assignment's time limits for the data a run gets here: what every front end uses.
-    CELL_TIMEOUT_ENV, when set, is the cell limit of every assignment (the notebook's stays)."""
-    source = data.local_source(assignments.get(assignment_id).dataset, data_dir)
-    limits = source_limits(assignment_id, source)
+    """The assignment's time limits for the data a run gets here: what every front end uses."""
+    return spec_time_limits(assignments.get(assignment_id), data_dir)
+
+
+def spec_time_limits(spec: Assignment, data_dir: Path | None = None) -> TimeLimits:
+    """time_limits of an assignment already looked up. CELL_TIMEOUT_ENV, when set, is the cell
+    limit of every assignment (the notebook's stays)."""
+    source = data.local_source(spec.dataset, data_dir)
+    limits = source_limits(spec.id, source)
     given = os.environ.get(CELL_TIMEOUT_ENV)
     if not given:
         return limits

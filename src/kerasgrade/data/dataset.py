@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# What the package kerasgrade.data gives out of this module, named once.
+__all__ = ["DATASETS", "FASHION_MNIST", "MNIST", "MNIST_SIZES", "SAMPLE_SOURCE",
+           "CorruptDataWarning", "Dataset", "DataUnavailable", "SampleDataWarning"]
+
 MNIST = "mnist"
 FASHION_MNIST = "fashion-mnist"
 DATASETS = (MNIST, FASHION_MNIST)

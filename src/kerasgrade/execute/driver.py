@@ -15,21 +15,21 @@ import nbformat
 
 from kerasgrade import time_limit
 from kerasgrade.artifacts import ARTIFACTS, EXECUTED, RUN_REPORT, SUBMISSION, read_json
-from kerasgrade.course import assignments
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.execute.kernel import setup_cell
-from kerasgrade.execute.kernel.runner import GRADER_CELL, READY, STARTED
+from kerasgrade.execute.kernel.notebook_run import GRADER_CELL, READY, STARTED
 from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.jobs.runner import Job, Runner
 from kerasgrade.results import GraderFault
 from kerasgrade.sandbox import SandboxRun
 
 # What the grader reads from the runner's report, and the type each must have.
-REPORT_TYPES = {"status": str, "reason": str, "errors": list, "cell_seconds": list,
-                "timed_out": list, "kernel_start_seconds": (int, float)}
+REPORT_TYPES: dict[str, type | tuple[type, ...]] = {
+    "status": str, "reason": str, "errors": list, "cell_seconds": list, "timed_out": list,
+    "kernel_start_seconds": (int, float)}
 
 
-def export_source(assignment_id: str, artifacts: str) -> str:
-    spec = assignments.get(assignment_id)
+def export_source(spec: Assignment, artifacts: str) -> str:
     models = f", models={tuple(m.name for m in spec.models)!r}" if spec.models else ""
     return (
         "import kerasgrade.execute.kernel.export_cell as _kerasgrade_export\n"
@@ -38,12 +38,12 @@ def export_source(assignment_id: str, artifacts: str) -> str:
     )
 
 
-def instrument(nb: Any, assignment_id: str, options: ExecOptions) -> Any:
+def instrument(nb: Any, spec: Assignment, options: ExecOptions) -> Any:
     """A copy of the notebook with the setup cell first and the export cell last."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     nb.cells.insert(0, nbformat.v4.new_code_cell(setup_cell.source(options.seed,
                                                                      options.threads)))
-    nb.cells.append(nbformat.v4.new_code_cell(export_source(assignment_id, ARTIFACTS)))
+    nb.cells.append(nbformat.v4.new_code_cell(export_source(spec, ARTIFACTS)))
     for cell in nb.cells:
         cell.pop("id", None)
         cell.metadata.pop(GRADER_CELL, None)  # only the grader's own cells carry the mark
@@ -92,14 +92,14 @@ def _phase_times(nb: Any, run: dict[str, Any]) -> dict[str, float]:
     return times
 
 
-def execute(nb: Any, assignment_id: str, job: Job, runner: Runner) -> Execution:
+def execute(nb: Any, spec: Assignment, job: Job, runner: Runner) -> Execution:
     """Run an already sanitized notebook as the job, in the student's kernel; what its export
     cell leaves in artifacts/ is for stage 3."""
-    instrumented = instrument(nb, assignment_id, runner.options)
+    instrumented = instrument(nb, spec, runner.options)
     nbformat.write(instrumented, job.folder / SUBMISSION)
     cell_timeout = runner.options.cell_timeout
-    kernel = runner.run("runner", [SUBMISSION, EXECUTED, RUN_REPORT, "--cell-timeout",
-                                   str(cell_timeout), *(["--warm"] if runner.forks else [])],
+    kernel = runner.run("notebook", [SUBMISSION, EXECUTED, RUN_REPORT, "--cell-timeout",
+                                     str(cell_timeout), *(["--warm"] if runner.forks else [])],
                         job)
     # Only a runner that finished wrote run.json; otherwise any file there is the student's.
     run = _run_report(job.folder / RUN_REPORT) if kernel.status == "ok" else {}

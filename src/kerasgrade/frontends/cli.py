@@ -34,9 +34,9 @@ def _course(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """Grade one notebook and print the result (what a student or TA runs by hand)."""
-    from kerasgrade.course import assignments
     from kerasgrade.grade import grade_notebook
     from kerasgrade.jobs.options import ExecOptions
+    from kerasgrade.report import assignment_of
     from kerasgrade.results import GraderFault
 
     try:
@@ -51,7 +51,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         print(f"{res.assignment}: {res.score:g}/{res.max_score:g} ({res.status}"
               f"{': ' + res.reason if res.reason else ''})")
-        spec = assignments.ASSIGNMENTS.get(res.assignment)
+        spec = assignment_of(res)
         if spec is not None and spec.manual:
             print(f"  + {spec.manual_score:g} points of written answers, graded by hand")
         for c in res.checks:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kerasgrade.course.time_limits import time_limits
+from kerasgrade.course.assignments import Assignment
+from kerasgrade.course.time_limits import spec_time_limits
 from kerasgrade.sandbox.limits import Limits
 
 
@@ -27,9 +28,9 @@ class ExecOptions:
     warm: bool = False  # batch workers: jobs forked from a zygote (kerasgrade.jobs.warm)
 
 
-def with_limits(options: ExecOptions, assignment_id: str) -> ExecOptions:
+def with_limits(options: ExecOptions, spec: Assignment) -> ExecOptions:
     """The options with the assignment's time limits wherever none were given."""
-    limits = time_limits(assignment_id, options.data_dir)
+    limits = spec_time_limits(spec, options.data_dir)
     return replace(options,
                    cell_timeout=options.cell_timeout or limits.cell,
                    limits=options.limits or Limits(memory_mb=options.memory_mb,

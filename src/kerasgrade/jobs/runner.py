@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kerasgrade import sandbox
+from kerasgrade.entry_points import ENTRY_POINTS
 from kerasgrade.jobs import warm
 from kerasgrade.jobs.options import ExecOptions
-from kerasgrade.jobs.warm.zygote import ENTRY_POINTS
 from kerasgrade.sandbox.policy import sandbox_env, shown_paths
 
 
@@ -42,7 +42,7 @@ class Runner(ABC):
 
     @abstractmethod
     def run(self, entry: str, argv: Sequence[str], job: Job) -> sandbox.SandboxRun:
-        """Run a grader entry point (zygote.ENTRY_POINTS) as the job."""
+        """Run a grader entry point (kerasgrade.entry_points.ENTRY_POINTS) as the job."""
 
 
 class Cold(Runner):

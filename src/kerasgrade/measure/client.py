@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import cast
 
 from kerasgrade.artifacts import ARTIFACTS, FACTS_FILE, Facts, read_json
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.jobs.runner import Runner
 from kerasgrade.measure.process import NO_DATA
 from kerasgrade.results import GraderFault
@@ -28,7 +29,7 @@ class Measurement:
     run: SandboxRun | None = None  # the measuring process, if one ran
 
 
-def measure(artifacts: Path | None, assignment_id: str, runner: Runner) -> Measurement:
+def measurement(artifacts: Path | None, spec: Assignment, runner: Runner) -> Measurement:
     """The facts about what the student's kernel exported to artifacts (None: nothing).
 
     Raises GraderFault when the measuring process itself fails: it ran no student code and
@@ -46,7 +47,8 @@ def measure(artifacts: Path | None, assignment_id: str, runner: Runner) -> Measu
             return Measurement(refused=f"its files could not be copied ({exc})")
         # The student's code could have left a facts.json there: only the grader's own counts.
         (copy / FACTS_FILE).unlink(missing_ok=True)
-        run = runner.run("measure", [str(copy), assignment_id], job)
+        # Across the process boundary the assignment goes by its id (process.main looks it up).
+        run = runner.run("measure", [str(copy), spec.id], job)
         # What the process wrote as Facts (read_json knows only that it is a JSON object).
         facts = cast(Facts, read_json(copy / FACTS_FILE))
     if run.status != "ok" or not facts:

@@ -63,7 +63,7 @@ def compile_facts(path: Path, exported_optimizer: str | None) -> ModelFacts:
     }
 
 
-def layer_table(model: Any) -> list[dict[str, Any]]:
+def layer_facts(model: Any) -> list[dict[str, Any]]:
     rows = []
     for layer in model.layers:
         kind = type(layer).__name__
@@ -241,7 +241,7 @@ def model_facts(path: Path, exported_optimizer: str | None) -> tuple[Any, ModelF
         "loaded": True,
         "model_class": type(model).__name__,
         "input_shape": list(model.inputs[0].shape),
-        "layers": layer_table(model),
+        "layers": layer_facts(model),
         "params": int(model.count_params()),
         **compile_facts(path, exported_optimizer),
     }
@@ -320,11 +320,11 @@ def _export_record(path: Path) -> dict[str, Any] | None:
     return read_json(path) or None
 
 
-def measure(artifacts: Path, assignment_id: str) -> Facts:
+def artifact_facts(artifacts: Path, spec: assignments.Assignment) -> Facts:
+    """Everything measured of what the export cell left in artifacts."""
     from kerasgrade import data as datasets
 
-    spec = assignments.get(assignment_id)
-    facts: Facts = {"assignment": assignment_id}
+    facts: Facts = {"assignment": spec.id}
     facts["export"] = _export_record(artifacts / EXPORT_FILE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     from kerasgrade.data import DataUnavailable
 
     try:
-        facts = measure(artifacts, assignment_id)
+        facts = artifact_facts(artifacts, assignments.get(assignment_id))
     except DataUnavailable as exc:  # one line: the grader reports the last line of stderr
         print(" ".join(str(exc).split()), file=sys.stderr, flush=True)
         return NO_DATA

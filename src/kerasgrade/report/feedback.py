@@ -13,10 +13,10 @@ from importlib import resources
 from pathlib import Path
 
 from kerasgrade import artifacts
-from kerasgrade.course import assignments
+from kerasgrade.checks.common import model_problem
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.keras_terms import layer_rows
-from kerasgrade.report import plots
+from kerasgrade.report import assignment_of, plots
 from kerasgrade.report.sections import Section, environment, note
 from kerasgrade.results import CheckResult, SubmissionResult
 from kerasgrade.time_limit import overrun
@@ -65,7 +65,7 @@ def style() -> str:
 
 
 def report(result: SubmissionResult) -> Report:
-    spec = assignments.ASSIGNMENTS.get(result.assignment)
+    spec = assignment_of(result)
     sections = [s for s in (_time_limit(result), _cell_errors(result)) if s]
     if spec is not None and spec.manual:  # the score shown is the autograded part only
         sections.append(note("Written answers, graded by your teacher", manual_note(spec)))
@@ -134,7 +134,7 @@ def _cell_errors(result: SubmissionResult) -> Section | None:
 
 def _architecture(spec: Assignment, result: SubmissionResult) -> Section:
     title = "Your network, layer by layer"
-    problem = artifacts.model_problem(result.facts)
+    problem = model_problem(result.facts)
     if problem:
         return note(title, f"No layers to show: {problem}.")
     model = result.facts["model"]

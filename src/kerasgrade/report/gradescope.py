@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kerasgrade.course import assignments
+from kerasgrade.report import assignment_of
 from kerasgrade.results import SubmissionResult
 
 
 def results_json(result: SubmissionResult) -> dict[str, Any]:
     """score, max_score, one entry per test with the visibility the assignment gives its
     check, and the measured figures for the leaderboard."""
-    spec = assignments.ASSIGNMENTS.get(result.assignment)
+    spec = assignment_of(result)
     visibility = {c.name: c.visibility for c in spec.checks} if spec else {}
     out: dict[str, Any] = {
         "score": result.score,

@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from kerasgrade import artifacts, data
 from kerasgrade.artifacts import EvaluationFacts, Facts
+from kerasgrade.checks.common import model_problem
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.keras_terms import CHANCE, rows_sum_to_one
 from kerasgrade.report.sections import Section, figure, note
@@ -80,7 +81,7 @@ def _curve_metrics(hist: dict[str, list[float]]) -> list[str]:
 
 def _evaluation(facts: Facts) -> tuple[EvaluationFacts, str | None]:
     """The grader's measurements on the test set, or why there are none."""
-    problem = artifacts.model_problem(facts)
+    problem = model_problem(facts)
     if problem:
         return {}, f"there is no model to test: {problem}"
     ev = facts.get("evaluation") or {}

@@ -43,24 +43,23 @@ def failure(problem: Problem, more: str = "") -> StepFailure:
 
 
 def check_step(assignment_id: str, step: str, namespace: Namespace) -> None:
-    """Check one step of an assignment against the student's variables (their globals())."""
-    message = _problem(assignment_id, step, namespace)
+    """Check one step of an assignment against the student's variables (their globals()).
+    The notebook names its assignment by id: looked up here, once."""
+    message = _problem(assignments.get(assignment_id), step, namespace)
     if message is not None:
         raise CheckFailed(message)
 
 
-def steps_for(assignment_id: str) -> dict[str, Step]:
+def steps_for(spec: Assignment) -> dict[str, Step]:
     """The assignment's steps module (named in its spec): step name -> check, in lesson order."""
-    module = assignments.get(assignment_id).module
-    return importlib.import_module(f"kerasgrade.steps.{module}").STEPS
+    return importlib.import_module(f"kerasgrade.steps.{spec.module}").STEPS
 
 
-def _problem(assignment_id: str, step: str, namespace: Namespace) -> str | None:
+def _problem(spec: Assignment, step: str, namespace: Namespace) -> str | None:
     """Print the ✔ line and return None when the step is right, else the message."""
-    spec = assignments.get(assignment_id)
-    steps = steps_for(assignment_id)
+    steps = steps_for(spec)
     if step not in steps:
-        raise KeyError(f"{assignment_id} has no step {step!r}; it has {list(steps)}")
+        raise KeyError(f"{spec.id} has no step {step!r}; it has {list(steps)}")
     try:
         done = steps[step](namespace, spec)
     except StepFailure as failure:

@@ -16,7 +16,7 @@ from kerasgrade.keras_terms import (
     NEAR_CHANCE,
     LayerSpec,
     compile_item,
-    layer_table,
+    layer_table_text,
     same_weights,
     shape_text,
 )
@@ -130,7 +130,7 @@ def loss_of(model: Any, spec: Assignment) -> str:
 
 
 def found_rows(model: Any) -> list[dict[str, Any]]:
-    """The model's layers as the grader's facts list them, for keras_terms.layer_table."""
+    """The model's layers as the grader's facts list them, for keras_terms.layer_table_text."""
     return [
         {"type": type(layer).__name__, "output_shape": output_shape(layer),
          "params": layer.count_params() if layer.built else 0,
@@ -154,7 +154,7 @@ def check_layers(model: Any, spec: Assignment, upto: int,
             )
         problem = layer_problem(layers[i], layer_spec, i, loss_of(model, spec))
         if problem is not None:
-            table = layer_table(specs[: max(upto, len(layers))], found_rows(model))
+            table = layer_table_text(specs[: max(upto, len(layers))], found_rows(model))
             change = problem.change
             if len(layers) > upto:  # a corrected cell ran again: it added to the old model
                 change = (
@@ -168,7 +168,7 @@ def check_layers(model: Any, spec: Assignment, upto: int,
         raise StepFailure(
             f"{len(specs)} layers",
             f"{len(layers)} layers; layer {upto + 1} is {layer_text(layers[upto])}\n"
-            + layer_table(specs, found_rows(model)),
+            + layer_table_text(specs, found_rows(model)),
             "remove the extra layer(s): run the notebook again from the cell that creates "
             "the model, running each cell once.",
         )

@@ -15,11 +15,13 @@ from traitlets.config import Config
 from kerasgrade.artifacts import FACTS_MIME, facts_bundle
 from kerasgrade.checks import run_one
 from kerasgrade.course.assignments import CONNECTED_NETWORKS as AID
+from kerasgrade.course.assignments import get
 from kerasgrade.nbgrader_plugins import KerasgradeReport, TimedOutCells
 from kerasgrade.report.publish import verdict_output
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "facts" / AID / "solution.json"
 LIMIT = 45
+SPEC = get(AID)
 STOPPED = "while True:\n    pass\nhistory = model.fit(train_images, train_labels, epochs=epochs)"
 
 
@@ -49,9 +51,9 @@ def autograded(timed_out: bool = True) -> nbformat.NotebookNode:
         new_markdown_cell("# 02"),
         new_code_cell(STOPPED, outputs=errors if timed_out else errors[:1]),
         hidden("epochs", [new_output("display_data", data=facts_bundle(AID, facts)),
-                          verdict_output(run_one(AID, "epochs", facts))]),
-        hidden("architecture", [verdict_output(run_one(AID, "architecture", facts))]),
-        hidden("test_accuracy", [verdict_output(run_one(AID, "test_accuracy", facts))]),
+                          verdict_output(run_one(SPEC, "epochs", facts))]),
+        hidden("architecture", [verdict_output(run_one(SPEC, "architecture", facts))]),
+        hidden("test_accuracy", [verdict_output(run_one(SPEC, "test_accuracy", facts))]),
     ])
 
 

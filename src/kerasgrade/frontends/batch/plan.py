@@ -20,7 +20,7 @@ from kerasgrade.jobs.options import ExecOptions
 # Where grading starts: the grader's process and the three it runs in the sandbox. Whatever
 # these import from kerasgrade decides a grade; front ends, pages and step checks do not.
 GRADING_ROOTS = ("kerasgrade.grade", "kerasgrade.measure.process",
-                 "kerasgrade.execute.kernel.runner", "kerasgrade.execute.kernel.export_cell",
+                 "kerasgrade.execute.kernel.notebook_run", "kerasgrade.execute.kernel.export_cell",
                  "kerasgrade.execute.kernel.setup_cell")
 
 

@@ -13,7 +13,7 @@ GraderFault, and nbgrader_config.py's GraderFaults step then fails the whole sub
 A failed check ends the cell with its teaching message alone, no traceback (CheckFailed;
 nbgrader scores a cell that ends in an error 0). The first hidden cell also leaves the
 measured facts in its output, under FACTS_MIME, for `nbgrader generate_feedback` (see
-nbgrader_feedback).
+frontends/nbgrader/feedback.py).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any
 from kerasgrade import checks, sandbox
 from kerasgrade.artifacts import Facts, facts_bundle
 from kerasgrade.course import assignments
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import AUTOGRADED, course_root, private_paths
 from kerasgrade.data import share
 from kerasgrade.jobs.options import ExecOptions, with_limits
@@ -59,11 +60,11 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def measure(assignment_id: str, namespace: dict[str, Any]) -> Facts:
+def namespace_facts(spec: Assignment, namespace: dict[str, Any]) -> Facts:
     """Facts about the student's work, measured once per notebook run."""
     from kerasgrade.execute.kernel.export_cell import export_namespace
 
-    spec = assignments.get(assignment_id)
+    assignment_id = spec.id
     # Measured again when any model variable names another object (a re-run notebook).
     models = tuple(m.name for m in spec.models)
     key = (assignment_id, tuple(id(namespace.get(n)) for n in ("model", *models)), os.getcwd())
@@ -84,9 +85,9 @@ def measure(assignment_id: str, namespace: dict[str, Any]) -> Facts:
                 hide=private_paths(_course()),
                 # The data the kernel finds (its Keras cache too), decoded once per machine.
                 shared_data=share([spec.dataset]))
-            runner = Cold(with_limits(options, assignment_id), Path(tmp))
+            runner = Cold(with_limits(options, spec), Path(tmp))
             try:
-                facts = client.measure(artifacts, assignment_id, runner).facts
+                facts = client.measurement(artifacts, spec, runner).facts
             except GraderFault as fault:
                 _FACTS[key] = fault
                 raise
@@ -117,8 +118,8 @@ def _leave_in_output(assignment_id: str, facts: Facts) -> None:
 
 def run_check(assignment_id: str, check_name: str, namespace: dict[str, Any]) -> None:
     with _quiet_stderr():
-        facts = measure(assignment_id, namespace)
-        result = checks.run_one(assignment_id, check_name, facts)
+        spec = assignments.get(assignment_id)
+        result = checks.run_one(spec, check_name, namespace_facts(spec, namespace))
     if result.passed:
         print(result.line())
         return

@@ -24,6 +24,7 @@ from traitlets import Bool
 from kerasgrade import checks, sanitize, time_limit
 from kerasgrade.artifacts import FACTS_MIME, Facts
 from kerasgrade.course import assignments, time_limits
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.build import is_test_cell
 from kerasgrade.results import CheckFailed
 
@@ -55,7 +56,7 @@ def _tell_the_checks(nb: NotebookNode, stopped: list[time_limit.TimedOutCell]) -
     """Each graded cell's facts get the stopped cells; each failed check runs again on them."""
     from kerasgrade.report.publish import verdict_output  # matplotlib: only when needed
 
-    checked: tuple[str, Facts] | None = None  # the assignment, the facts the checks read
+    checked: tuple[Assignment | None, Facts] | None = None  # the facts the checks read
     for cell in nb.cells:
         if cell.cell_type != "code" or not is_test_cell(cell):
             continue  # a student's cell could print a facts bundle of its own
@@ -64,23 +65,25 @@ def _tell_the_checks(nb: NotebookNode, stopped: list[time_limit.TimedOutCell]) -
                 checked = _with_stopped(out.data[FACTS_MIME], stopped)
         if checked is None:
             continue
-        aid, facts = checked
-        spec = assignments.ASSIGNMENTS.get(aid)
+        spec, facts = checked
         name = sanitize.grade_id(cell)
         if spec is None or name not in {c.name for c in spec.checks}:
             continue
         for index, out in enumerate(cell.outputs):
             if out.get("output_type") == "error" and out.get("ename") == CheckFailed.__name__:
-                result = checks.run_one(aid, name, facts)
+                result = checks.run_one(spec, name, facts)
                 if not result.passed:  # never a new score: only what the failure says
                     cell.outputs[index] = verdict_output(result)
 
 
 def _with_stopped(payload: dict[str, Any], stopped: list[time_limit.TimedOutCell]
-                  ) -> tuple[str, Facts]:
-    """The bundle's facts with the stopped cells and the reference's time, written back."""
+                  ) -> tuple[Assignment | None, Facts]:
+    """The bundle's assignment (None: unknown) and its facts with the stopped cells and the
+    reference's time, written back."""
+    spec = assignments.ASSIGNMENTS.get(payload["assignment"])
     facts: Facts = json.loads(payload["facts"])
     facts.setdefault("execution", {})["timed_out"] = stopped
-    time_limits.note_reference(facts, payload["assignment"])
+    if spec is not None:
+        facts = time_limits.note_reference(facts, spec)
     payload["facts"] = json.dumps(facts)
-    return payload["assignment"], facts
+    return spec, facts

@@ -32,10 +32,12 @@ from typing import Any
 
 from kerasgrade import data as datasets
 from kerasgrade import sandbox
-from kerasgrade.jobs.warm.zygote import FAILED, READY
 from kerasgrade.results import GraderFault
 
 COMMAND = [sys.executable, "-m", "kerasgrade.jobs.warm.zygote"]
+# The zygote's first line: it imported everything, or why not.
+READY = "kerasgrade-zygote: ready"
+FAILED = "kerasgrade-zygote: failed:"
 STARTUP_SECONDS = 180.0  # importing TensorFlow on a busy machine
 ANSWER_GRACE = 60.0  # beyond a job's wall limit: the zygote's watchdog answers well before
 
@@ -89,7 +91,8 @@ class Zygote:
 
     def run(self, entry: str, argv: Sequence[str], job: Path, env: dict[str, str],
             limits: sandbox.Limits) -> sandbox.SandboxRun:
-        """Run a grader entry point (zygote.ENTRY_POINTS) as a job in folder `job`."""
+        """Run a grader entry point (kerasgrade.entry_points.ENTRY_POINTS) as a job in folder
+        `job`."""
         if self.proc is None or self.proc.poll() is not None:
             self._start()
         if self.options.sandbox and os.geteuid() == 0:

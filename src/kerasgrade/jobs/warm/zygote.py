@@ -2,10 +2,11 @@
 
 `python -m kerasgrade.jobs.warm.zygote SCRATCH_ROOT` runs inside the worker's bubblewrap
 sandbox (its uid, hidden paths and rlimits). It imports TensorFlow, Keras, ipykernel and the
-grader's in-sandbox modules once, says READY, then serves one job per line on stdin, each a
-JSON request {"entry", "argv", "job", "env", "limits"}: it forks a job leader, which enters
-new namespaces (kerasgrade.sandbox.namespaces) and forks the job's PID 1, which runs the entry
-point's main(argv) in the job folder with the job's environment. The zygote holds the job to
+grader's in-sandbox modules once (kerasgrade.preload), says READY, then serves one job per line
+on stdin, each a JSON request {"entry", "argv", "job", "env", "limits"}: it forks a job leader,
+which enters new namespaces (kerasgrade.sandbox.namespaces) and forks the job's PID 1, which runs
+the entry point's main(argv) (kerasgrade.entry_points) in the job folder with the job's
+environment. The zygote holds the job to
 its limits with the sandbox's own watchdog and answers one JSON line: the SandboxRun.
 
 The zygote runs no student code and is never reachable from a job: jobs are forks (a module
@@ -29,27 +30,14 @@ import warnings
 from pathlib import Path
 from typing import IO, Any
 
+from kerasgrade.entry_points import ENTRY_POINTS
+from kerasgrade.jobs.warm import FAILED, READY
 from kerasgrade.keras_terms import quiet_tensorflow
+from kerasgrade.preload import PRELOAD
 from kerasgrade.sandbox.limits import MIB, Limits
 from kerasgrade.sandbox.namespaces import isolate
 from kerasgrade.sandbox.watchdog import SandboxRun, watch
 
-READY = "kerasgrade-zygote: ready"
-FAILED = "kerasgrade-zygote: failed:"
-# What a job may run: the grader's own entry points, by name.
-ENTRY_POINTS = {
-    "runner": "kerasgrade.execute.kernel.runner",
-    "measure": "kerasgrade.measure.process",
-}
-# Imported once here, shared by every job (copy-on-write): the grader's modules and what the
-# course's notebooks import (matplotlib for 01 and 03, the step checks in every one).
-WARM_MODULES = (
-    "tensorflow", "keras", "numpy", "matplotlib.pyplot", "ipykernel.kernelapp",
-    "ipykernel.ipkernel", "kerasgrade.execute.kernel.runner",
-    "kerasgrade.execute.kernel.setup_cell", "kerasgrade.execute.kernel.export_cell",
-    "kerasgrade.measure.process", "kerasgrade.data", "kerasgrade.student",
-    "kerasgrade.nbgrader_bridge",
-)
 PR_SET_DUMPABLE = 4
 
 
@@ -80,7 +68,7 @@ def warm_up() -> None:
     quiet_tensorflow()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name in WARM_MODULES:
+        for name in PRELOAD:
             importlib.import_module(name)
 
 

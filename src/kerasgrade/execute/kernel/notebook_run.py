@@ -1,6 +1,6 @@
 """Execute a notebook with nbclient, cell by cell (runs inside the sandbox).
 
-`python -m kerasgrade.execute.kernel.runner IN.ipynb OUT.ipynb RUN.json --cell-timeout S`
+`python -m kerasgrade.execute.kernel.notebook_run IN.ipynb OUT.ipynb RUN.json --cell-timeout S`
 Errors in student cells are recorded and execution goes on; a cell over the time limit is
 interrupted and named in the reason (a student's cell also in "timed_out", a fact for the
 checks); a dead kernel ends the run with a reason. Huge outputs are cut so they can't fill
