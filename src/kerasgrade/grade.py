@@ -47,24 +47,25 @@ from kerasgrade.report import inert
 from kerasgrade.results import CheckResult, SubmissionResult
 
 
-def recognise(path: Path, nb: Any) -> str:
+def recognise(path: Path, nb: Any) -> Assignment:
     """Which assignment a notebook is for: its name, its folder, then its content."""
+    specs = list(assignments.ASSIGNMENTS.values())
     for part in (path.stem, path.parent.name):
-        for aid in assignments.ASSIGNMENTS:
-            if aid in part:
-                return aid
-    release_ids = {aid: _grade_ids(_release(aid)) for aid in assignments.ASSIGNMENTS}
+        for spec in specs:
+            if spec.id in part:
+                return spec
     mine = _grade_ids(nb)
-    for aid, ids in release_ids.items():
+    for spec in specs:
+        ids = _grade_ids(_release(spec.id))
         if ids and mine and len(mine & ids) >= len(ids) // 2:
-            return aid
+            return spec
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    matched = {aid: sum(bool(re.search(m, code, re.I)) for m in spec.markers)
-               for aid, spec in assignments.ASSIGNMENTS.items()
-               if spec.markers and all(re.search(m, code, re.I) for m in spec.markers)}
+    matched = [(sum(bool(re.search(m, code, re.I)) for m in spec.markers), i, spec)
+               for i, spec in enumerate(specs)
+               if spec.markers and all(re.search(m, code, re.I) for m in spec.markers)]
     if matched:
         # The most specific wins; on a tie the later lesson, which builds on the earlier.
-        return max(reversed(matched), key=matched.__getitem__)
+        return max(matched, key=lambda m: m[:2])[2]
     raise ValueError(
         f"cannot tell which assignment {path.name} is for: name it after the assignment "
         f"(one of {', '.join(assignments.ASSIGNMENTS)}) or pass --assignment"
@@ -139,21 +140,24 @@ def _grow(value: HandedIn, cls: type[T], **more: Any) -> T:
     return cls(**{f.name: getattr(value, f.name) for f in fields(value)} | more)
 
 
-def failed_result(assignment_id: str, student: str, notebook: str, reason: str
-                  ) -> SubmissionResult:
-    """A score of zero with the reason on every check: the batch goes on."""
-    spec = assignments.ASSIGNMENTS.get(assignment_id)
+def failed_result(spec: Assignment | None, student: str, notebook: str, reason: str,
+                  assignment_id: str = "") -> SubmissionResult:
+    """A score of zero with the reason on every check of spec (None: an assignment nobody can
+    tell, assignment_id as it was named): the batch goes on."""
     checks_ = [CheckResult.fail(c.name, c.points, reason, title=c.title)
                for c in (spec.checks if spec else ())]
-    return SubmissionResult(assignment_id, student, notebook, "error", reason, checks_)
+    return SubmissionResult(spec.id if spec else assignment_id, student, notebook, "error",
+                            reason, checks_)
 
 
 def sanitize_stage(handed: HandedIn) -> Read:
     """Stage 1: read a private copy (the submitted file is only read, once), restore it, and
     look its assignment up: the one lookup by id of the grading."""
+    named = assignments.ASSIGNMENTS.get(handed.assignment_id or "")
+
     def end(reason: str) -> GradingEnded:
-        return GradingEnded(failed_result(handed.assignment_id or "", handed.student,
-                                          str(handed.path), reason))
+        return GradingEnded(failed_result(named, handed.student, str(handed.path), reason,
+                                          handed.assignment_id or ""))
 
     copy = handed.work / "submitted.ipynb"
     shutil.copyfile(handed.path, copy)
@@ -161,10 +165,13 @@ def sanitize_stage(handed: HandedIn) -> Read:
         read = sanitize.read(copy)
     except sanitize.BadNotebook as exc:
         raise end(str(exc)) from None
+    if handed.assignment_id and named is None:
+        raise end(f"unknown assignment {handed.assignment_id!r}; known: "
+                  f"{', '.join(assignments.ASSIGNMENTS)}")
     try:
-        spec = assignments.get(handed.assignment_id or recognise(handed.path, read.nb))
-    except (ValueError, KeyError) as exc:
-        raise end(str(exc).strip("'\"")) from None
+        spec = named or recognise(handed.path, read.nb)
+    except ValueError as exc:
+        raise end(str(exc)) from None
     release = _release(spec.id, handed.root)
     if release is not None and sanitize.is_nbgrader_notebook(read.nb):
         read = sanitize.restore(read, release)
@@ -243,11 +250,10 @@ def _result(assignment_id: str, student: str, notebook: str, facts: Facts,
                             facts.get("data_source", ""), timings, facts)
 
 
-def result_from_facts(assignment_id: str, student: str, notebook: str, facts: Facts
+def result_from_facts(spec: Assignment, student: str, notebook: str, facts: Facts
                       ) -> SubmissionResult:
     """The check and report stages on facts measured elsewhere (nbgrader's hidden cells)."""
-    return _result(assignment_id, student, notebook, facts,
-                   checks.run_checks(assignments.get(assignment_id), facts), {})
+    return _result(spec.id, student, notebook, facts, checks.run_checks(spec, facts), {})
 
 
 def grade_notebook(

@@ -25,6 +25,7 @@ from classroom import AID, EXPECTED, grade, gradebook_scores, make_course, state
 from lab_server import free_port, jupyterlab
 from nbgrader.api import Gradebook
 
+from kerasgrade.course import assignments
 from kerasgrade.report import gradebook
 from kerasgrade.results import CheckResult, SubmissionResult
 
@@ -187,7 +188,7 @@ def test_gradebook_keeps_manual_scores_and_refuses_other_cells(tmp_path: Path) -
     release = root / "assignments" / AID / f"{AID}.ipynb"
     settings = gradebook.course_settings(root)
     with gradebook.GradebookWriter(settings) as book:
-        notebook = book.ensure_assignment(AID, release)
+        notebook = book.ensure_assignment(assignments.get(AID), release)
         book.record(_result("ann", {"epochs": 1.0}), notebook)
         grade_ = book.gb.find_grade("architecture", notebook, AID, "ann")
         grade_.manual_score = 2.5
@@ -199,7 +200,7 @@ def test_gradebook_keeps_manual_scores_and_refuses_other_cells(tmp_path: Path) -
         book.gb.find_grade_cell("epochs", notebook, AID).max_score = 5
         book.gb.db.commit()
         with pytest.raises(gradebook.GradebookMismatch, match="epochs=5"):
-            book.ensure_assignment(AID, release)
+            book.ensure_assignment(assignments.get(AID), release)
 
 
 def test_formgrader_shows_each_graded_notebook(
@@ -284,7 +285,7 @@ def test_written_answers_wait_for_the_teacher_in_the_gradebook(tmp_path: Path) -
     result = SubmissionResult(aid, "ann", release.name, "graded", "",
                               run_checks(spec, recorded["facts"]))
     with gradebook.GradebookWriter(gradebook.course_settings(tmp_path)) as book:
-        notebook = book.ensure_assignment(aid, release)
+        notebook = book.ensure_assignment(assignments.get(aid), release)
         book.record(result, notebook)
         grades = {g.name: (g.auto_score, g.needs_manual_grade, g.max_score)
                   for g in book.gb.find_submission_notebook(notebook, aid, "ann").grades}

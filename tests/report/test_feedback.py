@@ -219,7 +219,8 @@ def test_images_only_from_the_data_source_graded_on(graded: dict[str, Submission
 
 def test_error_result_escapes_student_text(tmp_path: Path) -> None:
     hostile = "<script>alert('x')</script>"
-    result = failed_result(CONNECTED_NETWORKS, hostile, "nb.ipynb", f"cell 3 printed {hostile}")
+    result = failed_result(assignments.get(CONNECTED_NETWORKS), hostile, "nb.ipynb",
+                           f"cell 3 printed {hostile}")
     source = write_page(result, tmp_path / "error.html").read_text(encoding="utf-8")
     page = Page(source)
     assert "<script" not in source

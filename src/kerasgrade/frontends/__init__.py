@@ -6,6 +6,20 @@ import os
 import sys
 from pathlib import Path
 
+from kerasgrade.course import assignments
+from kerasgrade.course.assignments import Assignment
+
+
+def assignment(assignment_id: str) -> Assignment:
+    """The assignment an id names, as a person or nbgrader gave it (a command's argument, a
+    hidden cell, a facts bundle): every front end looks ids up here. KeyError names the ids
+    there are."""
+    spec = assignments.ASSIGNMENTS.get(assignment_id)
+    if spec is None:
+        raise KeyError(f"unknown assignment {assignment_id!r}; known: "
+                       f"{', '.join(assignments.ASSIGNMENTS)}")
+    return spec
+
 
 def own_scripts_on_path() -> None:
     """Put this interpreter's scripts folder first on PATH, for the programs it starts.

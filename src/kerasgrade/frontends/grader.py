@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kerasgrade import sandbox
-from kerasgrade.course import assignments
+from kerasgrade import frontends, sandbox
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import Submission, graded_dir, private_paths, release_notebook
 from kerasgrade.frontends import selftest
 from kerasgrade.frontends.batch.plan import Task, grader_version
@@ -111,6 +111,7 @@ class Grader:
             cell_timeout=settings.cell_timeout or None, limits=limits,
             memory_mb=settings.memory_mb)
         self.pool = None if settings.scheduler or in_process else Pool(self.workers)
+        self.specs: dict[str, Assignment] = {}
         self.releases: dict[str, Release] = {}
         self.books: dict[str, tuple[gradebook.GradebookWriter, Publisher]] = {}
 
@@ -134,7 +135,7 @@ class Grader:
         tested = self.options if self.in_process else dataclasses.replace(
             self.options, threads=self.threads, warm=self.options.sandbox)
         try:
-            selftest.check(assignment_ids, tested)
+            selftest.check([self.spec(aid) for aid in assignment_ids], tested)
         except selftest.SelfTestFailed as exc:
             raise GraderFailure(str(exc)) from None
         finally:
@@ -143,6 +144,15 @@ class Grader:
         if warm and self.pool is not None:
             said.append(f"workers warm in {self._warm_up(assignment_ids[0]):.0f} s")
         return said
+
+    def spec(self, assignment: str) -> Assignment:
+        """The assignment an id names, looked up once for the grader (GraderFailure: none)."""
+        if assignment not in self.specs:
+            try:
+                self.specs[assignment] = frontends.assignment(assignment)
+            except KeyError as exc:
+                raise GraderFailure(exc.args[0]) from None
+        return self.specs[assignment]
 
     def release(self, assignment: str) -> Release:
         if assignment not in self.releases:
@@ -158,7 +168,7 @@ class Grader:
             try:
                 writer.check_late_plugin()
                 notebook_id = writer.ensure_assignment(
-                    assignment, release_notebook(self.root, assignment))
+                    self.spec(assignment), release_notebook(self.root, assignment))
             except gradebook.GradebookMismatch as exc:
                 writer.__exit__()
                 raise GraderFailure(str(exc)) from None
@@ -182,7 +192,8 @@ class Grader:
 
     def unreadable(self, assignment: str, student: str, folder: Path, problem: str) -> Graded:
         """A submission folder with nothing to run: its error result, nothing executed."""
-        result = failed_result(assignment, student, str(folder.relative_to(self.root)), problem)
+        result = failed_result(self.spec(assignment), student,
+                               str(folder.relative_to(self.root)), problem)
         return Graded(result, result_state(self.release(assignment).version, result, None, {}),
                       None)
 
@@ -289,9 +300,3 @@ class Grader:
 def failure_line(exc: BaseException) -> str:
     """The last line of an exception, as logs quote the grader's own failures."""
     return traceback.format_exception_only(exc)[-1].strip()
-
-
-def known_assignment(assignment: str) -> None:
-    if assignment not in assignments.ASSIGNMENTS:
-        raise GraderFailure(f"unknown assignment {assignment!r}; known: "
-                            f"{', '.join(assignments.ASSIGNMENTS)}")

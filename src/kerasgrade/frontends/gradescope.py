@@ -35,8 +35,8 @@ from pathlib import Path
 
 import kerasgrade
 from kerasgrade import data, environment, sandbox
-from kerasgrade.course import assignments
 from kerasgrade.course.layout import pick_notebook, private_paths, release_notebook
+from kerasgrade.frontends import assignment
 from kerasgrade.frontends.grader import Grader
 from kerasgrade.grade import failed_result
 from kerasgrade.report import gradescope as results_json
@@ -75,7 +75,7 @@ def build(root: Path, assignment_id: str, output: Path, data_dir: Path | None = 
     one). Without the full data set there, building fails unless allow_sample, and then grading
     on Gradescope uses the 5,000-digit MNIST sample (for trying the autograder out).
     """
-    spec = assignments.get(assignment_id)
+    spec = assignment(assignment_id)
     release = release_notebook(root, assignment_id)
     if not release.is_file():
         raise BuildError(f"no released notebook at {release}: run `kerasgrade course build`")
@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     submission = args.autograder / "submission"
     path, problem = pick_notebook(submission, aid)
     if path is None:
-        result = failed_result(aid, "", str(submission), f"{problem} (upload {aid}.ipynb)")
+        result = failed_result(grader.spec(aid), "", str(submission),
+                               f"{problem} (upload {aid}.ipynb)")
     else:
         result = grader.grade_here(path, aid)
     results_json.write(result, results)

@@ -52,7 +52,7 @@ def _describe(path: Path, student: str, assignment: str | None) -> Handin:
     if assignment:
         return Handin(student, path, assignment)
     try:
-        return Handin(student, path, recognise(path, sanitize.read(path).nb))
+        return Handin(student, path, recognise(path, sanitize.read(path).nb).id)
     except (ValueError, sanitize.BadNotebook) as exc:
         return Handin(student, path, "", str(exc))
 
@@ -81,7 +81,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     params, ids = [], []
     for sub in submissions(metafunc.config):
-        names = [c.name for c in assignments.get(sub.assignment).checks] if sub.assignment \
+        grader = metafunc.config._kerasgrade.grader  # type: ignore[attr-defined]
+        names = [c.name for c in grader.spec(sub.assignment).checks] if sub.assignment \
             else ["notebook"]
         for name in names:
             params.append((sub, name))
@@ -103,7 +104,7 @@ class Grades:
             if sub.path in self.faults:  # every item of that submission errors, graded once
                 raise self.faults[sub.path]
             if not sub.assignment:
-                res = failed_result("", sub.student, str(sub.path), sub.problem)
+                res = failed_result(None, sub.student, str(sub.path), sub.problem)
             else:
                 try:
                     res = self.grader.grade_here(sub.path, sub.assignment, sub.student)

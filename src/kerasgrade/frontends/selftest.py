@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from kerasgrade.course import assignments
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.grade import grade_notebook
 from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.results import GraderFault
@@ -40,12 +40,13 @@ class SelfTestFailed(RuntimeError):
     """Grading cannot work here: the message names the fault and the fix."""
 
 
-def check(assignment_ids: Iterable[str], options: ExecOptions) -> None:
+def check(specs: Iterable[Assignment], options: ExecOptions) -> None:
     """Raise SelfTestFailed unless a kernel in the sandbox can grade these assignments."""
-    ids = list(dict.fromkeys(assignment_ids))
+    chosen = list(specs)
+    ids = list(dict.fromkeys(spec.id for spec in chosen))
     if not ids:
         return
-    datasets = sorted({assignments.get(aid).dataset for aid in ids})
+    datasets = sorted({spec.dataset for spec in chosen})
     loads = "\n".join(f"keras.datasets.{name.replace('-', '_')}.load_data()" for name in datasets)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"import keras\n{loads}")])
     # Short limits: a healthy machine needs seconds; a hung one must not stall the batch.

@@ -7,8 +7,13 @@ from kerasgrade.course.assignments import Assignment
 from kerasgrade.results import SubmissionResult
 
 
+def spec_of(assignment_id: str) -> Assignment | None:
+    """The assignment a stored result or a report names by id, looked up here for every page,
+    results.json and the class report. None: an id nobody could tell, or an assignment the
+    course no longer has."""
+    return assignments.ASSIGNMENTS.get(assignment_id)
+
+
 def assignment_of(result: SubmissionResult) -> Assignment | None:
-    """The assignment a result is for, as the pages and results.json read it: a stored result
-    keeps only its id. None: a file refused before it was read, or an assignment the course no
-    longer has."""
-    return assignments.ASSIGNMENTS.get(result.assignment)
+    """The assignment a result is for (a stored result keeps only its id)."""
+    return spec_of(result.assignment)

@@ -50,7 +50,7 @@ from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import CLASS_REPORT, SUBMITTED, discover
 from kerasgrade.keras_terms import CHANCE
-from kerasgrade.report import feedback, plots, sections
+from kerasgrade.report import feedback, plots, sections, spec_of
 from kerasgrade.report.sections import environment
 from kerasgrade.report.store import STATE_DIR
 from kerasgrade.results import PHASES, CheckResult, SubmissionResult
@@ -112,7 +112,7 @@ class Class:
 
 def load(root: Path, assignment_id: str) -> Class:
     """The stored batch of one assignment, or a ReportError that says what is missing."""
-    spec = assignments.ASSIGNMENTS.get(assignment_id)
+    spec = spec_of(assignment_id)
     if spec is None:
         raise ReportError(f"unknown assignment {assignment_id!r}; known: "
                           f"{', '.join(assignments.ASSIGNMENTS)}")

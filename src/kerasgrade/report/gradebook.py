@@ -35,7 +35,7 @@ from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
 from kerasgrade import settings
-from kerasgrade.course import assignments
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.results import SubmissionResult
 
 NBGRADER_CONFIG = "nbgrader_config.py"
@@ -112,12 +112,13 @@ class GradebookWriter:
                 f"the late penalty plugin in {NBGRADER_CONFIG} cannot be loaded: "
                 f"{type(exc).__name__}: {exc}") from None
 
-    def ensure_assignment(self, assignment_id: str, release: Path) -> str:
+    def ensure_assignment(self, spec: Assignment, release: Path) -> str:
         """Register the assignment from its released notebook if needed; return the notebook id.
 
         Raises GradebookMismatch when the gradebook's grade cells and points differ from the
         grader's checks, before anything is graded.
         """
+        assignment_id = spec.id
         try:
             assignment = self.gb.find_assignment(assignment_id)
         except MissingEntry:
@@ -142,7 +143,6 @@ class GradebookWriter:
         notebook = assignment.notebooks[0]
         cells = {cell.name: cell.max_score for cell in notebook.grade_cells}
         # The written answers are grade cells too, scored by hand in formgrader (manual).
-        spec = assignments.get(assignment_id)
         checks = {c.name: float(c.points) for c in (*spec.checks, *spec.manual)}
         if cells != checks:
             raise GradebookMismatch(

@@ -43,7 +43,6 @@ from kerasgrade.frontends.grader import (
     GraderFailure,
     Handed,
     failure_line,
-    known_assignment,
 )
 from kerasgrade.report.text import printable
 from kerasgrade.settings import Kerasgrade
@@ -53,11 +52,11 @@ def grade_course(settings: Kerasgrade, app: Any, root: Path, assignment: str) ->
     # soft_wrap: one line per submission in logs, however narrow the terminal
     console = Console(highlight=False, soft_wrap=True)
     try:
-        known_assignment(assignment)
         if not (root / SUBMITTED).is_dir():
             raise GraderFailure(f"{root / SUBMITTED} does not exist: is {root} the course "
                                 "folder?")
         with Grader(settings, root, app) as grader:
+            grader.spec(assignment)  # an unknown id refuses the run
             return run(grader, assignment, console)
     except GraderFailure as exc:
         # First line and exit code both say it: scripts and benchmarks read one or the other.

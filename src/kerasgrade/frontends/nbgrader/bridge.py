@@ -29,10 +29,10 @@ from typing import Any
 
 from kerasgrade import checks, sandbox
 from kerasgrade.artifacts import Facts, facts_bundle
-from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import AUTOGRADED, course_root, private_paths
 from kerasgrade.data import share
+from kerasgrade.frontends import assignment as named
 from kerasgrade.jobs.options import ExecOptions, with_limits
 from kerasgrade.jobs.runner import Cold
 from kerasgrade.measure import client
@@ -118,7 +118,7 @@ def _leave_in_output(assignment_id: str, facts: Facts) -> None:
 
 def run_check(assignment_id: str, check_name: str, namespace: dict[str, Any]) -> None:
     with _quiet_stderr():
-        spec = assignments.get(assignment_id)
+        spec = named(assignment_id)
         result = checks.run_one(spec, check_name, namespace_facts(spec, namespace))
     if result.passed:
         print(result.line())

@@ -24,6 +24,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from traitlets import Bool
 
 from kerasgrade.artifacts import FACTS_MIME
+from kerasgrade.frontends import assignment as named
 from kerasgrade.grade import result_from_facts
 
 
@@ -47,7 +48,7 @@ class KerasgradeReport(Preprocessor):
         # leaves the attempt beside the facts.
         attempt, max_attempts = payload.get("attempt") or (0, 0)
         result = dataclasses.replace(
-            result_from_facts(payload["assignment"], graded.get("student", ""),
+            result_from_facts(named(payload["assignment"]), graded.get("student", ""),
                               graded.get("notebook", ""), json.loads(payload["facts"])),
             late_penalty=float(graded.get("late_penalty") or 0.0),
             seconds_late=_seconds_late(graded), attempt=attempt, max_attempts=max_attempts)

@@ -12,6 +12,7 @@ messages change: a cell's pass or fail, and so its score, stays what the kernel 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -23,9 +24,10 @@ from traitlets import Bool
 
 from kerasgrade import checks, sanitize, time_limit
 from kerasgrade.artifacts import FACTS_MIME, Facts
-from kerasgrade.course import assignments, time_limits
+from kerasgrade.course import time_limits
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.build import is_test_cell
+from kerasgrade.frontends import assignment as named
 from kerasgrade.results import CheckFailed
 
 
@@ -80,7 +82,9 @@ def _with_stopped(payload: dict[str, Any], stopped: list[time_limit.TimedOutCell
                   ) -> tuple[Assignment | None, Facts]:
     """The bundle's assignment (None: unknown) and its facts with the stopped cells and the
     reference's time, written back."""
-    spec = assignments.ASSIGNMENTS.get(payload["assignment"])
+    spec = None
+    with contextlib.suppress(KeyError):
+        spec = named(payload["assignment"])
     facts: Facts = json.loads(payload["facts"])
     facts.setdefault("execution", {})["timed_out"] = stopped
     if spec is not None:
