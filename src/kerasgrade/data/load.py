@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from kerasgrade import environment
 from kerasgrade.data.dataset import (
     DATASETS,
     FASHION_MNIST,
@@ -64,7 +65,7 @@ def load_mnist_with_stacklevel(
     """``load_mnist`` for wrappers: its SampleDataWarning points ``stacklevel`` frames up from
     here, so 3 is the line that called the wrapper (a student's cell)."""
     if allow_sample is None:
-        allow_sample = not env_flag("KERASGRADE_NO_SAMPLE")
+        allow_sample = not env_flag(environment.NO_SAMPLE)
     shared = shared_dataset(MNIST, data_dir)
     if shared is not None and (shared.full or allow_sample):
         if not shared.full:
@@ -116,7 +117,7 @@ def local_source(name: str, data_dir: str | Path | None = None) -> str | None:
         found = search(name, places(name, roots(data_dir)), Trail())
     if found is not None:
         return found.source
-    if name == MNIST and not env_flag("KERASGRADE_NO_SAMPLE") and sample_path():
+    if name == MNIST and not env_flag(environment.NO_SAMPLE) and sample_path():
         return SAMPLE_SOURCE
     return None
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasgrade import environment
 from kerasgrade.data.dataset import (
     FASHION_MNIST,
     MNIST,
@@ -103,7 +104,7 @@ def resolve(name: str, data_dir: str | Path | None, trail: Trail) -> Found | Non
 
 def data_folder(data_dir: str | Path | None) -> Path | None:
     """The data folder the search starts from: ``data_dir``, else ``$KERASGRADE_DATA_DIR``."""
-    folder = data_dir if data_dir is not None else os.environ.get("KERASGRADE_DATA_DIR") or None
+    folder = data_dir if data_dir is not None else os.environ.get(environment.DATA_DIR) or None
     return None if folder is None else Path(folder).expanduser()
 
 
@@ -211,7 +212,7 @@ def _source(name: str, arrays: Arrays, place: Place) -> str:
 
 def _download(name: str, trail: Trail) -> list[Path]:
     """Let Keras download ``name`` into its cache; returns the cache folders to look in again."""
-    if env_flag("KERASGRADE_OFFLINE"):
+    if env_flag(environment.OFFLINE):
         trail.notes.append("No download tried: KERASGRADE_OFFLINE=1.")
         return []
     host, port = _download_endpoint()

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasgrade import environment
 from kerasgrade.data.dataset import (
     DATASETS,
     FASHION_MNIST,
@@ -58,8 +59,8 @@ from kerasgrade.data.search import (
     search,
 )
 
-SHARED_DATA_ENV = "KERASGRADE_SHARED_DATA"
-ROOT_ENV = "KERASGRADE_SHARED_DATA_ROOT"
+SHARED_DATA_ENV = environment.SHARED_DATA
+ROOT_ENV = environment.SHARED_DATA_ROOT
 FORMAT = 1  # bump when the folder layout changes, so old folders are not read
 META = "dataset.json"
 # (train, test) images of each source; a folder claiming a source must have these.
@@ -224,7 +225,7 @@ def _meta_fields(
 def _key(name: str, data_dir: Path | None, data_key: str | None) -> str:
     """A short hash of every file the search for ``name`` could read: stat only, no reading."""
     files = place_files(name, [folder for folder, _, _ in roots(data_dir)])
-    sample_allowed = name == MNIST and not env_flag("KERASGRADE_NO_SAMPLE")
+    sample_allowed = name == MNIST and not env_flag(environment.NO_SAMPLE)
     if sample_allowed and (sample := sample_path()) is not None:
         files.append(sample)
     stamps = []
@@ -245,7 +246,7 @@ def _find(name: str, data_dir: Path | None) -> Found | None:
             found = search(name, places(name, roots(data_dir)), trail)
         except DataUnavailable:
             return None
-        if found is None and name == MNIST and not env_flag("KERASGRADE_NO_SAMPLE"):
+        if found is None and name == MNIST and not env_flag(environment.NO_SAMPLE):
             found = sample_found(trail)
     return found
 
