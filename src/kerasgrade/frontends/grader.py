@@ -1,10 +1,11 @@
-"""The grader the batch and the service share: its preflight, its workers, its gradebook
-writers and Publishers, and the result store a rerun resumes from.
+"""The one grader of every front end: its preflight, its workers, its gradebook writers and
+Publishers, and the result store a rerun resumes from.
 
 `kerasgrade grade` plans a class and `kerasgrade serve` watches the exchange; both hand this
-object jobs and take back complete results. Workers (local processes kept for the grader's
-life, or Dask workers with a scheduler) run `grade_task` and only return results; this process
-alone writes.
+object submissions and take back complete results. Workers (local processes kept for the
+grader's life, or Dask workers with a scheduler) run `grade_task` and only return results;
+this process alone writes. `pytest autograder/` and Gradescope's runner grade in process with
+it (`grade_here`), one notebook at a time.
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ class Grader:
         return self.specs[assignment]
 
     def release(self, assignment: str) -> Release:
+        """The assignment's released notebook and the grader's version for it, read once."""
         if assignment not in self.releases:
             path = release_notebook(self.root, assignment)
             notebook = path.read_bytes() if path.exists() else None
@@ -164,11 +166,12 @@ class Grader:
     def publisher(self, assignment: str) -> Publisher:
         """An assignment's Publisher, its gradebook writer opened (and checked) once."""
         if assignment not in self.books:
+            spec = self.spec(assignment)
             writer = gradebook.GradebookWriter(self.course)
             try:
                 writer.check_late_plugin()
                 notebook_id = writer.ensure_assignment(
-                    self.spec(assignment), release_notebook(self.root, assignment))
+                    spec, release_notebook(self.root, assignment))
             except gradebook.GradebookMismatch as exc:
                 writer.__exit__()
                 raise GraderFailure(str(exc)) from None
