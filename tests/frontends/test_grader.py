@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kerasgrade.course.layout import RELEASE, Submission, course_root
-from kerasgrade.frontends.grader import Failed, Graded, Grader, Handed
+from kerasgrade.frontends.grader import Failed, Graded, Grader, Request
 from kerasgrade.report.store import result_state, state_path
 from kerasgrade.results import SubmissionResult
 from kerasgrade.settings import Kerasgrade
@@ -27,14 +27,14 @@ def grader(tmp_path: Path) -> Grader:
     return Grader(Kerasgrade(sandbox=False, workers=1), tmp_path)
 
 
-def handed(grader: Grader, student: str, notebook: bytes | None, reuse: bool = True) -> Handed:
+def handed(grader: Grader, student: str, notebook: bytes | None, reuse: bool = True) -> Request:
     folder = grader.root / "submitted" / student / AID
     folder.mkdir(parents=True, exist_ok=True)
     path = None
     if notebook is not None:
         path = folder / f"{AID}.ipynb"
         path.write_bytes(notebook)
-    return Handed(AID, Submission(student, folder, path, "" if path else "no notebook here"),
+    return Request(AID, Submission(student, folder, path, "" if path else "no notebook here"),
                   notebook, reuse)
 
 

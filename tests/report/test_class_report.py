@@ -84,7 +84,7 @@ def class01(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[d
                                                                list[str]]:
     root = graded_class(tmp_path_factory.mktemp("class01"), PREPARING_DATA,
                         {"dave": "not-scaled", "erin": "not-scaled"}, ("carol",))
-    # Handed in after the run: submitted, no result.
+    # Request in after the run: submitted, no result.
     late = root / "submitted" / HOSTILE / PREPARING_DATA
     late.mkdir(parents=True)
     shutil.copy(root / "submitted" / "student01-correct" / PREPARING_DATA /

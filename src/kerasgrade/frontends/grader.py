@@ -55,7 +55,7 @@ class Release:
 
 
 @dataclasses.dataclass(frozen=True)
-class Handed:
+class Request:
     """A submission handed to the grader: its folder, its notebook's bytes (read once)."""
 
     assignment: str
@@ -200,12 +200,12 @@ class Grader:
         return Graded(result, result_state(self.release(assignment).version, result, None, {}),
                       None)
 
-    def sort(self, subs: list[Handed]
-             ) -> tuple[list[tuple[Handed, Graded | Failed]], list[Handed]]:
+    def sort(self, subs: list[Request]
+             ) -> tuple[list[tuple[Request, Graded | Failed]], list[Request]]:
         """What needs no run, with its result (a folder with nothing to run gets its error
         result, an unchanged notebook its stored one where reuse), and what the workers must
         grade."""
-        ready: list[tuple[Handed, Graded | Failed]] = []
+        ready: list[tuple[Request, Graded | Failed]] = []
         to_run = []
         for handed in subs:
             sub, assignment = handed.sub, handed.assignment
@@ -222,7 +222,7 @@ class Grader:
                 ready.append((handed, Failed(failure_line(exc))))
         return ready, to_run
 
-    def grade(self, subs: list[Handed]) -> Iterator[tuple[Handed, Graded | Failed]]:
+    def grade(self, subs: list[Request]) -> Iterator[tuple[Request, Graded | Failed]]:
         """Grade on the workers, all at once; each result as it is ready. A Failed is the
         grader's own failure, never a score."""
         for handed in subs:  # a gradebook that does not fit stops before any grading

@@ -27,7 +27,7 @@ SELFTEST_FAILED = 6
 
 
 @dataclass(frozen=True)
-class Handin:
+class SubmittedNotebook:
     student: str
     path: Path
     assignment: str  # "" when it cannot be recognised
@@ -48,16 +48,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--student", default="", help="student name for --submission")
 
 
-def _describe(path: Path, student: str, assignment: str | None) -> Handin:
+def _describe(path: Path, student: str, assignment: str | None) -> SubmittedNotebook:
     if assignment:
-        return Handin(student, path, assignment)
+        return SubmittedNotebook(student, path, assignment)
     try:
-        return Handin(student, path, recognise(path, sanitize.read(path).nb).id)
+        return SubmittedNotebook(student, path, recognise(path, sanitize.read(path).nb).id)
     except (ValueError, sanitize.BadNotebook) as exc:
-        return Handin(student, path, "", str(exc))
+        return SubmittedNotebook(student, path, "", str(exc))
 
 
-def submissions(config: pytest.Config) -> list[Handin]:
+def submissions(config: pytest.Config) -> list[SubmittedNotebook]:
     one = config.getoption("submission")
     many = config.getoption("submissions")
     aid = config.getoption("assignment")
@@ -71,7 +71,7 @@ def submissions(config: pytest.Config) -> list[Handin]:
             out.append(_describe(nb, nb.parent.parent.name, aid or nb.parent.name))
         return out
     root = course_root()
-    return [Handin("solution", notebook_path(root / SOLUTIONS, a), a)
+    return [SubmittedNotebook("solution", notebook_path(root / SOLUTIONS, a), a)
             for a in assignments.ASSIGNMENTS
             if notebook_path(root / SOLUTIONS, a).exists()]
 
@@ -99,7 +99,7 @@ class Grades:
         self.results: dict[Path, SubmissionResult] = {}
         self.faults: dict[Path, GraderFault] = {}
 
-    def result(self, sub: Handin) -> SubmissionResult:
+    def result(self, sub: SubmittedNotebook) -> SubmissionResult:
         if sub.path not in self.results:
             if sub.path in self.faults:  # every item of that submission errors, graded once
                 raise self.faults[sub.path]
@@ -132,7 +132,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 @pytest.fixture
-def graded(request: pytest.FixtureRequest, graded_check: tuple[Handin, str]) -> Any:
+def graded(request: pytest.FixtureRequest, graded_check: tuple[SubmittedNotebook, str]) -> Any:
     sub, name = graded_check
     result = request.config._kerasgrade.result(sub)
     check = next((c for c in result.checks if c.name == name), None)

@@ -41,7 +41,7 @@ from kerasgrade.frontends.grader import (
     Graded,
     Grader,
     GraderFailure,
-    Handed,
+    Request,
     failure_line,
 )
 from kerasgrade.report.text import printable
@@ -68,7 +68,7 @@ def grade_course(settings: Kerasgrade, app: Any, root: Path, assignment: str) ->
 def run(grader: Grader, aid: str, console: Console) -> int:
     # Each notebook is read once: what is to be graded decides whether the self-test runs.
     ready, to_run = grader.sort([
-        Handed(aid, sub, sub.path.read_bytes() if sub.path is not None else None,
+        Request(aid, sub, sub.path.read_bytes() if sub.path is not None else None,
                reuse=not grader.settings.force) for sub in discover(grader.root, aid)])
     if to_run:
         # Only when something is to be graded: an unchanged class costs no kernel start.
@@ -97,7 +97,7 @@ class Batch:
         self.console = console
         self.skipped = self.graded = self.failed = self.grader_failures = 0
 
-    def collect(self, to_grade: list[Handed]) -> None:
+    def collect(self, to_grade: list[Request]) -> None:
         started = time.monotonic()
         columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("done {task.fields[done]} · failed {task.fields[failed]} · "

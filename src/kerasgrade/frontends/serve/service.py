@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import Submission, pick_notebook, release_notebook
-from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, Handed
+from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, Request
 from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.inbound import NotFinished, Refused
@@ -317,13 +317,13 @@ class Service:
                          detail=detail)
 
     def _grade(self, entries: list[Entry]) -> None:
-        handed: dict[tuple[str, str], tuple[Handed, Entry]] = {}
+        handed: dict[tuple[str, str], tuple[Request, Entry]] = {}
         for entry in entries:
             with self._guard(entry.name):
                 self.queue.emit("started", entry.student, entry.assignment, entry.name)
                 folder = self.exchange.submitted(entry.student, entry.assignment)
                 path, problem = pick_notebook(folder, entry.assignment)
-                handed[entry.student, entry.assignment] = (Handed(
+                handed[entry.student, entry.assignment] = (Request(
                     entry.assignment, Submission(entry.student, folder, path, problem),
                     path.read_bytes() if path is not None else None, reuse=True), entry)
         # A submission graded before (a restart after the gradebook write, or the same
