@@ -92,7 +92,6 @@ class Batch:
 
     def __init__(self, grader: Grader, assignment_id: str, console: Console) -> None:
         self.grader = grader
-        self.root = grader.root
         self.assignment_id = assignment_id
         self.console = console
         self.skipped = self.graded = self.failed = self.grader_failures = 0

@@ -20,7 +20,6 @@ import shutil
 import signal
 import sqlite3
 import time
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -31,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import Submission, pick_notebook, release_notebook
-from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, Request
+from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, Request, failure_line
 from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.inbound import NotFinished, Refused
@@ -175,7 +174,7 @@ class Service:
                 # handled in a guard of its own): a full disk, a locked database, a gradebook
                 # away. Nothing is lost: every step is read again from the queue, later.
                 pause = min(60.0, max(self.settings.poll_seconds, pause * 2))
-                say(f"paused: {traceback.format_exception_only(exc)[-1].strip()}; trying "
+                say(f"paused: {failure_line(exc)}; trying "
                     f"again in {pause:g} s")
                 time.sleep(pause)
                 continue
@@ -232,7 +231,7 @@ class Service:
             if _machine_trouble(exc):
                 raise
             reason = (str(exc) if isinstance(exc, Refused) else "the grader failed on it: "
-                      + traceback.format_exception_only(exc)[-1].strip())
+                      + failure_line(exc))
             student = ""
             with contextlib.suppress(Refused):
                 student = inbound.claim(raw if raw is not None else name.encode()).student
