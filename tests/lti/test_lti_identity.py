@@ -1,0 +1,105 @@
+"""The one rule that names an LMS user on the hub and in the gradebook (kerasgrade.lti.identity)
+and the launches recorded for the service (kerasgrade.lti.launches)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kerasgrade.lti.identity import (
+    LIS_CLAIM,
+    UnusableId,
+    launch_identity,
+    member_identity,
+    student_id,
+)
+from kerasgrade.lti.launches import (
+    AGS_CLAIM,
+    CONTEXT_CLAIM,
+    NRPS_CLAIM,
+    OtherCourse,
+    context_path,
+    merged,
+    read_context,
+    record_launch,
+)
+
+TOKEN = {"iss": "https://lms.example", "aud": "tool-1", "sub": "8f3a-22",
+         "email": "Ada.Lovelace@Uni.example", LIS_CLAIM: {"person_sourcedid": "AL123"},
+         CONTEXT_CLAIM: {"id": "course-7", "title": "Keras 101"},
+         "https://purl.imsglobal.org/spec/lti/claim/deployment_id": "dep-1",
+         "https://purl.imsglobal.org/spec/lti/claim/roles": [
+             "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
+         AGS_CLAIM: {"lineitems": "https://lms.example/c/7/lineitems",
+                     "scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/score"]},
+         NRPS_CLAIM: {"context_memberships_url": "https://lms.example/c/7/members",
+                      "service_versions": ["2.0"]}}
+MEMBER = {"user_id": "8f3a-22", "email": "Ada.Lovelace@Uni.example",
+          "lis_person_sourcedid": "AL123", "roles": ["Learner"]}
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ("sub", "8f3a-22"), ("email", "ada.lovelace@uni.example"), ("email_local", "ada.lovelace"),
+    ("person_sourcedid", "al123")])
+def test_a_launch_and_its_roster_member_get_the_same_id(rule: str, expected: str) -> None:
+    assert student_id(launch_identity(TOKEN), rule) == expected
+    assert student_id(member_identity(MEMBER), rule) == expected
+
+
+@pytest.mark.parametrize("value", ["../../etc", "<img src=x>", "a b", "-rf", "x" * 65, "é"])
+def test_a_name_the_id_rule_refuses_is_refused_with_a_reason(value: str) -> None:
+    with pytest.raises(UnusableId, match="cannot name a user here"):
+        student_id(launch_identity(TOKEN | {"sub": value}), "sub")
+
+
+def test_a_missing_field_is_refused_not_replaced_by_another() -> None:
+    token = {k: v for k, v in TOKEN.items() if k != "email"}
+    with pytest.raises(UnusableId, match="did not send this user's email_local"):
+        student_id(launch_identity(token), "email_local")
+    with pytest.raises(ValueError, match="unknown student id rule"):
+        student_id(launch_identity(TOKEN), "name")
+
+
+def test_each_launch_is_recorded_and_a_later_one_without_claims_keeps_them() -> None:
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    first = merged({}, TOKEN, "al123", now)
+    assert first[AGS_CLAIM] == TOKEN[AGS_CLAIM] and first[NRPS_CLAIM] == TOKEN[NRPS_CLAIM]
+    assert first["launched"]["al123"]["sub"] == "8f3a-22"
+    assert (first["issuer"], first["client_id"], first["deployment_id"]) == (
+        "https://lms.example", "tool-1", "dep-1")
+    bare = {k: v for k, v in TOKEN.items() if k not in (AGS_CLAIM, NRPS_CLAIM)}
+    later = merged(first, bare, "al123", now + timedelta(days=1))
+    assert later[AGS_CLAIM] == TOKEN[AGS_CLAIM]
+    launched = later["launched"]["al123"]
+    assert launched["first"] == now.isoformat() and launched["last"] > launched["first"]
+    with pytest.raises(OtherCourse, match="Keras 101"):
+        merged(later, TOKEN | {CONTEXT_CLAIM: {"id": "course-8"}}, "al123", now)
+
+
+def test_the_record_is_private_to_the_course_owner_and_replaced_whole(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    course.mkdir()
+    record_launch(course, TOKEN, "al123")
+    record_launch(course, TOKEN | {"sub": "99"}, "bob")
+    path = context_path(course)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert path.stat().st_uid == course.stat().st_uid
+    assert os.listdir(path.parent) == ["context.json"]  # no temporary file left
+    assert set(read_context(course)["launched"]) == {"al123", "bob"}
+    assert json.loads(path.read_text())["launched"]["bob"]["sub"] == "99"
+
+
+def test_a_link_in_place_of_the_folder_is_not_followed(tmp_path: Path) -> None:
+    course, elsewhere = tmp_path / "course", tmp_path / "elsewhere"
+    (course / ".kerasgrade").mkdir(parents=True)
+    elsewhere.mkdir()
+    (course / ".kerasgrade" / "lti").symlink_to(elsewhere)
+    with pytest.raises(OSError):
+        record_launch(course, TOKEN, "al123")
+    assert not list(elsewhere.iterdir())
