@@ -23,7 +23,7 @@ from typing import Any
 import jwt
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 from ltiauthenticator.lti13.error import InvalidAudienceError, ValidationError
-from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
+from ltiauthenticator.lti13.handlers import LTI13CallbackHandler, LTI13LoginInitHandler
 from tornado.web import HTTPError
 from traitlets import Bool, Enum, Set, Unicode
 
@@ -63,6 +63,18 @@ def refusal(error: Exception) -> LaunchRefused:
     return LaunchRefused(400, f"it is not a valid LTI 1.3 launch ({error})")
 
 
+class LoginInitHandler(LTI13LoginInitHandler):
+    """The OIDC login's start, whose state and nonce cookies must come back with the LMS's
+    cross-site form post: over HTTPS they are SameSite=None (browsers default to Lax, which
+    withholds them from that post)."""
+
+    def _set_oauth_cookie(self, key: str, value: str) -> None:
+        cross_site = ({"samesite": "None", "secure": True}
+                      if self.authenticator.get_uri_scheme(self.request) == "https" else {})
+        self._set_cookie(key, value, expires_days=1, httponly=True, encrypted=True,
+                         **cross_site)
+
+
 class CallbackHandler(LTI13CallbackHandler):
     """The launch's landing: upstream's checks, explained when they fail, and one use per
     nonce."""
@@ -80,6 +92,7 @@ class CallbackHandler(LTI13CallbackHandler):
 class KerasgradeLTI13Authenticator(LTI13Authenticator):
     """LTI13Authenticator for a kerasgrade course's hub (docs/lti.md)."""
 
+    login_handler = LoginInitHandler
     callback_handler = CallbackHandler
 
     student_id_rule = Enum(
