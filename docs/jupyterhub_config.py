@@ -30,8 +30,8 @@ and the hub takes launches from that LMS in place of PAM logins:
   KERASGRADE_LTI_CONTEXT_ID     the LMS course's context id (optional, comma-separated)
   KERASGRADE_LTI_AUTH_URL       the LMS's OIDC authorization endpoint
   KERASGRADE_LTI_KEYSET_URL     the LMS's public key set (JWKS)
-  KERASGRADE_LTI_STUDENT_ID     which LMS identity names users: sub, email, email_local or
-                                person_sourcedid                 [sub]
+  KERASGRADE_LTI_USER_ID        which LMS field names users: email_local, email, sub or
+                                sourcedid; c.KerasgradeLti.user_id's value [email_local]
 """
 
 import json
@@ -83,7 +83,7 @@ if os.environ.get("KERASGRADE_LTI_ISSUER"):
     lti.context_ids = _listed("KERASGRADE_LTI_CONTEXT_ID")
     lti.authorize_url = os.environ["KERASGRADE_LTI_AUTH_URL"]
     lti.jwks_endpoint = os.environ["KERASGRADE_LTI_KEYSET_URL"]
-    lti.student_id_rule = os.environ.get("KERASGRADE_LTI_STUDENT_ID", "sub")
+    lti.user_id = os.environ.get("KERASGRADE_LTI_USER_ID", "email_local")
     lti.course_root = str(COURSE)
     lti.require_unix_account = True
     lti.allow_all = True

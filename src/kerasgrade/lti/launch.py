@@ -9,7 +9,8 @@ state and nonce to cookies of the browser that started the login. Added here:
   handler checks the nonce against the browser's cookie only);
 * a page that says why a launch was refused (forged, expired, replayed, another course...);
 * only the configured deployments and LMS courses get in;
-* the user's name by the course's one rule (identity.py), or a page saying why not;
+* the user's name by the course's one rule (settings.student_id), or a page saying why
+  not;
 * each launch's service claims and launcher recorded for the service (launches.py).
 """
 
@@ -27,8 +28,8 @@ from ltiauthenticator.lti13.handlers import LTI13CallbackHandler, LTI13LoginInit
 from tornado.web import HTTPError
 from traitlets import Bool, Enum, Set, Unicode
 
-from kerasgrade.lti.identity import RULES, UnusableId, launch_identity, student_id
 from kerasgrade.lti.launches import CONTEXT_CLAIM, DEPLOYMENT_CLAIM, OtherCourse, record_launch
+from kerasgrade.lti.settings import RULES, LtiProblem, student_id
 
 AGAIN = ("Open the tool again from your course in the LMS. If this keeps happening, show this "
          "page to your instructor.")
@@ -95,11 +96,11 @@ class KerasgradeLTI13Authenticator(LTI13Authenticator):
     login_handler = LoginInitHandler
     callback_handler = CallbackHandler
 
-    student_id_rule = Enum(
-        RULES, default_value="sub", config=True,
-        help="""The identity field of the LMS user that names the hub user and the nbgrader
-        student id (kerasgrade.lti.identity): sub, email, email_local or person_sourcedid.
-        Use the same rule as the roster's (LTI.student_id_rule in nbgrader_config.py).""")
+    user_id = Enum(
+        RULES, default_value="email_local", config=True,
+        help="""Which LMS field names the hub user, who is the nbgrader student id: the
+        course's one rule, c.KerasgradeLti.user_id in nbgrader_config.py, set to the same
+        value here (kerasgrade.lti.settings.student_id: email_local, email, sub, sourcedid).""")
     deployment_ids = Set(
         Unicode(), config=True,
         help="""The deployment ids (the LMS's installations of the tool) whose launches get
@@ -135,9 +136,14 @@ class KerasgradeLTI13Authenticator(LTI13Authenticator):
 
     def get_username(self, token: dict[str, Any]) -> str:
         try:
-            return student_id(launch_identity(token), self.student_id_rule)
-        except UnusableId as error:
+            return student_id(self.user_id, token)
+        except LtiProblem as error:
             raise LaunchRefused(403, str(error)) from error
+
+    def normalize_username(self, username: str) -> str:
+        """The rule's name as it is: JupyterHub would lowercase it, and the hub user must be
+        the student id the roster gets from the same rule."""
+        return username
 
     async def authenticate(self, handler: Any, data: dict[str, Any] | None = None
                            ) -> dict[str, Any]:

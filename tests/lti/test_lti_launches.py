@@ -1,5 +1,5 @@
-"""The one rule that names an LMS user on the hub and in the gradebook (kerasgrade.lti.identity)
-and the launches recorded for the service (kerasgrade.lti.launches)."""
+"""What the LMS's launches leave for the service: kerasgrade.lti.launches, the course's
+.kerasgrade/lti/context.json."""
 
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from kerasgrade.lti.identity import (
-    LIS_CLAIM,
-    UnusableId,
-    launch_identity,
-    member_identity,
-    student_id,
-)
 from kerasgrade.lti.launches import (
     AGS_CLAIM,
     CONTEXT_CLAIM,
@@ -30,7 +23,7 @@ from kerasgrade.lti.launches import (
 )
 
 TOKEN = {"iss": "https://lms.example", "aud": "tool-1", "sub": "8f3a-22",
-         "email": "Ada.Lovelace@Uni.example", LIS_CLAIM: {"person_sourcedid": "AL123"},
+         "email": "Ada.Lovelace@Uni.example",
          CONTEXT_CLAIM: {"id": "course-7", "title": "Keras 101"},
          "https://purl.imsglobal.org/spec/lti/claim/deployment_id": "dep-1",
          "https://purl.imsglobal.org/spec/lti/claim/roles": [
@@ -39,32 +32,6 @@ TOKEN = {"iss": "https://lms.example", "aud": "tool-1", "sub": "8f3a-22",
                      "scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/score"]},
          NRPS_CLAIM: {"context_memberships_url": "https://lms.example/c/7/members",
                       "service_versions": ["2.0"]}}
-MEMBER = {"user_id": "8f3a-22", "email": "Ada.Lovelace@Uni.example",
-          "lis_person_sourcedid": "AL123", "roles": ["Learner"]}
-
-
-@pytest.mark.parametrize(("rule", "expected"), [
-    ("sub", "8f3a-22"), ("email", "ada.lovelace@uni.example"), ("email_local", "ada.lovelace"),
-    ("person_sourcedid", "al123")])
-def test_a_launch_and_its_roster_member_get_the_same_id(rule: str, expected: str) -> None:
-    assert student_id(launch_identity(TOKEN), rule) == expected
-    assert student_id(member_identity(MEMBER), rule) == expected
-
-
-@pytest.mark.parametrize("value", ["../../etc", "<img src=x>", "a b", "-rf", "x" * 65, "é"])
-def test_a_name_the_id_rule_refuses_is_refused_with_a_reason(value: str) -> None:
-    with pytest.raises(UnusableId, match="cannot name a user here"):
-        student_id(launch_identity(TOKEN | {"sub": value}), "sub")
-
-
-def test_a_missing_field_is_refused_not_replaced_by_another() -> None:
-    token = {k: v for k, v in TOKEN.items() if k != "email"}
-    with pytest.raises(UnusableId, match="did not send this user's email_local"):
-        student_id(launch_identity(token), "email_local")
-    with pytest.raises(ValueError, match="unknown student id rule"):
-        student_id(launch_identity(TOKEN), "name")
-
-
 def test_each_launch_is_recorded_and_a_later_one_without_claims_keeps_them() -> None:
     now = datetime(2026, 1, 5, tzinfo=UTC)
     first = merged({}, TOKEN, "al123", now)
