@@ -20,6 +20,7 @@ import pwd
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import jwt
 from ltiauthenticator.lti13.auth import LTI13Authenticator
@@ -88,6 +89,17 @@ class CallbackHandler(LTI13CallbackHandler):
             raise refusal(error) from error
         self.authenticator.use_nonce(id_token)
         return id_token
+
+    def get_next_url(self, user: Any = None) -> str:
+        """Where the launch goes on: its target link URI, unless that is one of these LTI
+        endpoints (an LMS's tool URL is often the launch URL itself, which takes POSTs only),
+        then the user's server as after any login."""
+        next_url = super().get_next_url(user)
+        own = {url(self.hub.base_url) for url in (self.authenticator.login_url,
+                                                  self.authenticator.callback_url)}
+        if urlparse(next_url).path in own:
+            return super(LTI13CallbackHandler, self).get_next_url(user)
+        return next_url
 
 
 class KerasgradeLTI13Authenticator(LTI13Authenticator):
