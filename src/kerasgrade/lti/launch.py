@@ -40,7 +40,7 @@ class LaunchRefused(HTTPError):
     """A launch the hub does not accept; JupyterHub's error page shows ``why``."""
 
     def __init__(self, status: int, why: str) -> None:
-        super().__init__(status, "LTI launch refused: %s", why)
+        super().__init__(status, "LTI launch refused: %s", why, reason="LTI launch refused")
         self.jupyterhub_message = f"The launch from your LMS was refused: {why}. {AGAIN}"
 
 
