@@ -96,6 +96,8 @@ def launched(context: BrowserContext, course: Course, lms: Platform, member: Mem
     try:
         page.wait_for_url(f"**/user/{login(member)}/lab**", timeout=STARTUP_SECONDS * 2000)
         page.locator("#jp-main-dock-panel").wait_for(timeout=STARTUP_SECONDS * 1000)
+        page.locator("#jupyterlab-splash").wait_for(state="detached",
+                                                    timeout=STARTUP_SECONDS * 1000)
     except BaseException:  # a picture of where it stopped
         page.screenshot(path=ARTIFACTS / f"failed-{login(member)}.png")
         raise
