@@ -5,7 +5,8 @@ reads back; and the tool's side of the registration, as an instructor configures
 `lms` is the running platform; `tool_key` the tool's private key file (0600, as the settings
 demand); `lti_config(lms, key)` the lines of nbgrader_config.py that register the tool with
 it; `write_context(course, lms)` what a launch leaves for the service (the AGS and NRPS
-claims, .kerasgrade/lti/context.json).
+claims, .kerasgrade/lti/context.json). `course` is a course folder registered with `lms`
+(fast retries) whose gradebook `grade()` fills as the grader would, without TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,10 +14,19 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from lti_platform import CLIENT_ID, DEPLOYMENT_ID, ISSUER, Platform
+from lti_platform import CLIENT_ID, DEPLOYMENT_ID, ISSUER, ROSTER, Platform
+from nbgrader.api import Gradebook
+
+from kerasgrade.course import assignments
+from kerasgrade.report import gradebook
+from kerasgrade.results import CheckResult, SubmissionResult
+
+REPO = Path(__file__).resolve().parents[2]
+ADA, ALAN, GRACE = ROSTER  # two learners, one instructor
 
 CONTEXT_FILE = Path(".kerasgrade") / "lti" / "context.json"
 
@@ -60,3 +70,56 @@ def write_context(course: Path, lms: Platform) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(lms.claims(), indent=1))
     return path
+
+
+@pytest.fixture
+def course(lms: Platform, tool_key: Path, tmp_path: Path) -> Path:
+    """A course folder whose nbgrader_config.py registers the tool with `lms`, retrying fast,
+    with a late penalty (nbgrader's "zero") and a launch's claims in place."""
+    root = tmp_path / "course"
+    root.mkdir()
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'kerasgrade'\n"
+        "c.LateSubmissionPlugin.penalty_method = 'zero'\n" + lti_config(lms, tool_key)
+        + "c.KerasgradeLti.retry_seconds = 0.2\nc.KerasgradeLti.retry_max_seconds = 0.5\n"
+        "c.KerasgradeLti.timeout_seconds = 5.0\n")
+    write_context(root, lms)
+    return root
+
+
+def enrol(root: Path, *members: object) -> None:
+    """Students in the gradebook as `kerasgrade lti roster` leaves them (their LMS id)."""
+    with Gradebook(gradebook.course_settings(root).db_url, "kerasgrade") as gb:
+        for m in members:
+            gb.update_or_create_student(m.email.split("@")[0], lms_user_id=m.sub)
+
+
+def grade(root: Path, aid: str, student: str, lost: dict[str, float] | None = None,
+          late: bool = False) -> None:
+    """A graded submission in the gradebook, as the grader records it: every check full but
+    the points `lost`; late: submitted a day after the due date (penalty: all of it)."""
+    settings = gradebook.course_settings(root)
+    spec = assignments.get(aid)
+    lost = lost or {}
+    result = SubmissionResult(aid, student, f"{aid}.ipynb", "graded", "", [
+        CheckResult(c.name, c.points - lost.get(c.name, 0.0), c.points,
+                    c.name not in lost, "") for c in spec.checks])
+    due = datetime(2026, 12, 1, 17, tzinfo=UTC)
+    with gradebook.GradebookWriter(settings) as book:
+        notebook = book.ensure_assignment(spec, REPO / "assignments" / aid / f"{aid}.ipynb")
+        book.gb.find_assignment(aid).duedate = due.replace(tzinfo=None)
+        book.gb.db.commit()
+        book.record(result, notebook, (due + timedelta(days=1 if late else -1)
+                                       ).replace(tzinfo=None))
+        book.assign_late_penalty(aid, notebook, student)
+
+
+def grade_by_hand(root: Path, aid: str, student: str) -> None:
+    """The formgrader's grade of the written answers: full points."""
+    spec = assignments.get(aid)
+    with Gradebook(gradebook.course_settings(root).db_url, "kerasgrade") as gb:
+        for cell in spec.manual:
+            g = gb.find_grade(cell.name, aid, aid, student)
+            g.manual_score = cell.points
+            g.needs_manual_grade = False
+        gb.db.commit()

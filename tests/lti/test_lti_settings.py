@@ -61,7 +61,8 @@ def test_each_rule_reads_a_launch_and_an_nrps_member_alike() -> None:
 
 @pytest.mark.parametrize(("user", "message"), [
     ({"sub": "u1"}, "sent no email_local for user u1"),
-    ({"sub": "u2", "email": "a+b@example.edu"}, r"'a\+b' \(email_local\) is not a usable student id"),
+    ({"sub": "u2", "email": "a+b@example.edu"},
+     r"'a\+b' \(email_local\) is not a usable student id"),
     ({"sub": "u3", "email": "../etc@example.edu"}, "is not a usable student id"),
 ])
 def test_an_unusable_id_is_a_clear_refusal(user: dict[str, str], message: str) -> None:

@@ -48,6 +48,11 @@ class KerasgradeLti(Configurable):
                    "@, lower case; the LMS must share e-mails), 'email' (the whole address), "
                    "'sub' (the LMS's opaque user id, always sent), 'sourcedid' (the SIS id, "
                    "lis person_sourcedid)").tag(config=True)
+    lineitems_url = Unicode("", help="LTI: the course's line items (AGS) URL, used until a "
+                            "launch brings the LMS's own (.kerasgrade/lti/context.json)"
+                            ).tag(config=True)
+    memberships_url = Unicode("", help="LTI: the course's members (NRPS) URL, used until a "
+                              "launch brings the LMS's own").tag(config=True)
     feedback_url = Unicode("", help="LTI: the link in each score's comment, with {student} "
                            "and {assignment}, e.g. https://hub.example.edu/hub/user-redirect/"
                            "lab/tree/{assignment}/feedback (empty: the comment names "

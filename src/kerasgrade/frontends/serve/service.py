@@ -35,6 +35,7 @@ from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.inbound import NotFinished, Refused
 from kerasgrade.frontends.serve.queue import Entry, Queue
+from kerasgrade.lti.passback import Passback
 from kerasgrade.report import gradebook
 from kerasgrade.report.text import printable, say
 from kerasgrade.settings import Kerasgrade
@@ -124,6 +125,7 @@ class Service:
             say(f"waiting: {waiting}")
         self.state = self.root / SERVE_DIR
         self.queue = Queue(self.state / "queue.db", self.state / "events.jsonl")
+        self.lti = Passback(self.root, app, self.grader.course)  # grades to the LMS, if set
         coursedir = self.exchange.coursedir
         self.caps = inbound.Caps(file_bytes=coursedir.max_file_size * 1000,
                                  total_bytes=coursedir.max_dir_size * 1000,
@@ -161,6 +163,7 @@ class Service:
     def close(self) -> None:
         self.grader.close()
         self.queue.close()
+        self.lti.close()
 
     def run(self) -> None:
         pause = self.settings.poll_seconds
@@ -360,3 +363,4 @@ class Service:
             self._fault(entry, str(exc))
             return
         self.queue.move(entry.name, "released")
+        self.lti.released(entry.student, entry.assignment)  # the outbox; never waits on the LMS

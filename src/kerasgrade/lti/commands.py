@@ -1,0 +1,103 @@
+"""`kerasgrade lti roster | sync ASSIGNMENT | outbox | jwk`: the instructor's side."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+
+from kerasgrade.lti import grades, nrps
+from kerasgrade.lti.client import Lms, Refused, Retry
+from kerasgrade.lti.outbox import WAITING, Outbox
+from kerasgrade.lti.send import memberships_url, send_due
+from kerasgrade.lti.settings import KerasgradeLti, LtiProblem
+from kerasgrade.lti.token import public_jwk
+from kerasgrade.report.gradebook import CourseSettings, course_settings
+from kerasgrade.report.text import say
+
+
+def _load(root: Path) -> tuple[KerasgradeLti, CourseSettings]:
+    from kerasgrade import settings
+
+    ours, app = settings.load(root)
+    lti = KerasgradeLti(parent=app)
+    lti.check()
+    return lti, course_settings(root, ours.db or None, app.config)
+
+
+def _gradebook(course: CourseSettings) -> Gradebook:
+    return Gradebook(course.db_url, course.course_id)
+
+
+def roster(root: Path) -> int:
+    lti, course = _load(root)
+    lms = Lms(lti)
+    try:
+        members = nrps.members(lms, memberships_url(root, lti))
+        with _gradebook(course) as gb:
+            change = grades.import_roster(gb, lti, members)
+    except (Retry, Refused) as exc:
+        raise LtiProblem(f"the LMS's roster could not be read: {exc}") from exc
+    finally:
+        lms.close()
+    say(f"{len(change.students)} student(s) in the gradebook: {', '.join(change.students)}")
+    for other in change.others:
+        say(f"not a student, not added: {other}")
+    for line in change.unusable:
+        say(f"left out: {line}")
+    return 1 if change.unusable else 0
+
+
+def sync(root: Path, assignment: str) -> int:
+    """Every student's score on the assignment into the outbox (the same grade twice is one),
+    then one round of sending."""
+    lti, course = _load(root)
+    outbox = Outbox(root)
+    lms = Lms(lti)
+    try:
+        with _gradebook(course) as gb:
+            try:
+                gb.find_assignment(assignment)
+            except Exception:
+                raise LtiProblem(f"the gradebook has no assignment {assignment!r}") from None
+            found = [s for s in (grades.score(gb, lti, assignment, st.id) for st in gb.students)
+                     if s is not None]
+        added = [outbox.add(s, time.time()) for s in found]
+        done = send_due(root, outbox, lms, lti)
+        waiting = outbox.count(WAITING)
+    finally:
+        lms.close()
+        outbox.close()
+    say(f"{assignment}: {len(found)} grade(s); {added.count('duplicate')} already with the LMS "
+        f"or waiting, {done.sent} sent now")
+    for line in done.refused:
+        say(f"refused: {line}")
+    if waiting:
+        say(f"{waiting} score(s) wait ({done.waiting or 'not due yet'}): `kerasgrade serve` "
+            "sends them, or run this again")
+    return 1 if done.refused or waiting or "refused" in added else 0
+
+
+def listing(root: Path) -> int:
+    outbox = Outbox(root)
+    try:
+        rows = outbox.listing()
+    finally:
+        outbox.close()
+    for row in rows:
+        s = row.score
+        at = time.strftime("%H:%M:%S", time.localtime(row.due))
+        when = "refused" if row.state != WAITING else f"waits, try {row.tries + 1} at {at}"
+        say(f"{s.student}  {s.assignment}  {s.given:g}/{s.maximum:g}  {when}"
+            + (f": {row.reason}" if row.reason else ""))
+    say(f"{sum(r.state == WAITING for r in rows)} waiting, "
+        f"{sum(r.state != WAITING for r in rows)} refused")
+    return 0
+
+
+def jwk(root: Path) -> int:
+    lti, _ = _load(root)
+    print(json.dumps(public_jwk(lti), indent=1))
+    return 0
