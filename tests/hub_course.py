@@ -12,7 +12,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,10 +51,11 @@ def chown_tree(root: Path, account: Student) -> None:
 
 
 @contextlib.contextmanager
-def course_on_hub(instructor: str, students: list[str], env: dict[str, str] | None = None
-                  ) -> Iterator[Course]:
+def course_on_hub(instructor: str, students: list[str], env: dict[str, str] | None = None,
+                  prepare: Callable[[Path, Student], None] | None = None) -> Iterator[Course]:
     """The accounts (with passwords for PAM), the course with 02 released and these students
-    on its roster, and the hub run from docs/jupyterhub_config.py with ``env`` added."""
+    on its roster, and the hub run from docs/jupyterhub_config.py with ``env`` added;
+    ``prepare(course folder, instructor)`` runs before the hub starts the service."""
     need_root_and_debian_python()
     if not shutil.which("configurable-http-proxy"):
         pytest.skip("no configurable-http-proxy: scripts/setup.sh test installs it")
@@ -83,6 +84,8 @@ def course_on_hub(instructor: str, students: list[str], env: dict[str, str] | No
                          ["db", "assignment", "add", AID, "--duedate=2099-01-01 00:00:00 UTC"],
                          ["release_assignment", AID, f"--Exchange.root={exchange}"]):
                 teacher.run(*args, cwd=folder)
+            if prepare:
+                prepare(folder, teacher)
             hub = stack.enter_context(jupyterhub(base, venv, folder, exchange, instructor,
                                                  students, workers=1, env=env))
             yield Course(hub, folder, exchange, teacher, accounts, passwords)

@@ -6,18 +6,21 @@ Debian's Chromium a learner follows the LMS's link: the LMS starts the OIDC logi
 the hub sends the browser to the LMS's authorization, the LMS posts the signed launch back, and
 the learner lands in JupyterLab on their own server, named by the course's rule (the e-mail's
 local part), with the launch's service claims kept for the service where no student reads
-them. Then the learner fetches 02, submits it, and `kerasgrade serve` grades it. A launch
-signed with another key, an expired one, one posted twice, and one for a user without an
-account here are each refused with a page that says so.
+them. A launch signed with another key, an expired one, one posted twice, and one for a user
+without an account here are each refused with a page that says so. The instructor reads the
+roster through the endpoint the launch brought (`kerasgrade lti roster`); the learner fetches
+02 and submits it; `kerasgrade serve` grades it and the grade reaches the platform's gradebook.
 
 Screenshots go to test-artifacts/hub-lti/ (git-ignored).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import stat
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +50,7 @@ from lti_platform import (
     Platform,
     new_key,
 )
+from unix_users import Student
 
 from kerasgrade.course.demo import answered
 from kerasgrade.lti.launches import AGS_CLAIM, NRPS_CLAIM, context_path, read_context
@@ -59,6 +63,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "hub-lti"
 ADA, ALAN, GRACE = ROSTER  # two learners and the instructor; Alan has no account here
+PASSBACK_SECONDS = 60
 
 
 def login(member: Member) -> str:
@@ -82,11 +87,32 @@ def course(lms: Platform) -> Iterator[Course]:
            "KERASGRADE_LTI_DEPLOYMENT_ID": DEPLOYMENT_ID,
            "KERASGRADE_LTI_CONTEXT_ID": CONTEXT.id, "KERASGRADE_LTI_AUTH_URL": lms.auth_url,
            "KERASGRADE_LTI_KEYSET_URL": lms.jwks_url, "KERASGRADE_LTI_USER_ID": "email_local"}
-    with course_on_hub(login(GRACE), [login(ADA)], env) as made:
+    with course_on_hub(login(GRACE), [login(ADA)], env, registered(lms)) as made:
         lms.register_tool(f"{made.hub.url}/hub/lti13/oauth_login",
                           f"{made.hub.url}/hub/lti13/oauth_callback")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield made
+
+
+def registered(lms: Platform) -> Callable[[Path, Student], None]:
+    """The course's side of the registration, as docs/lti.md has the instructor do it: the
+    tool's key in the instructor's home (0600) and c.KerasgradeLti in nbgrader_config.py."""
+
+    def register(folder: Path, instructor: Student) -> None:
+        keys = instructor.home / "lti"
+        keys.mkdir(mode=0o700)
+        key = keys / "tool-key.pem"
+        key.write_text(lms.tool_key_pem())
+        key.chmod(0o600)
+        for path in (keys, key):
+            os.chown(path, instructor.uid, instructor.gid)
+        settings = {"issuer": ISSUER, "client_id": CLIENT_ID, "deployment_id": DEPLOYMENT_ID,
+                    "jwks_url": lms.jwks_url, "token_url": lms.token_url,
+                    "auth_url": lms.auth_url, "private_key": str(key), "user_id": "email_local"}
+        with (folder / "nbgrader_config.py").open("a") as config:
+            config.writelines(f"c.KerasgradeLti.{k} = {v!r}\n" for k, v in settings.items())
+
+    return register
 
 
 def launched(context: BrowserContext, course: Course, lms: Platform, member: Member) -> Page:
@@ -186,14 +212,27 @@ def test_forged_expired_replayed_and_unknown_launches_are_refused_with_a_page(
     assert login(ALAN) not in read_context(course.folder)["launched"]
 
 
-def test_the_launched_learner_submits_02_and_the_service_grades_it(course: Course,
-                                                                   lms: Platform) -> None:
+def test_the_launched_learner_submits_02_and_the_grade_reaches_the_lms(course: Course,
+                                                                        lms: Platform) -> None:
     ada = course.students[0]
     with chromium(viewport={"width": 1280, "height": 860}) as context:
         page = launched(context, course, lms, ADA)
+        # The roster through the endpoint the launch brought: each learner's LMS user id.
+        roster = course.instructor.command(
+            str(ada.nbgrader.parent / "kerasgrade"), "lti", "roster", cwd=course.folder)
+        assert roster.returncode == 0, roster.stdout + roster.stderr
+        assert f"not a student, not added: {login(GRACE)}" in roster.stdout, roster.stdout
         tab = fetch(page, ada)
         put_notebook(ada, answered(ROOT, AID))
         submit(tab)
         page.screenshot(path=ARTIFACTS / "03-submitted.png")
     wait_released(course)
     assert scores(course) == {ada.name: 14.0}
+    # The service posts it: one line item for 02, Ada's score, fully graded.
+    deadline = time.monotonic() + PASSBACK_SECONDS
+    while (held := lms.gradebook.result(AID, ADA.sub)) is None:
+        assert time.monotonic() < deadline, course.hub.log.read_text()[-4000:]
+        time.sleep(0.5)
+    assert len(lms.gradebook.line_items) == 1, lms.gradebook.line_items
+    assert (held["scoreGiven"], held["scoreMaximum"]) == (14.0, 14.0), held
+    assert (held["activityProgress"], held["gradingProgress"]) == ("Completed", "FullyGraded")
