@@ -5,12 +5,15 @@ commands between them. Faults are the platform's own: down, 500, tokens refused.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ADA, ALAN, GRACE, enrol, grade, grade_by_hand, write_context
+from conftest import ADA, ALAN, GRACE
+from lti_course import REPO, enrol, grade, grade_by_hand, write_context
 from lti_platform import Platform
 from nbgrader.api import Gradebook
 
@@ -98,6 +101,14 @@ def test_a_released_grade_reaches_the_lms_once_fully_graded(
     time.sleep(0.5)
     assert len(lms.gradebook.scores_of(ADA.sub)) == 1
     assert len(lms.gradebook.line_items) == 1
+    # A regrade, then back to the first grade: each is news to the LMS.
+    grade(course, A02, "ada")
+    service.released("ada", A02)
+    wait_for(lambda: len(lms.gradebook.scores_of(ADA.sub)) == 2)
+    grade(course, A02, "ada", lost={"test_accuracy": 3.0})
+    service.released("ada", A02)
+    wait_for(lambda: len(lms.gradebook.scores_of(ADA.sub)) == 3)
+    assert lms.gradebook.result(A02, ADA.sub)["scoreGiven"] == 11.0
 
 
 def test_late_penalty_is_taken_off_the_score(course: Path, lms: Platform) -> None:
@@ -248,3 +259,34 @@ def test_the_launch_context_is_where_the_endpoints_come_from(course: Path, lms: 
     assert lti(course, "roster") == 2  # no launch yet and no URL set
     write_context(course, lms)
     assert lti(course, "roster") == 0
+
+
+def test_the_tools_public_key_is_the_one_the_lms_registered(
+        course: Path, lms: Platform, capsys: pytest.CaptureFixture[str]) -> None:
+    assert lti(course, "jwk") == 0
+    printed = json.loads(capsys.readouterr().out)
+    [registered] = lms.course.get_tool_key_set()["keys"]
+    assert {k: printed[k] for k in ("kty", "n", "e", "kid")} == {
+        k: registered[k] for k in ("kty", "n", "e", "kid")}
+    assert "d" not in printed  # public only
+
+
+def test_a_key_the_lms_does_not_know_keeps_the_scores_waiting_with_why(
+        course: Path, lms: Platform, tool_key: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    enrol(course, ADA)
+    grade(course, A02, "ada")
+    other = Platform()  # another platform's tool key: the LMS cannot check the assertion
+    tool_key.write_text(other.tool_key_pem())
+    assert lti(course, "sync", A02) == 1
+    out = capsys.readouterr().out
+    assert "1 score(s) wait (the LMS refused the tool's access token request (400)" in out
+    assert states(course)[WAITING] == 1 and lms.gradebook.posted == []
+
+
+def test_the_passback_benchmark_reports_its_line(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "lti_passback.py"),
+                           "--grades", "3"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("first_s: ") and last.endswith("target_s: 5 lost: 0")

@@ -82,15 +82,16 @@ class Outbox:
         self.db.close()
 
     def add(self, score: Score, now: float) -> str:
-        """Write a score down: 'added', or 'duplicate' when this grade waits or was sent
-        already. A student the LMS has no id for is refused at once, with what to do."""
+        """Write a score down: 'added', or 'duplicate' when it is the grade that waits or was
+        sent last. A student the LMS has no id for is refused at once, with what to do."""
         digest = score.digest()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            if self.db.execute(
-                    "SELECT 1 FROM scores WHERE student=? AND assignment=? AND digest=? AND "
-                    "state IN (?, ?)", (score.student, score.assignment, digest, WAITING, SENT)
-            ).fetchone():
+            # Against the latest only: a grade that comes back to an older one is news.
+            latest = self.db.execute(
+                "SELECT digest, state FROM scores WHERE student=? AND assignment=? "
+                "ORDER BY id DESC LIMIT 1", (score.student, score.assignment)).fetchone()
+            if latest is not None and latest[0] == digest and latest[1] in (WAITING, SENT):
                 return "duplicate"
             self.db.execute("UPDATE scores SET state=?, done=? WHERE student=? AND "
                             "assignment=? AND state=?",
