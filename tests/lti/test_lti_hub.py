@@ -39,6 +39,7 @@ from hub_course import (
     wait_released,
 )
 from lab_server import STARTUP_SECONDS
+from lti_course import lti_config, write_key
 from lti_platform import (
     CLIENT_ID,
     CONTEXT,
@@ -99,18 +100,11 @@ def registered(lms: Platform) -> Callable[[Path, Student], None]:
     tool's key in the instructor's home (0600) and c.KerasgradeLti in nbgrader_config.py."""
 
     def register(folder: Path, instructor: Student) -> None:
-        keys = instructor.home / "lti"
-        keys.mkdir(mode=0o700)
-        key = keys / "tool-key.pem"
-        key.write_text(lms.tool_key_pem())
-        key.chmod(0o600)
-        for path in (keys, key):
+        key = write_key(lms, instructor.home / "lti" / "tool-key.pem")
+        for path in (key.parent, key):
             os.chown(path, instructor.uid, instructor.gid)
-        settings = {"issuer": ISSUER, "client_id": CLIENT_ID, "deployment_id": DEPLOYMENT_ID,
-                    "jwks_url": lms.jwks_url, "token_url": lms.token_url,
-                    "auth_url": lms.auth_url, "private_key": str(key), "user_id": "email_local"}
         with (folder / "nbgrader_config.py").open("a") as config:
-            config.writelines(f"c.KerasgradeLti.{k} = {v!r}\n" for k, v in settings.items())
+            config.write(lti_config(lms, key))  # c.KerasgradeLti.user_id: email_local
 
     return register
 
