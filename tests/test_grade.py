@@ -30,7 +30,7 @@ def measured(tmp_path: Path, case: str, jobs: ExitStack) -> grade.Measured:
     facts = recorded["facts"]
     path = tmp_path / f"{AID}.ipynb"
     return grade.Measured(
-        path=path, assignment_id=AID, student="s1", options=ExecOptions(), work=tmp_path,
+        path=path, student="s1", options=ExecOptions(), work=tmp_path,
         root=tmp_path, executed_to=None, jobs=jobs, started=time.monotonic(), spec=SPEC,
         nb=None, notes=facts.get("sanitize_notes", []),
         runner=Cold(with_limits(ExecOptions(), SPEC), tmp_path),
@@ -58,7 +58,7 @@ def test_a_file_that_is_not_a_notebook_stops_at_the_first_stage(tmp_path: Path) 
     path = tmp_path / f"{AID}.ipynb"
     path.write_bytes(b"print('I am a script')\n")
     with ExitStack() as jobs, pytest.raises(grade.GradingEnded) as stopped:
-        grade.sanitize_stage(grade.HandedIn(path, AID, "s1", ExecOptions(), tmp_path,
+        grade.sanitize_stage(grade.HandedIn(path, SPEC, "s1", ExecOptions(), tmp_path,
                                             tmp_path, None, jobs, time.monotonic()))
     result = grade.grade_notebook(path, student="s1")
     assert result == stopped.value.result
@@ -79,7 +79,7 @@ def test_the_measure_stage_leaves_the_value_it_was_given_as_it_was(tmp_path: Pat
     given = json.loads(json.dumps(run))
     with ExitStack() as jobs:
         executed = grade.Executed(
-            path=tmp_path / f"{AID}.ipynb", assignment_id=AID, student="s1",
+            path=tmp_path / f"{AID}.ipynb", student="s1",
             options=ExecOptions(), work=tmp_path, root=tmp_path, executed_to=None, jobs=jobs,
             started=time.monotonic(), spec=SPEC, nb=None, notes=["a note"],
             runner=Cold(with_limits(ExecOptions(), SPEC), tmp_path),

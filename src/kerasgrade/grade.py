@@ -6,13 +6,15 @@ value that adds its own fields and leaves the ones it was given as they were:
     -report-> SubmissionResult
 
 `Stages` types each step of that chain, so a stage given the wrong value is a type error.
-sanitize reads and restores the notebook (kerasgrade.sanitize) and looks the assignment up,
-once: every later stage reads the `Assignment` spec it found (Read.spec), never its id. execute
-and measure run as two jobs of one runner, chosen once per submission from the options
-(kerasgrade.jobs.runner): the student's kernel, then the clean measuring process; check runs the
-checks on the facts (kerasgrade.checks); report makes the result every front end reads. A stage
-that ends the grading early (a file that is not a notebook, an assignment nobody can tell)
-raises GradingEnded with its result.
+The caller hands the typed `Assignment` spec in (HandedIn.spec), never an id: an id is text that
+crosses a process boundary, and each process looks it up once at its door (the front ends with
+`frontends.assignment`). Given none, sanitize tells the assignment from the notebook
+(`recognise`); every later stage reads the spec (Read.spec). sanitize reads and restores the
+notebook (kerasgrade.sanitize). execute and measure run as two jobs of one runner, chosen once
+per submission from the options (kerasgrade.jobs.runner): the student's kernel, then the clean
+measuring process; check runs the checks on the facts (kerasgrade.checks); report makes the
+result every front end reads. A stage that ends the grading early (a file that is not a
+notebook, an assignment nobody can tell) raises GradingEnded with its result.
 
 `kerasgrade check`, `kerasgrade grade`, `kerasgrade serve`, `pytest autograder/` and Gradescope
 call `grade_notebook`; nbgrader's hidden cells reach the same checks through
@@ -97,7 +99,7 @@ class HandedIn:
     """What the first stage takes: the handed-in file and how to grade it."""
 
     path: Path
-    assignment_id: str | None  # None: recognised from the notebook
+    spec: Assignment | None  # None: recognised from the notebook (sanitize_stage)
     student: str
     options: ExecOptions
     work: Path  # the grader's folder for this submission
@@ -109,7 +111,7 @@ class HandedIn:
 
 @dataclass(frozen=True)
 class Read(HandedIn):
-    spec: Assignment  # looked up once, here; every later stage reads it
+    spec: Assignment  # as handed in, or recognised here; every later stage reads it
     nb: Any  # restored against the release notebook, when it is an nbgrader notebook
     notes: list[str]  # what sanitizing changed, for the student's page
 
@@ -152,12 +154,10 @@ def failed_result(spec: Assignment | None, student: str, notebook: str, reason: 
 
 def sanitize_stage(handed: HandedIn) -> Read:
     """Stage 1: read a private copy (the submitted file is only read, once), restore it, and
-    look its assignment up: the one lookup by id of the grading."""
-    named = assignments.ASSIGNMENTS.get(handed.assignment_id or "")
+    tell its assignment from the notebook when none was handed in."""
 
     def end(reason: str) -> GradingEnded:
-        return GradingEnded(failed_result(named, handed.student, str(handed.path), reason,
-                                          handed.assignment_id or ""))
+        return GradingEnded(failed_result(handed.spec, handed.student, str(handed.path), reason))
 
     copy = handed.work / "submitted.ipynb"
     shutil.copyfile(handed.path, copy)
@@ -165,11 +165,8 @@ def sanitize_stage(handed: HandedIn) -> Read:
         read = sanitize.read(copy)
     except sanitize.BadNotebook as exc:
         raise end(str(exc)) from None
-    if handed.assignment_id and named is None:
-        raise end(f"unknown assignment {handed.assignment_id!r}; known: "
-                  f"{', '.join(assignments.ASSIGNMENTS)}")
     try:
-        spec = named or recognise(handed.path, read.nb)
+        spec = handed.spec or recognise(handed.path, read.nb)
     except ValueError as exc:
         raise end(str(exc)) from None
     release = _release(spec.id, handed.root)
@@ -258,29 +255,30 @@ def result_from_facts(spec: Assignment, student: str, notebook: str, facts: Fact
 
 def grade_notebook(
     path: Path,
-    assignment_id: str | None = None,
+    spec: Assignment | None = None,
     student: str = "",
     options: ExecOptions | None = None,
     workdir: Path | None = None,
     root: Path | None = None,
     executed_to: Path | None = None,
 ) -> SubmissionResult:
-    """Run STAGES on one notebook. Raises GraderFault when the grader, not the student,
+    """Run STAGES on one notebook. spec: the assignment, as the caller looked it up (None:
+    recognised from the notebook). Raises GraderFault when the grader, not the student,
     failed. executed_to: where to write the executed notebook, when the run left one."""
     root = root or course_root()
     options = replace(options or ExecOptions())  # a copy: the caller's options stay as given
     if not options.hide:
         options.hide = private_paths(root)
     # A file refused before its content is read still belongs to the assignment it names.
-    assignment_id = assignment_id or next(
-        (a for a in assignments.ASSIGNMENTS if a in f"{path.stem} {path.parent.name}"), None)
+    spec = spec or next((a for a in assignments.ASSIGNMENTS.values()
+                         if a.id in f"{path.stem} {path.parent.name}"), None)
     started = time.monotonic()
     own_dir = workdir is None
     work = Path(tempfile.mkdtemp(prefix="kerasgrade-")) if workdir is None else workdir
     work.mkdir(parents=True, exist_ok=True)
     try:
         with ExitStack() as jobs:
-            handed = HandedIn(path, assignment_id, student, options, work, root, executed_to,
+            handed = HandedIn(path, spec, student, options, work, root, executed_to,
                               jobs, started)
             try:
                 result = run_stages(handed)

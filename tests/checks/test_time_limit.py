@@ -163,7 +163,8 @@ def test_01_arrays_never_made() -> None:
 
 def test_the_feedback_page_names_the_stopped_cell_first() -> None:
     f = stopped_fit()
-    page = feedback.report(result_from_facts(assignments.get(AID02), "ann", "nb.ipynb", f))
+    spec = assignments.get(AID02)
+    page = feedback.report(result_from_facts(spec, "ann", "nb.ipynb", f), spec)
     section = page.sections[0]
     assert section.title == "Stopped at the time limit"
     assert_named(" ".join(section.paragraphs), "Cell 27 (`while True:`)", AID02,
@@ -172,5 +173,6 @@ def test_the_feedback_page_names_the_stopped_cell_first() -> None:
 
 def test_a_run_that_never_met_the_limit_has_no_such_fact() -> None:
     assert time_limit.overrun(facts(AID02)) is None
-    result = result_from_facts(assignments.get(AID02), "ann", "nb.ipynb", facts(AID02))
-    assert feedback.report(result).sections[0].title != "Stopped at the time limit"
+    spec = assignments.get(AID02)
+    result = result_from_facts(spec, "ann", "nb.ipynb", facts(AID02))
+    assert feedback.report(result, spec).sections[0].title != "Stopped at the time limit"

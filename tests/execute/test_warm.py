@@ -22,6 +22,7 @@ from classroom import AID, EXPECTED, grade, gradebook_scores, make_course, state
 from nbfactory import notebook, write
 
 from kerasgrade import sandbox
+from kerasgrade.course import assignments
 from kerasgrade.course.assignments import PREPARING_DATA
 from kerasgrade.course.demo import MISTAKES, answered
 from kerasgrade.grade import grade_notebook
@@ -104,8 +105,8 @@ def fresh_zygote() -> Iterator[None]:
 
 def _grade_warm(path: Path, tmp: Path, name: str) -> Path:
     executed = tmp / f"{name}-executed.ipynb"
-    grade_notebook(path, PREPARING_DATA, name, ExecOptions(warm=True, threads=1),
-                   workdir=tmp / name, executed_to=executed)
+    grade_notebook(path, assignments.get(PREPARING_DATA), name,
+                   ExecOptions(warm=True, threads=1), workdir=tmp / name, executed_to=executed)
     return executed
 
 

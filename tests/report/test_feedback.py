@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 SOFTMAX_TRAP = {"Dense(10, activation='softmax')": "Dense(10)"}
+CONNECTED = assignments.get(CONNECTED_NETWORKS)
+FASHION = assignments.get(FASHION_CLASSIFIER)
 
 
 # Above the slots batch workers claim (1-64), so tests running in parallel never share a uid.
@@ -64,8 +66,8 @@ def fashion() -> SubmissionResult:
 def pages(graded: dict[str, SubmissionResult], fashion: SubmissionResult,
           tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("pages")
-    results = dict(graded, fashion=fashion)
-    return {name: write_page(r, out / f"{name}.html") for name, r in results.items()}
+    pages = {name: write_page(r, CONNECTED, out / f"{name}.html") for name, r in graded.items()}
+    return dict(pages, fashion=write_page(fashion, FASHION, out / "fashion.html"))
 
 
 def read(path: Path) -> Page:
@@ -79,7 +81,7 @@ def fashion_result() -> SubmissionResult:
     most (shirts, pullovers and coats mixed up, about 89% right), so the confusion matrix,
     the misclassified grid and the probabilities of the first three images are real ones.
     """
-    spec = assignments.get(FASHION_CLASSIFIER)
+    spec = FASHION
     test = data.load("fashion-mnist")
     predicted = test.y_test.copy()
     for true, guess, count in ((6, 0, 450), (4, 2, 250), (2, 4, 200), (0, 6, 150), (3, 4, 60)):
@@ -119,7 +121,7 @@ def fashion_result() -> SubmissionResult:
         },
     }
     return SubmissionResult(FASHION_CLASSIFIER, "carol", "03-fashion-classifier.ipynb", "graded",
-                            checks=checks.run_checks(assignments.get(FASHION_CLASSIFIER), facts),
+                            checks=checks.run_checks(FASHION, facts),
                             data_source=test.source, facts=facts)
 
 
@@ -176,7 +178,8 @@ def test_fashion_raw_scores_are_called_out(graded: dict[str, SubmissionResult],
     facts = copy.deepcopy(fashion.facts)
     trap = graded["softmax_trap"].facts["evaluation"]
     facts["evaluation"]["first_probabilities"] = trap["first_probabilities"]
-    page = read(write_page(dataclasses.replace(fashion, facts=facts), tmp_path / "raw.html"))
+    raw = dataclasses.replace(fashion, facts=facts)
+    page = read(write_page(raw, FASHION, tmp_path / "raw.html"))
     assert len(page.images) == 4
     assert "These outputs are not probabilities (each row sums to " in page.text
     assert "needs activation='softmax'" in page.text
@@ -192,7 +195,7 @@ def test_missing_facts_give_sentences_not_plots(graded: dict[str, SubmissionResu
                                      "evalue": "Arguments `target` and `output` must have the "
                                                "same rank (ndim). Received: target.shape=(None,)"}]
     untrained = dataclasses.replace(graded["correct"], facts=facts)
-    page = read(write_page(untrained, tmp_path / "untrained.html"))
+    page = read(write_page(untrained, CONNECTED, tmp_path / "untrained.html"))
     assert page.images == []
     assert "No examples: the grader could not run your model" in page.text
     assert "No training history was recorded" in page.text
@@ -212,16 +215,15 @@ def test_images_only_from_the_data_source_graded_on(graded: dict[str, Submission
     elsewhere = "mnist" if here == data.SAMPLE_SOURCE else data.SAMPLE_SOURCE
     facts = dict(graded["correct"].facts, data_source=elsewhere)
     result = dataclasses.replace(graded["correct"], facts=facts, data_source=elsewhere)
-    page = read(write_page(result, tmp_path / "elsewhere.html"))
+    page = read(write_page(result, CONNECTED, tmp_path / "elsewhere.html"))
     assert len(page.images) == 2  # curves and confusion matrix: no images needed
     assert f"graded on '{elsewhere}', but this machine has '{here}'" in page.text
 
 
 def test_error_result_escapes_student_text(tmp_path: Path) -> None:
     hostile = "<script>alert('x')</script>"
-    result = failed_result(assignments.get(CONNECTED_NETWORKS), hostile, "nb.ipynb",
-                           f"cell 3 printed {hostile}")
-    source = write_page(result, tmp_path / "error.html").read_text(encoding="utf-8")
+    result = failed_result(CONNECTED, hostile, "nb.ipynb", f"cell 3 printed {hostile}")
+    source = write_page(result, CONNECTED, tmp_path / "error.html").read_text(encoding="utf-8")
     page = Page(source)
     assert "<script" not in source
     assert f"The notebook could not be graded: cell 3 printed {hostile}" in page.text
@@ -235,7 +237,7 @@ def test_page_is_fast(graded: dict[str, SubmissionResult], pages: dict[str, Path
                       tmp_path: Path) -> None:
     # CPU time, so a busy machine does not fail it; the data are cached by the first pages.
     started = time.process_time()
-    write_page(graded["softmax_trap"], tmp_path / "again.html")
+    write_page(graded["softmax_trap"], CONNECTED, tmp_path / "again.html")
     assert time.process_time() - started < 2.0
 
 
@@ -277,12 +279,13 @@ def test_04_page_shows_the_autograded_score_and_the_written_answers_apart(
     import json
 
     aid = assignments.IMPROVING_NETWORK
+    spec = assignments.get(aid)
     recorded = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "facts" / aid /
                            "best-no-softmax.json").read_text())
     result = SubmissionResult(aid, "ann", f"{aid}.ipynb", "graded", "",
-                              checks.run_checks(assignments.get(aid), recorded["facts"]),
+                              checks.run_checks(spec, recorded["facts"]),
                               data_source=recorded["data_source"], facts=recorded["facts"])
-    html = write_page(result, tmp_path / "feedback.html").read_text()
+    html = write_page(result, spec, tmp_path / "feedback.html").read_text()
     assert (result.score, result.max_score) == (9, 12)
     assert ("The score above is the autograded part, 12 points. Your written answers, 5 "
             "points more, are graded by your teacher: Question 1: did the second layer help? "

@@ -28,7 +28,8 @@ import pytest
 from nbfactory import COMPILE, CONNECTED, IMPORTS, MODEL, PREPARE, SAVE, notebook, variant
 
 from kerasgrade import sandbox
-from kerasgrade.course.assignments import CONNECTED_NETWORKS
+from kerasgrade.course import assignments
+from kerasgrade.course.assignments import CONNECTED_NETWORKS, Assignment
 from kerasgrade.course.demo import answered, untouched
 from kerasgrade.course.time_limits import time_limits
 from kerasgrade.grade import grade_notebook
@@ -41,6 +42,7 @@ pytestmark = pytest.mark.slow  # every case runs in a sandboxed kernel; some tra
 
 ROOT = Path(__file__).resolve().parents[2]
 AID = CONNECTED_NETWORKS
+SPEC = assignments.get(AID)
 FULL = 14.0
 LIMITS = time_limits(AID)  # from the reference solution's measured time, on the data served
 # A short wall clock for notebooks that never end. It must outlast the kernel's start and
@@ -72,7 +74,7 @@ class Case:
     score: float
     expect: dict[str, str]  # "reason", "notes" or a check's name -> a fragment of its text
     options: dict[str, Any] = field(default_factory=dict)  # ExecOptions fields
-    assignment: str | None = AID  # None: the grader must recognise it
+    spec: Assignment | None = SPEC  # None: the grader must recognise it
     in_course: bool = False  # submitted as course/submitted/alice/, graded with root=course
 
 
@@ -304,7 +306,7 @@ CASES: dict[str, Case] = {
                       "error", 0, {"reason": "clear its outputs and resubmit"}),
     "unrecognised": Case(lambda ctx: nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_markdown_cell("My homework")]), "error", 0,
-        {"reason": "cannot tell which assignment"}, assignment=None),
+        {"reason": "cannot tell which assignment"}, spec=None),
     "nbformat_3": Case(v3_notebook, "graded", FULL, {"notes": "converted from notebook format 3"}),
     # nbgrader cells edited, deleted, added, retyped, duplicated.
     "nb_edited_locked_and_test_cells": Case(
@@ -486,7 +488,7 @@ def grade_all(cases: dict[str, Case], ctx: Context) -> Batch:
         path = _write(case, ctx, name)
         before, private = path.read_bytes(), _digest(PRIVATE)
         out.results[name] = grade_notebook(
-            path, case.assignment, student=name, workdir=ctx.base / name / "work",
+            path, case.spec, student=name, workdir=ctx.base / name / "work",
             options=ExecOptions(slot=SLOT, **case.options),
             root=ctx.course if case.in_course else None,
             executed_to=ctx.base / name / "work" / AUTOGRADED)
@@ -498,7 +500,7 @@ def grade_all(cases: dict[str, Case], ctx: Context) -> Batch:
 
 def _write(case: Case, ctx: Context, name: str) -> Path:
     folder = ctx.course / "submitted" / "alice" if case.in_course else ctx.base / name
-    path = folder / (f"{AID}.ipynb" if case.assignment or case.in_course else "homework.ipynb")
+    path = folder / (f"{AID}.ipynb" if case.spec or case.in_course else "homework.ipynb")
     path.parent.mkdir(parents=True, exist_ok=True)
     content = case.build(ctx)
     # json.dumps, not nbformat.write: it would repair what these notebooks break on purpose.
@@ -548,7 +550,7 @@ def test_outcome(batch: Batch, name: str) -> None:
     for key, fragment in case.expect.items():
         assert fragment in texts[key], (key, texts[key])
     if "notes" in case.expect:  # what sanitizing changed is on the student's page
-        assert case.expect["notes"] in html.unescape(feedback.render(result))
+        assert case.expect["notes"] in html.unescape(feedback.render(result, case.spec))
     for key, text in texts.items():
         # What a student reads: sentences, never a traceback wall.
         assert "Traceback" not in text and len(text) < 2000, (key, text)

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from kerasgrade import settings
-from kerasgrade.frontends import own_scripts_on_path
+from kerasgrade.course.assignments import Assignment
+from kerasgrade.frontends import assignment, own_scripts_on_path
+from kerasgrade.results import GraderFault, SubmissionResult
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -34,32 +36,41 @@ def _course(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """Grade one notebook and print the result (what a student or TA runs by hand)."""
-    from kerasgrade.grade import grade_notebook
+    from kerasgrade.grade import failed_result, grade_notebook
     from kerasgrade.jobs.options import ExecOptions
-    from kerasgrade.report import assignment_of
-    from kerasgrade.results import GraderFault
 
     try:
-        res = grade_notebook(args.notebook, args.assignment, options=ExecOptions(
+        spec = assignment(args.assignment) if args.assignment else None
+    except KeyError as exc:  # refused here, at the door: a zero with the ids there are
+        _print_result(failed_result(None, "", str(args.notebook), exc.args[0],
+                                    assignment_id=args.assignment), None, args.json)
+        return 2
+    try:
+        res = grade_notebook(args.notebook, spec, options=ExecOptions(
             sandbox=not args.no_sandbox))
     except GraderFault as fault:  # the grader's failure, not a score for the notebook
         print(f"kerasgrade check: the grader failed, the notebook was not graded: {fault}",
               file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(res.to_dict(), indent=2))
-    else:
-        print(f"{res.assignment}: {res.score:g}/{res.max_score:g} ({res.status}"
-              f"{': ' + res.reason if res.reason else ''})")
-        spec = assignment_of(res)
-        if spec is not None and spec.manual:
-            print(f"  + {spec.manual_score:g} points of written answers, graded by hand")
-        for c in res.checks:
-            mark = "PASS" if c.passed else "FAIL"
-            print(f"  [{mark}] {c.points:g}/{c.max_points:g} {c.title or c.name}")
-            if not c.passed:
-                print("      " + c.text().replace("\n", "\n      "))
+    # A notebook graded without --assignment was recognised by the grading: its id is known.
+    _print_result(res, spec or (assignment(res.assignment) if res.assignment
+                                else None), args.json)
     return 0 if res.score == res.max_score else 1
+
+
+def _print_result(res: SubmissionResult, spec: Assignment | None, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(res.to_dict(), indent=2))
+        return
+    print(f"{res.assignment}: {res.score:g}/{res.max_score:g} ({res.status}"
+          f"{': ' + res.reason if res.reason else ''})")
+    if spec is not None and spec.manual:
+        print(f"  + {spec.manual_score:g} points of written answers, graded by hand")
+    for c in res.checks:
+        mark = "PASS" if c.passed else "FAIL"
+        print(f"  [{mark}] {c.points:g}/{c.max_points:g} {c.title or c.name}")
+        if not c.passed:
+            print("      " + c.text().replace("\n", "\n      "))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -112,9 +123,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from kerasgrade.report import class_report
+    try:
+        spec = assignment(args.assignment)
+    except KeyError as exc:
+        print(f"kerasgrade report: {exc.args[0]}", file=sys.stderr)
+        return 2
+    from kerasgrade.report import class_report  # matplotlib: only for a report it will write
 
-    return class_report.report_course(args.root.resolve(), args.assignment)
+    return class_report.report_course(args.root.resolve(), spec)
 
 
 def _lti(args: argparse.Namespace) -> int:

@@ -176,13 +176,13 @@ class Grader:
                 writer.__exit__()
                 raise GraderFailure(str(exc)) from None
             self.books[assignment] = (writer,
-                                      Publisher(self.root, assignment, writer, notebook_id))
+                                      Publisher(self.root, spec, writer, notebook_id))
         return self.books[assignment][1]
 
     def task(self, student: str, assignment: str, path: Path, notebook: bytes) -> Task:
         """A submission as a worker grades it: everything it needs, nothing of the course."""
-        return Task(student, assignment, str(path.relative_to(self.root)), path.name, notebook,
-                   self.release(assignment).notebook, self.options)
+        return Task(student, self.spec(assignment), str(path.relative_to(self.root)), path.name,
+                    notebook, self.release(assignment).notebook, self.options)
 
     def stored(self, assignment: str, student: str, notebook: bytes) -> Graded | None:
         """The stored result of this very notebook by this very grader, if there is one."""
@@ -240,13 +240,13 @@ class Grader:
             except Exception as exc:  # the worker's failure, after its retries
                 yield handed, Failed(failure_line(exc))
 
-    def grade_here(self, path: Path, assignment: str, student: str = "",
+    def grade_here(self, path: Path, spec: Assignment, student: str = "",
                    root: Path | None = None) -> SubmissionResult:
         """One notebook graded in this process. A fault of the grader's machinery is retried as
         the workers retry it, then raised (GraderFault): never a student's score."""
         for _ in range(ATTEMPTS):
             try:
-                return grade_notebook(path, assignment, student, self.options,
+                return grade_notebook(path, spec, student, self.options,
                                       root=root or self.root)
             except GraderFault as fault:
                 last = fault
@@ -266,8 +266,8 @@ class Grader:
         now rather than on the first student's time; returns the seconds it took."""
         started = time.monotonic()
         release = self.release(assignment).notebook or b""
-        jobs = [Task(f"warm-up-{i}", assignment, "warm-up.ipynb", "warm-up.ipynb", release,
-                    release, self.options) for i in range(self.workers)]
+        jobs = [Task(f"warm-up-{i}", self.spec(assignment), "warm-up.ipynb", "warm-up.ipynb",
+                     release, release, self.options) for i in range(self.workers)]
         for _ in self.run(jobs):
             pass
         return time.monotonic() - started

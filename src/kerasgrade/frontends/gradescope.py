@@ -195,14 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     grader = Grader(settings, source, hide=private_paths(source, (source, results.parent)),
                     in_process=True)
 
+    spec = grader.spec(aid)
     submission = args.autograder / "submission"
     path, problem = pick_notebook(submission, aid)
     if path is None:
-        result = failed_result(grader.spec(aid), "", str(submission),
-                               f"{problem} (upload {aid}.ipynb)")
+        result = failed_result(spec, "", str(submission), f"{problem} (upload {aid}.ipynb)")
     else:
-        result = grader.grade_here(path, aid)
-    results_json.write(result, results)
+        result = grader.grade_here(path, spec)
+    results_json.write(result, spec, results)
     print(f"{aid}: {result.score:g}/{result.max_score:g} {result.status}"
           f"{': ' + result.reason if result.reason else ''}")
     return 0

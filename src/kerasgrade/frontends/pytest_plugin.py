@@ -15,6 +15,7 @@ import pytest
 
 from kerasgrade import sanitize
 from kerasgrade.course import assignments
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import SOLUTIONS, course_root, notebook_path
 from kerasgrade.frontends.grader import Grader, GraderFailure
 from kerasgrade.grade import failed_result, recognise
@@ -99,6 +100,10 @@ class Grades:
         self.results: dict[Path, SubmissionResult] = {}
         self.faults: dict[Path, GraderFault] = {}
 
+    def spec_of(self, result: SubmissionResult) -> Assignment | None:
+        """The assignment of a result graded here (None: one nobody could tell)."""
+        return self.grader.spec(result.assignment) if result.assignment else None
+
     def result(self, sub: SubmittedNotebook) -> SubmissionResult:
         if sub.path not in self.results:
             if sub.path in self.faults:  # every item of that submission errors, graded once
@@ -107,7 +112,8 @@ class Grades:
                 res = failed_result(None, sub.student, str(sub.path), sub.problem)
             else:
                 try:
-                    res = self.grader.grade_here(sub.path, sub.assignment, sub.student)
+                    res = self.grader.grade_here(sub.path, self.grader.spec(sub.assignment),
+                                                 sub.student)
                 except GraderFault as fault:  # pytest's ERROR, not FAILED
                     self.faults[sub.path] = fault
                     raise
@@ -147,12 +153,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if target:
         if session.config.getoption("submissions"):
             for res in grades.results.values():
-                gradescope.write(res, target / res.student / f"{res.assignment}.json")
+                gradescope.write(res, grades.spec_of(res),
+                                 target / res.student / f"{res.assignment}.json")
         else:
-            gradescope.write(next(iter(grades.results.values())), target)
+            res = next(iter(grades.results.values()))
+            gradescope.write(res, grades.spec_of(res), target)
     feedback_dir = session.config.getoption("feedback")
     if feedback_dir:
         from kerasgrade.report import feedback
 
         for res in grades.results.values():
-            feedback.write_page(res, feedback_dir / res.student / f"{res.assignment}.html")
+            feedback.write_page(res, grades.spec_of(res),
+                                feedback_dir / res.student / f"{res.assignment}.html")

@@ -56,7 +56,8 @@ def check(specs: Iterable[Assignment], options: ExecOptions) -> None:
         path = Path(tmp) / "selftest.ipynb"
         nbformat.write(nb, path)
         try:
-            facts = grade_notebook(path, ids[0], options=options, workdir=Path(tmp) / "work").facts
+            facts = grade_notebook(path, chosen[0], options=options,
+                                   workdir=Path(tmp) / "work").facts
         except GraderFault as fault:
             raise _failed(str(fault), fault.stage) from None
     execution = facts.get("execution", {})

@@ -46,11 +46,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from kerasgrade.course import assignments
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import CLASS_REPORT, SUBMITTED, discover
 from kerasgrade.keras_terms import CHANCE
-from kerasgrade.report import feedback, plots, sections, spec_of
+from kerasgrade.report import feedback, plots, sections
 from kerasgrade.report.sections import environment
 from kerasgrade.report.store import STATE_DIR
 from kerasgrade.results import PHASES, CheckResult, SubmissionResult
@@ -110,12 +109,9 @@ class Class:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def load(root: Path, assignment_id: str) -> Class:
+def load(root: Path, spec: Assignment) -> Class:
     """The stored batch of one assignment, or a ReportError that says what is missing."""
-    spec = spec_of(assignment_id)
-    if spec is None:
-        raise ReportError(f"unknown assignment {assignment_id!r}; known: "
-                          f"{', '.join(assignments.ASSIGNMENTS)}")
+    assignment_id = spec.id
     folder = root / STATE_DIR / assignment_id
     paths = sorted(folder.glob("*.json"))
     if not paths:
@@ -326,22 +322,23 @@ def render(klass: Class, rows: list[dict[str, Any]]) -> str:
         style=feedback.style())
 
 
-def write(root: Path, assignment_id: str) -> tuple[Path, Path]:
+def write(root: Path, spec: Assignment) -> tuple[Path, Path]:
     """Write the page and the CSV; return their paths."""
-    klass = load(root, assignment_id)
+    klass = load(root, spec)
     out = root / CLASS_REPORT
     out.mkdir(parents=True, exist_ok=True)
-    page = out / f"{assignment_id}.html"
-    table = out / f"{assignment_id}.csv"
+    page = out / f"{spec.id}.html"
+    table = out / f"{spec.id}.csv"
     rows = check_rows(klass)
     page.write_text(render(klass, rows), encoding="utf-8")
     table.write_text(csv_text(rows), encoding="utf-8")
     return page, table
 
 
-def report_course(root: Path, assignment_id: str) -> int:
+def report_course(root: Path, spec: Assignment) -> int:
+    """`kerasgrade report`, for the assignment its front end looked up."""
     try:
-        page, table = write(root, assignment_id)
+        page, table = write(root, spec)
     except ReportError as exc:
         print(f"kerasgrade report: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from kerasgrade import artifacts
 from kerasgrade.checks.common import model_problem
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.keras_terms import layer_rows
-from kerasgrade.report import assignment_of, plots
+from kerasgrade.report import plots
 from kerasgrade.report.sections import Section, environment, note
 from kerasgrade.results import CheckResult, SubmissionResult
 from kerasgrade.time_limit import overrun
@@ -38,24 +38,26 @@ class Report:
     sections: tuple[Section, ...]
 
 
-def write_page(result: SubmissionResult, path: Path) -> Path:
-    """Write the feedback page for one submission to ``path`` and return it."""
+def write_page(result: SubmissionResult, spec: Assignment | None, path: Path) -> Path:
+    """Write the feedback page for one submission to ``path`` and return it. spec: the
+    result's assignment (None: one nobody could tell)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(result), encoding="utf-8")
+    path.write_text(render(result, spec), encoding="utf-8")
     return path
 
 
-def render(result: SubmissionResult) -> str:
+def render(result: SubmissionResult, spec: Assignment | None) -> str:
     """The whole page."""
     return environment().get_template("feedback.html.j2").render(
-        report=report(result), style=style())
+        report=report(result, spec), style=style())
 
 
-def fragment(result: SubmissionResult) -> str:
+def fragment(result: SubmissionResult, spec: Assignment | None) -> str:
     """The report alone, with its style, for a place inside another page (nbgrader's
     feedback): its CSS is scoped to the report's element."""
-    body = environment().get_template("feedback_report.html.j2").render(report=report(result))
+    body = environment().get_template("feedback_report.html.j2").render(
+        report=report(result, spec))
     return f"<style>\n{style()}</style>\n{body}"
 
 
@@ -64,8 +66,7 @@ def style() -> str:
     return resources.files("kerasgrade").joinpath("templates/feedback.css").read_text()
 
 
-def report(result: SubmissionResult) -> Report:
-    spec = assignment_of(result)
+def report(result: SubmissionResult, spec: Assignment | None) -> Report:
     sections = [s for s in (_time_limit(result), _cell_errors(result)) if s]
     if spec is not None and spec.manual:  # the score shown is the autograded part only
         sections.append(note("Written answers, graded by your teacher", manual_note(spec)))

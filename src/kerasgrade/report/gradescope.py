@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kerasgrade.report import assignment_of
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.results import SubmissionResult
 
 
-def results_json(result: SubmissionResult) -> dict[str, Any]:
-    """score, max_score, one entry per test with the visibility the assignment gives its
-    check, and the measured figures for the leaderboard."""
-    spec = assignment_of(result)
+def results_json(result: SubmissionResult, spec: Assignment | None) -> dict[str, Any]:
+    """score, max_score, one entry per test with the visibility the result's assignment (spec;
+    None: one nobody could tell) gives its check, and the measured figures for the
+    leaderboard."""
     visibility = {c.name: c.visibility for c in spec.checks} if spec else {}
     out: dict[str, Any] = {
         "score": result.score,
@@ -50,6 +50,6 @@ def results_json(result: SubmissionResult) -> dict[str, Any]:
     return out
 
 
-def write(result: SubmissionResult, path: Path) -> None:
+def write(result: SubmissionResult, spec: Assignment | None, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results_json(result), indent=2))
+    path.write_text(json.dumps(results_json(result, spec), indent=2))

@@ -26,6 +26,7 @@ from nbgrader.utils import find_all_files
 
 from kerasgrade import sanitize
 from kerasgrade.artifacts import facts_bundle
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import GRADES_CSV, REPORTS, graded_dir
 from kerasgrade.report import feedback, gradebook, gradescope
 from kerasgrade.report.store import STATE_DIR, state_path
@@ -46,12 +47,13 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 class Publisher:
-    """Everything the grader writes, in one process: reporters first, resume state last."""
+    """Everything the grader writes for one assignment (spec), in one process: reporters
+    first, resume state last."""
 
-    def __init__(self, root: Path, assignment_id: str, book: gradebook.GradebookWriter,
+    def __init__(self, root: Path, spec: Assignment, book: gradebook.GradebookWriter,
                  notebook_id: str) -> None:
         self.root = root
-        self.assignment_id = assignment_id
+        self.spec = spec
         self.book = book
         self.notebook_id = notebook_id
         self.rows = {(row["assignment"], row["student"]): row for row in self._stored_rows()}
@@ -61,7 +63,7 @@ class Publisher:
         """submitted: the student's folder in submitted/ (its timestamp and other files).
         Returns the result as published: with the gradebook's late penalty."""
         # Where nbgrader's formgrader and generate_feedback look for the graded notebook.
-        folder = graded_dir(self.root, result.student, self.assignment_id)
+        folder = graded_dir(self.root, result.student, self.spec.id)
         graded = folder / f"{self.notebook_id}.ipynb"
         if executed is not None:
             _write_atomic(graded, autograded_notebook(executed, result))
@@ -83,14 +85,14 @@ class Publisher:
     def _reports(self, submitted: Path, result: SubmissionResult, state: dict[str, Any]
                  ) -> None:
         """kerasgrade's own pages, nbgrader's timestamp.txt, then the resume state."""
-        out = self.root / REPORTS / result.student / self.assignment_id
-        gradescope.write(result, out / "results.json")
-        feedback.write_page(result, out / "feedback.html")
-        graded = graded_dir(self.root, result.student, self.assignment_id)
+        out = self.root / REPORTS / result.student / self.spec.id
+        gradescope.write(result, self.spec, out / "results.json")
+        feedback.write_page(result, self.spec, out / "feedback.html")
+        graded = graded_dir(self.root, result.student, self.spec.id)
         if graded.is_dir():
             self._carry_over(submitted, graded)
         state = dict(state, result=result.to_dict(with_facts=True))
-        _write_atomic(state_path(self.root, self.assignment_id, result.student),
+        _write_atomic(state_path(self.root, self.spec.id, result.student),
                       json.dumps(state))
 
     def _carry_over(self, submitted: Path, graded: Path) -> None:
@@ -109,10 +111,10 @@ class Publisher:
         """The class-wide stores: the gradebook, and the class CSV. Returns the result with the
         gradebook's late penalty."""
         self.book.record(result, self.notebook_id, gradebook.read_timestamp(submitted))
-        late = self.book.assign_late_penalty(self.assignment_id, self.notebook_id,
+        late = self.book.assign_late_penalty(self.spec.id, self.notebook_id,
                                              result.student)
         result = replace(result, late_penalty=late.penalty, seconds_late=late.seconds_late)
-        self.rows[(self.assignment_id, result.student)] = _row(result)
+        self.rows[(self.spec.id, result.student)] = _row(result)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, CSV_FIELDS, lineterminator="\n")
         writer.writeheader()

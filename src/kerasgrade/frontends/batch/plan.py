@@ -15,6 +15,7 @@ from pathlib import Path
 
 import kerasgrade
 from kerasgrade.course import assignments
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.jobs.options import ExecOptions
 
 # Where grading starts: the grader's process and the three it runs in the sandbox. Whatever
@@ -26,16 +27,21 @@ GRADING_ROOTS = ("kerasgrade.grade", "kerasgrade.measure.process",
 
 @dataclass(frozen=True)
 class Task:
-    """One submission, self-contained so that a worker on another machine can grade it."""
+    """One submission, self-contained so that a worker on another machine can grade it: the
+    assignment goes as its spec (it pickles, a few KB), looked up once in the grader's process."""
 
     student: str
-    assignment: str
+    spec: Assignment
     source: str  # the submitted path relative to the course root, as the result records it
     filename: str
     notebook: bytes
     release: bytes | None  # the released notebook: locked cells are restored from it
     options: ExecOptions
     host_share: dict[str, int] = field(default_factory=dict)  # Dask: host -> tasks at once
+
+    @property
+    def assignment(self) -> str:
+        return self.spec.id
 
 
 def grading_files() -> list[Path]:

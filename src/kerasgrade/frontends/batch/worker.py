@@ -64,7 +64,7 @@ def grade_task(job: Task) -> dict[str, Any]:
                                       warm=job.options.sandbox)
         executed = work / "executed.ipynb"
         result = dataclasses.replace(
-            grade_notebook(notebook, job.assignment, job.student, options, root=work,
+            grade_notebook(notebook, job.spec, job.student, options, root=work,
                            executed_to=executed), notebook=job.source)
         executed_text = executed.read_text() if executed.exists() else None
     return {

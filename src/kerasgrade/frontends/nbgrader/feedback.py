@@ -47,9 +47,10 @@ class KerasgradeReport(Preprocessor):
         # GetGrades, before this, read the penalty from the gradebook; `kerasgrade serve`
         # leaves the attempt beside the facts.
         attempt, max_attempts = payload.get("attempt") or (0, 0)
+        spec = named(payload["assignment"])
         result = dataclasses.replace(
-            result_from_facts(named(payload["assignment"]), graded.get("student", ""),
-                              graded.get("notebook", ""), json.loads(payload["facts"])),
+            result_from_facts(spec, graded.get("student", ""), graded.get("notebook", ""),
+                              json.loads(payload["facts"])),
             late_penalty=float(graded.get("late_penalty") or 0.0),
             seconds_late=_seconds_late(graded), attempt=attempt, max_attempts=max_attempts)
         if "score" in graded and abs(graded["score"] - result.score) > 1e-6:
@@ -58,7 +59,7 @@ class KerasgradeReport(Preprocessor):
                              result.score, graded["score"])
         # A code cell for its HTML output; nbconvert's templates skip a transient source.
         report = new_code_cell(metadata={"transient": {"remove_source": True}}, outputs=[
-            new_output("display_data", data={"text/html": fragment(result)})])
+            new_output("display_data", data={"text/html": fragment(result, spec)})])
         nb.cells.insert(0, report)
         return nb, resources
 

@@ -267,7 +267,9 @@ class Service:
                 with self._guard(entry.name):
                     self._release(entry)
         to_grade = []
-        for entry in due[:self.grader.workers]:
+        for turn, entry in enumerate(due):
+            if turn == self.grader.workers:  # a round: the first due, one for each worker
+                break
             with self._guard(entry.name):
                 if (ready := self._admit(entry)) is not None:
                     to_grade.append(ready)
