@@ -18,6 +18,7 @@ from kerasgrade.lti.launches import (
     OtherCourse,
     context_path,
     merged,
+    never_launched,
     read_context,
     record_launch,
 )
@@ -34,25 +35,26 @@ TOKEN = {"iss": "https://lms.example", "aud": "tool-1", "sub": "8f3a-22",
                       "service_versions": ["2.0"]}}
 def test_each_launch_is_recorded_and_a_later_one_without_claims_keeps_them() -> None:
     now = datetime(2026, 1, 5, tzinfo=UTC)
-    first = merged({}, TOKEN, "al123", now)
+    first = merged({}, TOKEN, "al123", now, "email_local")
     assert first[AGS_CLAIM] == TOKEN[AGS_CLAIM] and first[NRPS_CLAIM] == TOKEN[NRPS_CLAIM]
     assert first["launched"]["al123"]["sub"] == "8f3a-22"
     assert (first["issuer"], first["client_id"], first["deployment_id"]) == (
         "https://lms.example", "tool-1", "dep-1")
     bare = {k: v for k, v in TOKEN.items() if k not in (AGS_CLAIM, NRPS_CLAIM)}
-    later = merged(first, bare, "al123", now + timedelta(days=1))
+    later = merged(first, bare, "al123", now + timedelta(days=1), "email_local")
     assert later[AGS_CLAIM] == TOKEN[AGS_CLAIM]
     launched = later["launched"]["al123"]
     assert launched["first"] == now.isoformat() and launched["last"] > launched["first"]
     with pytest.raises(OtherCourse, match="Keras 101"):
-        merged(later, TOKEN | {CONTEXT_CLAIM: {"id": "course-8"}}, "al123", now)
+        merged(later, TOKEN | {CONTEXT_CLAIM: {"id": "course-8"}}, "al123", now,
+               "email_local")
 
 
 def test_the_record_is_private_to_the_course_owner_and_replaced_whole(tmp_path: Path) -> None:
     course = tmp_path / "course"
     course.mkdir()
-    record_launch(course, TOKEN, "al123")
-    record_launch(course, TOKEN | {"sub": "99"}, "bob")
+    record_launch(course, TOKEN, "al123", "email_local")
+    record_launch(course, TOKEN | {"sub": "99"}, "bob", "email_local")
     path = context_path(course)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -68,5 +70,23 @@ def test_a_link_in_place_of_the_folder_is_not_followed(tmp_path: Path) -> None:
     elsewhere.mkdir()
     (course / ".kerasgrade" / "lti").symlink_to(elsewhere)
     with pytest.raises(OSError):
-        record_launch(course, TOKEN, "al123")
+        record_launch(course, TOKEN, "al123", "email_local")
     assert not list(elsewhere.iterdir())
+
+
+def test_the_rule_is_recorded_and_names_by_another_rule_are_dropped() -> None:
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    first = merged({}, TOKEN, "ada.lovelace", now, "email_local")
+    assert first["user_id"] == "email_local"
+    # The hub's rule changed: the earlier name is no student id now.
+    later = merged(first, TOKEN | {"sub": "99"}, "99", now, "sub")
+    assert later["user_id"] == "sub" and set(later["launched"]) == {"99"}
+
+
+def test_who_never_launched_is_known_once_launches_are_recorded(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    course.mkdir()
+    assert not never_launched(course, "8f3a-22")  # no record: launches go elsewhere
+    record_launch(course, TOKEN, "al123", "email_local")
+    assert not never_launched(course, "8f3a-22")
+    assert never_launched(course, "77-never")

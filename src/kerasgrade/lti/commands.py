@@ -10,6 +10,7 @@ from nbgrader.api import Gradebook
 
 from kerasgrade.lti import grades, nrps
 from kerasgrade.lti.client import Lms, Refused, Retry
+from kerasgrade.lti.launches import rule_problem
 from kerasgrade.lti.outbox import WAITING, Outbox
 from kerasgrade.lti.send import memberships_url, send_due
 from kerasgrade.lti.settings import KerasgradeLti, LtiProblem
@@ -24,6 +25,8 @@ def _load(root: Path) -> tuple[KerasgradeLti, CourseSettings]:
     ours, app = settings.load(root)
     lti = KerasgradeLti(parent=app)
     lti.check()
+    if problem := rule_problem(root, lti.user_id):
+        raise LtiProblem(problem)
     return lti, course_settings(root, ours.db or None, app.config)
 
 

@@ -183,7 +183,7 @@ class KerasgradeLTI13Authenticator(LTI13Authenticator):
         if self.course_root:
             try:
                 record_launch(Path(self.course_root), authentication["auth_state"],
-                              authentication["name"])
+                              authentication["name"], self.user_id)
             except OtherCourse as error:
                 raise LaunchRefused(403, f"{error}, not from this one") from error
             except OSError as error:  # the student still gets in; the service lacks this one

@@ -3,6 +3,8 @@
 The hub (root) writes it at each launch, the service (the instructor) reads it:
 
   issuer, client_id, deployment_id, context     where the launches come from
+  user_id             the rule the hub named users by (KERASGRADE_LTI_USER_ID); the service's
+                      own, c.KerasgradeLti.user_id, must be the same (`rule_problem`)
   https://purl.imsglobal.org/spec/lti-ags/claim/endpoint
                       the course's line items (Assignment and Grade Services), as launched
   https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice
@@ -33,6 +35,9 @@ FOLDER = Path(".kerasgrade") / "lti"
 NAME = "context.json"
 
 
+NEVER_LAUNCHED = "never launched the tool from the LMS"
+
+
 class OtherCourse(Exception):
     """The launch comes from another LMS course than the one this course folder records."""
 
@@ -49,21 +54,43 @@ def read_context(course: Path) -> dict[str, Any]:
         return {}
 
 
+def rule_problem(course: Path, rule: str) -> str | None:
+    """Why the service must not run with the user-id rule ``rule``: the hub names users by
+    another (each student's hub user, exchange folder and gradebook id would then differ)."""
+    recorded = read_context(course).get("user_id")
+    if recorded is None or recorded == rule:
+        return None
+    return (f"the hub names LMS users by the rule {recorded!r} (KERASGRADE_LTI_USER_ID, "
+            f"recorded in {context_path(course)}) but nbgrader_config.py has "
+            f"c.KerasgradeLti.user_id = {rule!r}: set both to the same rule")
+
+
+def never_launched(course: Path, user: str) -> bool:
+    """Whether the LMS user ``user`` (a token's sub, the roster's user_id) has not launched
+    the tool, by the course's launch record; an LMS takes no score for such a user (AGS).
+    Without a record (launches go elsewhere, or none yet) nobody counts as never launched."""
+    launched = read_context(course).get("launched")
+    return launched is not None and user not in {v.get("sub") for v in launched.values()}
+
+
 def merged(old: Mapping[str, Any], id_token: Mapping[str, Any], student: str,
-           now: datetime) -> dict[str, Any]:
-    """The context after this launch by ``student``. Raises OtherCourse."""
+           now: datetime, rule: str) -> dict[str, Any]:
+    """The context after this launch by ``student``, named by the user-id rule ``rule``.
+    Raises OtherCourse."""
     context = id_token.get(CONTEXT_CLAIM) or {}
     if old.get("context") and old["context"].get("id") != context.get("id"):
         raise OtherCourse(f"this course folder records launches from the LMS course "
                           f"{old['context'].get('title') or old['context'].get('id')!r}")
     new = dict(old) | {"issuer": id_token["iss"], "client_id": _client_id(id_token),
                        "deployment_id": id_token.get(DEPLOYMENT_CLAIM), "context": context,
-                       "updated": now.isoformat()}
+                       "user_id": rule, "updated": now.isoformat()}
     # A launch without a service's claim (another placement) keeps what an earlier one sent.
     for claim in (AGS_CLAIM, NRPS_CLAIM):
         if isinstance(id_token.get(claim), Mapping):
             new[claim] = id_token[claim]
-    launched = dict(old.get("launched") or {})
+    # Names given by another rule are no student ids any more.
+    kept = old.get("user_id") in (None, rule)
+    launched = dict(old.get("launched") or {}) if kept else {}
     first = (launched.get(student) or {}).get("first", now.isoformat())
     launched[student] = {"sub": id_token["sub"], "roles": list(id_token.get(ROLES_CLAIM) or []),
                          "first": first, "last": now.isoformat()}
@@ -76,12 +103,14 @@ def _client_id(id_token: Mapping[str, Any]) -> str:
     return id_token.get("azp") or (aud[0] if isinstance(aud, list) else aud)
 
 
-def record_launch(course: Path, id_token: Mapping[str, Any], student: str) -> dict[str, Any]:
-    """Add this launch to the course's context.json, as its owner. Raises OtherCourse."""
+def record_launch(course: Path, id_token: Mapping[str, Any], student: str, rule: str
+                  ) -> dict[str, Any]:
+    """Add this launch, named by ``rule``, to the course's context.json, as its owner.
+    Raises OtherCourse."""
     owner = course.stat()
     folder = _private_folder(course, owner.st_uid, owner.st_gid)
     try:
-        new = merged(read_context(course), id_token, student, datetime.now(UTC))
+        new = merged(read_context(course), id_token, student, datetime.now(UTC), rule)
         tmp = f".{NAME}.{secrets.token_hex(8)}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600,
                      dir_fd=folder)

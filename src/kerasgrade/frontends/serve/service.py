@@ -35,7 +35,9 @@ from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.inbound import NotFinished, Refused
 from kerasgrade.frontends.serve.queue import Entry, Queue
+from kerasgrade.lti.launches import rule_problem
 from kerasgrade.lti.passback import Passback
+from kerasgrade.lti.settings import KerasgradeLti
 from kerasgrade.report import gradebook
 from kerasgrade.report.text import printable, say
 from kerasgrade.settings import Kerasgrade
@@ -115,6 +117,9 @@ class Service:
         self.root = root
         if not (self.root / "nbgrader_config.py").is_file():
             raise GraderFailure(f"no nbgrader_config.py in {self.root}: is it the course folder?")
+        lti = KerasgradeLti(parent=app)  # the hub's users must be named as the roster names them
+        if lti.configured() and (problem := rule_problem(root, lti.user_id)):
+            raise GraderFailure(problem)
         self.settings = settings
         self.grader = Grader(settings, root, app)
         os.chdir(self.root)  # nbgrader's apps resolve the course's paths from here
