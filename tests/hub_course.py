@@ -99,30 +99,30 @@ def assignments_tab(page: Page) -> Page:
     return page.locator("#nbgrader-assignment-list")
 
 
-def row_button(tab: Any, label: str) -> Any:
-    """The button of 02's row in a section of the Assignments tab."""
-    return tab.locator(".list_item", has_text=AID).get_by_role("button", name=label, exact=True)
+def row_button(tab: Any, label: str, aid: str = AID) -> Any:
+    """The button of an assignment's row (02's) in a section of the Assignments tab."""
+    return tab.locator(".list_item", has_text=aid).get_by_role("button", name=label, exact=True)
 
 
-def fetch(page: Page, account: Student) -> Any:
+def fetch(page: Page, account: Student, aid: str = AID) -> Any:
     expect = pytest.importorskip("playwright.sync_api").expect
     tab = assignments_tab(page)
-    row_button(tab, "Fetch").click(timeout=STARTUP_SECONDS * 1000)
-    expect(row_button(tab, "Submit")).to_be_visible(timeout=60_000)
-    assert (account.home / AID / f"{AID}.ipynb").is_file()
+    row_button(tab, "Fetch", aid).click(timeout=STARTUP_SECONDS * 1000)
+    expect(row_button(tab, "Submit", aid)).to_be_visible(timeout=60_000)
+    assert (account.home / aid / f"{aid}.ipynb").is_file()
     return tab
 
 
-def submit(tab: Any) -> None:
+def submit(tab: Any, aid: str = AID) -> None:
     expect = pytest.importorskip("playwright.sync_api").expect
-    row_button(tab, "Submit").click()
-    expect(tab.locator("#submitted_assignments_list .list_item", has_text=AID)).to_have_count(
+    row_button(tab, "Submit", aid).click()
+    expect(tab.locator("#submitted_assignments_list .list_item", has_text=aid)).to_have_count(
         1, timeout=60_000)
 
 
-def put_notebook(account: Student, nb: nbformat.NotebookNode) -> Path:
+def put_notebook(account: Student, nb: nbformat.NotebookNode, aid: str = AID) -> Path:
     """What the student has in the notebook before the browser opens it."""
-    path = account.home / AID / f"{AID}.ipynb"
+    path = account.home / aid / f"{aid}.ipynb"
     nbformat.write(nb, path)
     os.chown(path, account.uid, account.gid)
     return path
@@ -134,14 +134,16 @@ def events(course: Course) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def wait_released(course: Course) -> None:
-    """Until the service has released feedback to every student (a fault fails at once)."""
+def wait_released(course: Course, aid: str = AID, students: list[Student] | None = None
+                  ) -> None:
+    """Until the service has released feedback on the assignment (02) to these students (the
+    course's) (a fault fails at once)."""
     deadline = time.monotonic() + GRADE_SECONDS
     while time.monotonic() < deadline:
         seen = events(course)
         assert not [e for e in seen if e["event"] in ("fault", "refused")], seen
-        if {e["student"] for e in seen if e["event"] == "released"} >= {
-                s.name for s in course.students}:
+        if {e["student"] for e in seen if e["event"] == "released"
+                and e["assignment"] == aid} >= {s.name for s in students or course.students}:
             return
         time.sleep(1)
     raise AssertionError(f"not released in {GRADE_SECONDS} s: {events(course)}\n"

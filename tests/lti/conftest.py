@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lti_course import make_course, write_key
+from lti_course import make_course, platform_up, write_key
 from lti_platform import ROSTER, Platform
 
 ADA, ALAN, GRACE = ROSTER  # two learners, one instructor
@@ -21,12 +21,8 @@ ADA, ALAN, GRACE = ROSTER  # two learners, one instructor
 
 @pytest.fixture
 def lms() -> Iterator[Platform]:
-    platform = Platform()
-    platform.up()
-    try:
+    with platform_up() as platform:
         yield platform
-    finally:
-        platform.down()
 
 
 @pytest.fixture

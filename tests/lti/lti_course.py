@@ -2,16 +2,19 @@
 grader fills it, without TensorFlow: for the LTI tests, the launch tests and
 bench/lti_passback.py.
 
-`lti_config(lms, key)` the lines of nbgrader_config.py that register the tool with the
-platform; `write_context(course, lms)` what a launch leaves for the service (the AGS and NRPS
-claims, .kerasgrade/lti/context.json); `make_course` a course folder registered with it;
-`enrol`, `grade`, `grade_by_hand` its gradebook's students and grades.
+`platform_up()` the platform serving while a block runs; `lti_config(lms, key)` the lines
+of nbgrader_config.py that register the tool with the platform; `write_context(course, lms)`
+what a launch leaves for the service (the AGS and NRPS claims, .kerasgrade/lti/context.json);
+`make_course` a course folder registered with it; `enrol`, `grade`, `grade_by_hand` its
+gradebook's students and grades.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +27,17 @@ from kerasgrade.results import CheckResult, SubmissionResult
 
 REPO = Path(__file__).resolve().parents[2]
 CONTEXT_FILE = Path(".kerasgrade") / "lti" / "context.json"
+
+
+@contextlib.contextmanager
+def platform_up() -> Iterator[Platform]:
+    """The platform on loopback for the block: a test's (conftest) or a module's hub's."""
+    platform = Platform()
+    platform.up()
+    try:
+        yield platform
+    finally:
+        platform.down()
 
 
 def write_key(lms: Platform, path: Path) -> Path:

@@ -10,6 +10,10 @@ them. A launch signed with another key, an expired one, one posted twice, and on
 without an account here are each refused with a page that says so. The instructor reads the
 roster through the endpoint the launch brought (`kerasgrade lti roster`); the learner fetches
 02 and submits it; `kerasgrade serve` grades it and the grade reaches the platform's gradebook.
+A second learner, given an account, launches and hands 02 in after its due date: the platform
+gets the grade after the course's late penalty. The first hands in 04, whose written answers
+wait for the formgrader: the platform holds it PendingManual until the instructor's manual
+grade is in the gradebook and `kerasgrade lti sync` sends the total, FullyGraded.
 
 Screenshots go to test-artifacts/hub-lti/ (git-ignored).
 """
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+import shutil
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -39,7 +45,7 @@ from hub_course import (
     wait_released,
 )
 from lab_server import STARTUP_SECONDS
-from lti_course import lti_config, write_key
+from lti_course import grade_by_hand, lti_config, platform_up, write_key
 from lti_platform import (
     CLIENT_ID,
     CONTEXT,
@@ -51,8 +57,10 @@ from lti_platform import (
     Platform,
     new_key,
 )
-from unix_users import Student
+from nbgrader.api import Gradebook
+from unix_users import Student, unix_user
 
+from kerasgrade.course.assignments import IMPROVING_NETWORK
 from kerasgrade.course.demo import answered
 from kerasgrade.lti.launches import AGS_CLAIM, NRPS_CLAIM, context_path, read_context
 
@@ -65,6 +73,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "hub-lti"
 ADA, ALAN, GRACE = ROSTER  # two learners and the instructor; Alan has no account here
 PASSBACK_SECONDS = 60
+WRITTEN = IMPROVING_NETWORK  # 04: autograded checks and answers the formgrader grades
 
 
 def login(member: Member) -> str:
@@ -74,12 +83,8 @@ def login(member: Member) -> str:
 
 @pytest.fixture(scope="module")
 def lms() -> Iterator[Platform]:
-    platform = Platform()
-    platform.up()
-    try:
+    with platform_up() as platform:
         yield platform
-    finally:
-        platform.down()
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +102,8 @@ def course(lms: Platform) -> Iterator[Course]:
 
 def registered(lms: Platform) -> Callable[[Path, Student], None]:
     """The course's side of the registration, as docs/lti.md has the instructor do it: the
-    tool's key in the instructor's home (0600) and c.KerasgradeLti in nbgrader_config.py."""
+    tool's key in the instructor's home (0600) and c.KerasgradeLti in nbgrader_config.py;
+    with nbgrader's late penalty "zero" (late work scores nothing), and 04 released too."""
 
     def register(folder: Path, instructor: Student) -> None:
         key = write_key(lms, instructor.home / "lti" / "tool-key.pem")
@@ -105,6 +111,16 @@ def registered(lms: Platform) -> Callable[[Path, Student], None]:
             os.chown(path, instructor.uid, instructor.gid)
         with (folder / "nbgrader_config.py").open("a") as config:
             config.write(lti_config(lms, key))  # c.KerasgradeLti.user_id: email_local
+            config.write("c.LateSubmissionPlugin.penalty_method = 'zero'\n")
+        source = folder / "source" / WRITTEN
+        shutil.copytree(ROOT / "source" / WRITTEN, source)
+        for path in [source, *source.rglob("*")]:
+            os.chown(path, instructor.uid, instructor.gid)
+        for args in (["generate_assignment", WRITTEN],
+                     ["db", "assignment", "add", WRITTEN, "--duedate=2099-01-01 00:00:00 UTC"],
+                     ["release_assignment", WRITTEN,
+                      f"--Exchange.root={folder.parent / 'exchange'}"]):
+            instructor.run(*args, cwd=folder)
 
     return register
 
@@ -160,6 +176,7 @@ def test_a_learner_launches_from_the_lms_onto_their_server(course: Course, lms: 
     assert recorded[AGS_CLAIM] == lms.claims()[AGS_CLAIM]
     assert recorded[NRPS_CLAIM] == lms.claims()[NRPS_CLAIM]
     assert recorded["context"]["id"] == CONTEXT.id
+    assert recorded["user_id"] == "email_local"  # the rule serve and `lti` check theirs against
     assert recorded["launched"][login(ADA)]["sub"] == ADA.sub
     assert recorded["launched"][login(ADA)]["roles"] == [LEARNER]
     # The instructor's (the service's user), and no student's to read.
@@ -230,3 +247,72 @@ def test_the_launched_learner_submits_02_and_the_grade_reaches_the_lms(course: C
     assert len(lms.gradebook.line_items) == 1, lms.gradebook.line_items
     assert (held["scoreGiven"], held["scoreMaximum"]) == (14.0, 14.0), held
     assert (held["activityProgress"], held["gradingProgress"]) == ("Completed", "FullyGraded")
+
+
+def held(lms: Platform, aid: str, member: Member, progress: str) -> dict[str, object]:
+    """The platform's score of the member on the assignment, once its grading progress is
+    ``progress``."""
+    deadline = time.monotonic() + PASSBACK_SECONDS
+    while (result := lms.gradebook.result(aid, member.sub)) is None or (
+            result["gradingProgress"] != progress):
+        assert time.monotonic() < deadline, (result, lms.gradebook.posted)
+        time.sleep(0.5)
+    return result
+
+
+def submission(course: Course, aid: str, student: str) -> tuple[float, float]:
+    """The gradebook's score and late penalty of a submission."""
+    with Gradebook(f"sqlite:///{course.folder / 'gradebook.db'}") as gb:
+        found = gb.find_submission(aid, student)
+        return found.score, found.late_submission_penalty
+
+
+def line_items(lms: Platform, aid: str) -> list[dict[str, object]]:
+    return [i for i in lms.gradebook.line_items.values() if i.get("resourceId") == aid]
+
+
+def test_a_second_learners_late_02_reaches_the_lms_after_the_penalty(course: Course,
+                                                                      lms: Platform) -> None:
+    # The instructor moves 02's due date into the past; Alan gets an account here.
+    course.instructor.run("db", "assignment", "add", AID, "--duedate=2026-01-01 00:00:00 UTC",
+                          cwd=course.folder)
+    venv = course.students[0].nbgrader.parents[1]
+    with unix_user(login(ALAN), course.folder.parent / "home" / login(ALAN), venv,
+                   secrets.token_urlsafe(16)) as alan:
+        with chromium(viewport={"width": 1280, "height": 860}) as context:
+            page = launched(context, course, lms, ALAN)
+            tab = fetch(page, alan)
+            put_notebook(alan, answered(ROOT, AID))
+            submit(tab)
+        wait_released(course, AID, [alan])
+        assert submission(course, AID, alan.name) == (14.0, 14.0)  # all of it, late
+        score = held(lms, AID, ALAN, "FullyGraded")
+        assert (score["scoreGiven"], score["scoreMaximum"]) == (0.0, 14.0), score
+        assert "Late penalty: 14 points taken off." in str(score["comment"]), score
+        assert len(line_items(lms, AID)) == 1, lms.gradebook.line_items
+
+
+def test_04_pends_on_the_lms_until_the_formgraders_grade_and_a_sync(course: Course,
+                                                                     lms: Platform) -> None:
+    ada = course.students[0]
+    with chromium(viewport={"width": 1280, "height": 860}) as context:
+        page = launched(context, course, lms, ADA)
+        tab = fetch(page, ada, WRITTEN)
+        put_notebook(ada, answered(ROOT, WRITTEN), WRITTEN)
+        submit(tab, WRITTEN)
+    wait_released(course, WRITTEN)
+    autograded, _ = submission(course, WRITTEN, ada.name)
+    pending = held(lms, WRITTEN, ADA, "PendingManual")
+    assert pending["scoreGiven"] == autograded, (pending, autograded)
+    assert "still to be graded by hand" in str(pending["comment"]), pending
+    # The instructor grades the written answers (in nbgrader's gradebook, where the
+    # formgrader keeps them) and sends the gradebook again.
+    grade_by_hand(course.folder, WRITTEN, ada.name)
+    total, _ = submission(course, WRITTEN, ada.name)
+    assert total > autograded
+    sync = course.instructor.command(str(ada.nbgrader.parent / "kerasgrade"), "lti", "sync",
+                                     WRITTEN, cwd=course.folder)
+    assert sync.returncode == 0, sync.stdout + sync.stderr
+    done = held(lms, WRITTEN, ADA, "FullyGraded")
+    assert (done["scoreGiven"], done["scoreMaximum"]) == (total, pending["scoreMaximum"]), done
+    assert len(line_items(lms, WRITTEN)) == 1, lms.gradebook.line_items
