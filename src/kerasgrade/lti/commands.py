@@ -12,7 +12,7 @@ from kerasgrade.lti import grades, nrps
 from kerasgrade.lti.client import Lms, Refused, Retry
 from kerasgrade.lti.outbox import WAITING, Outbox
 from kerasgrade.lti.send import memberships_url, send_due
-from kerasgrade.lti.settings import KerasgradeLti, LtiProblem
+from kerasgrade.lti.settings import KerasgradeLti, LtiProblem, of_course
 from kerasgrade.lti.token import public_jwk
 from kerasgrade.report.gradebook import CourseSettings, course_settings
 from kerasgrade.report.text import say
@@ -22,7 +22,7 @@ def _load(root: Path) -> tuple[KerasgradeLti, CourseSettings]:
     from kerasgrade import settings
 
     ours, app = settings.load(root)
-    lti = KerasgradeLti(parent=app)
+    lti = of_course(root, app)
     lti.check()
     return lti, course_settings(root, ours.db or None, app.config)
 

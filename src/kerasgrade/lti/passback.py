@@ -14,7 +14,7 @@ from nbgrader.api import Gradebook
 
 from kerasgrade.lti import grades
 from kerasgrade.lti.outbox import Outbox
-from kerasgrade.lti.settings import KerasgradeLti, LtiProblem
+from kerasgrade.lti.settings import LtiProblem, of_course
 from kerasgrade.report.gradebook import CourseSettings
 from kerasgrade.report.text import say
 
@@ -30,7 +30,7 @@ def _line(exc: BaseException) -> str:
 
 class Passback:
     def __init__(self, root: Path, app: Any, course: CourseSettings) -> None:
-        self.lti = KerasgradeLti(parent=app)
+        self.lti = of_course(root, app)
         self.on = self.lti.configured()
         if not self.on:
             return

@@ -28,7 +28,7 @@ def tool_key(lti: KerasgradeLti) -> RSAKey:
     try:
         return RSAKey.import_key(lti.read_key())
     except ValueError as exc:
-        raise LtiProblem(f"the LTI private key {lti.private_key} is not an RSA key in PEM: "
+        raise LtiProblem(f"the LTI private key {lti.key_path()} is not an RSA key in PEM: "
                          f"{exc}") from exc
 
 
