@@ -51,6 +51,13 @@ def passback(course: Path) -> Iterator[Callable[[], Passback]]:
         one.close()
 
 
+def two_graded(course: Path, alan_lost: dict[str, float] | None = None) -> None:
+    """Both learners on the roster, each with a graded 02."""
+    enrol(course, ADA, ALAN)
+    grade(course, A02, "ada")
+    grade(course, A02, "alan", lost=alan_lost)
+
+
 def states(course: Path) -> dict[str, int]:
     box = Outbox(course)
     try:
@@ -140,9 +147,7 @@ def test_written_answers_pend_until_graded_by_hand_then_sync_completes(
 def test_platform_down_then_up_every_grade_arrives_once(
         course: Path, lms: Platform, passback: Callable[[], Passback],
         capsys: pytest.CaptureFixture[str]) -> None:
-    enrol(course, ADA, ALAN)
-    grade(course, A02, "ada")
-    grade(course, A02, "alan", lost={"epochs": 1.0})
+    two_graded(course, {"epochs": 1.0})
     lms.down()
     service = passback()
     service.released("ada", A02)
@@ -163,9 +168,7 @@ def test_platform_down_then_up_every_grade_arrives_once(
 
 def test_500s_then_ok_every_grade_arrives_once(
         course: Path, lms: Platform, passback: Callable[[], Passback]) -> None:
-    enrol(course, ADA, ALAN)
-    grade(course, A02, "ada")
-    grade(course, A02, "alan")
+    two_graded(course)
     lms.fail_posts = 3  # the line item's creation and the first scores
     service = passback()
     service.released("ada", A02)
@@ -178,9 +181,7 @@ def test_500s_then_ok_every_grade_arrives_once(
 
 def test_a_refused_token_is_renewed_and_the_score_goes(
         course: Path, lms: Platform, passback: Callable[[], Passback]) -> None:
-    enrol(course, ADA, ALAN)
-    grade(course, A02, "ada")
-    grade(course, A02, "alan")
+    two_graded(course)
     service = passback()
     service.released("ada", A02)
     wait_for(lambda: lms.gradebook.result(A02, ADA.sub))
