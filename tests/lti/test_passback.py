@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import ADA, ALAN, GRACE
 from lti_course import REPO, enrol, grade, grade_by_hand, write_context
-from lti_platform import Platform
+from lti_platform import Platform, public_pem
 from nbgrader.api import Gradebook
 
 from kerasgrade import settings
@@ -270,6 +270,8 @@ def test_the_tools_public_key_is_the_one_the_lms_registered(
     assert {k: printed[k] for k in ("kty", "n", "e", "kid")} == {
         k: registered[k] for k in ("kty", "n", "e", "kid")}
     assert "d" not in printed  # public only
+    assert lti(course, "jwk", "--pem") == 0
+    assert capsys.readouterr().out.strip() == public_pem(lms.tool_key).strip()
 
 
 def test_a_key_the_lms_does_not_know_keeps_the_scores_waiting_with_why(

@@ -13,7 +13,7 @@ from kerasgrade.lti.client import Lms, Refused, Retry
 from kerasgrade.lti.outbox import WAITING, Outbox
 from kerasgrade.lti.send import memberships_url, send_due
 from kerasgrade.lti.settings import KerasgradeLti, LtiProblem, of_course
-from kerasgrade.lti.token import public_jwk
+from kerasgrade.lti.token import public_jwk, tool_key
 from kerasgrade.report.gradebook import CourseSettings, course_settings
 from kerasgrade.report.text import say
 
@@ -97,7 +97,9 @@ def listing(root: Path) -> int:
     return 0
 
 
-def jwk(root: Path) -> int:
+def jwk(root: Path, pem: bool = False) -> int:
+    """The tool's public key: a JWK (Canvas's "Public JWK"), or PEM (Moodle's "RSA key")."""
     lti, _ = _load(root)
-    print(json.dumps(public_jwk(lti), indent=1))
+    print(tool_key(lti).as_pem(private=False).decode().strip() if pem
+          else json.dumps(public_jwk(lti), indent=1))
     return 0
