@@ -79,3 +79,10 @@ def test_each_rule_reads_a_launch_and_an_nrps_member_alike() -> None:
 def test_an_unusable_id_is_a_clear_refusal(user: dict[str, str], message: str) -> None:
     with pytest.raises(LtiProblem, match=message):
         student_id("email_local", user)
+
+
+def test_a_feedback_link_with_other_fields_is_refused(tmp_path: Path) -> None:
+    lti = load(_course(tmp_path))
+    lti.feedback_url = "https://hub.example.edu/{user}/{assignment}"
+    with pytest.raises(LtiProblem, match=r"only \{student\} and \{assignment\}"):
+        lti.check()

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
 
 from kerasgrade.lti import grades, nrps
 from kerasgrade.lti.client import Lms, Refused, Retry
@@ -60,7 +60,7 @@ def sync(root: Path, assignment: str) -> int:
         with _gradebook(course) as gb:
             try:
                 gb.find_assignment(assignment)
-            except Exception:
+            except MissingEntry:
                 raise LtiProblem(f"the gradebook has no assignment {assignment!r}") from None
             found = [s for s in (grades.score(gb, lti, assignment, st.id) for st in gb.students)
                      if s is not None]

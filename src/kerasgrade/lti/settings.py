@@ -86,6 +86,11 @@ class KerasgradeLti(Configurable):
                              + ", ".join(f"c.KerasgradeLti.{m}" for m in missing)
                              + " in nbgrader_config.py (docs/lti.md)")
         key_problem(self.key_path(), self.course_root)
+        try:
+            self.feedback_url.format(student="s", assignment="a")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise LtiProblem(f"c.KerasgradeLti.feedback_url {self.feedback_url!r} can hold "
+                             f"only {{student}} and {{assignment}}: {exc!r}") from None
 
     def read_key(self) -> str:
         self.check()
