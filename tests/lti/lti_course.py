@@ -105,6 +105,7 @@ def make_course(lms: Platform, root: Path) -> Path:
         "c = get_config()\nc.CourseDirectory.course_id = 'kerasgrade'\n"
         "c.LateSubmissionPlugin.penalty_method = 'zero'\n" + lti_config(lms, key)
         + "c.KerasgradeLti.retry_seconds = 0.2\nc.KerasgradeLti.retry_max_seconds = 0.5\n"
-        "c.KerasgradeLti.timeout_seconds = 5.0\n")
+        "c.KerasgradeLti.timeout_seconds = 5.0\n"
+        "c.KerasgradeLti.roster_minutes = 0.0\n")  # the tests that want it turn it on
     write_context(root, lms)
     return root

@@ -87,6 +87,21 @@ def test_roster_brings_the_two_learners_not_the_instructor(
     assert "not a student, not added: grace (Instructor)" in out
 
 
+def test_the_service_reads_the_roster_when_it_starts(
+        course: Path, lms: Platform, passback: Callable[[], Passback]) -> None:
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write("c.KerasgradeLti.roster_minutes = 60.0\n")
+
+    def students() -> set[str]:
+        with Gradebook(course_settings(course).db_url, "kerasgrade") as gb:
+            return {s.id for s in gb.students}
+
+    assert students() == set()  # the service's start has made the gradebook
+    passback()
+
+    wait_for(lambda: students() == {"ada", "alan"})
+
+
 def test_a_released_grade_reaches_the_lms_once_fully_graded(
         course: Path, lms: Platform, passback: Callable[[], Passback]) -> None:
     enrol(course, ADA)

@@ -11,7 +11,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from kerasgrade.lti import grades, nrps
 from kerasgrade.lti.client import Lms, Refused, Retry
 from kerasgrade.lti.outbox import WAITING, Outbox
-from kerasgrade.lti.send import memberships_url, send_due
+from kerasgrade.lti.send import send_due
 from kerasgrade.lti.settings import KerasgradeLti, LtiProblem, of_course
 from kerasgrade.lti.token import public_jwk, tool_key
 from kerasgrade.report.gradebook import CourseSettings, course_settings
@@ -35,18 +35,13 @@ def roster(root: Path) -> int:
     lti, course = _load(root)
     lms = Lms(lti)
     try:
-        members = nrps.members(lms, memberships_url(root, lti))
-        with _gradebook(course) as gb:
-            change = grades.import_roster(gb, lti, members)
+        change = nrps.refresh(root, lti, lms, course)
     except (Retry, Refused) as exc:
         raise LtiProblem(f"the LMS's roster could not be read: {exc}") from exc
     finally:
         lms.close()
-    say(f"{len(change.students)} student(s) in the gradebook: {', '.join(change.students)}")
-    for other in change.others:
-        say(f"not a student, not added: {other}")
-    for line in change.unusable:
-        say(f"left out: {line}")
+    for line in change.lines():
+        say(line)
     return 1 if change.unusable else 0
 
 

@@ -83,20 +83,36 @@ class Passback:
         from kerasgrade.lti.send import send_due
 
         outbox = Outbox(self.root)  # this thread's connection
+        roster_at = time.time() if self.lti.roster_minutes > 0 else float("inf")
         try:
             while not self.stopping:
                 self.wake.clear()
+                if time.time() >= roster_at:
+                    roster_at = time.time() + self.lti.roster_minutes * 60
+                    self._roster()
                 try:
                     _tell(send_due(self.root, outbox, self.lms, self.lti))
                     due = outbox.next_due()
                 except Exception as exc:  # a locked or broken outbox: tried again later
                     say(f"LTI: the outbox could not be sent: {_line(exc)}")
                     due = time.time() + self.lti.retry_seconds
-                wait = IDLE_SECONDS if due is None else due - time.time()
-                self.wake.wait(min(IDLE_SECONDS, max(0.05, wait)))
+                wait = min(IDLE_SECONDS, roster_at - time.time(),
+                           IDLE_SECONDS if due is None else due - time.time())
+                self.wake.wait(max(0.05, wait))
         finally:
             outbox.close()
             self.lms.close()
+
+    def _roster(self) -> None:
+        """The LMS's learners into the gradebook, the roster the service checks ids against;
+        a failure is told and tried at the next period."""
+        from kerasgrade.lti import nrps
+
+        try:
+            for line in nrps.refresh(self.root, self.lti, self.lms, self.course).lines():
+                say(f"LTI roster: {line}")
+        except Exception as exc:
+            say(f"LTI: the LMS's roster could not be read: {_line(exc)}")
 
 
 def _tell(done: Round) -> None:

@@ -60,6 +60,9 @@ class KerasgradeLti(Configurable):
                            "and {assignment}, e.g. https://hub.example.edu/hub/user-redirect/"
                            "lab/tree/{assignment}/feedback (empty: the comment names "
                            "nbgrader fetch_feedback)").tag(config=True)
+    roster_minutes = Float(60.0, help="LTI: `kerasgrade serve` reads the LMS course's "
+                           "learners into the gradebook at start and then this often, as "
+                           "`kerasgrade lti roster` does (0: never)").tag(config=True)
     retry_seconds = Float(5.0, help="LTI: the first wait before a score the LMS did not take "
                           "(down, 5xx, token refused) is sent again; it doubles each time"
                           ).tag(config=True)

@@ -125,12 +125,13 @@ class Service:
             say(f"waiting: {waiting}")
         self.state = self.root / SERVE_DIR
         self.queue = Queue(self.state / "queue.db", self.state / "events.jsonl")
-        self.lti = Passback(self.root, app, self.grader.course)  # grades to the LMS, if set
         coursedir = self.exchange.coursedir
         self.caps = inbound.Caps(file_bytes=coursedir.max_file_size * 1000,
                                  total_bytes=coursedir.max_dir_size * 1000,
                                  files=settings.max_files, depth=settings.max_depth)
         self._check_identity()
+        # After the check has read (or made) the gradebook the LMS's roster goes into.
+        self.lti = Passback(self.root, app, self.grader.course)  # grades to the LMS, if set
         self.released = [a for a in assignments.ASSIGNMENTS
                          if release_notebook(self.root, a).is_file()]
         if not self.released:
