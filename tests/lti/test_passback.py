@@ -111,6 +111,7 @@ def test_a_released_grade_reaches_the_lms_once_fully_graded(
     service.released("ada", A02)
     wait_for(lambda: lms.gradebook.result(A02, ADA.sub))
     assert time.monotonic() - start < 5.0
+    wait_for(lambda: states(course)[SENT] == 1)
     held = lms.gradebook.result(A02, ADA.sub)
     assert (held["scoreGiven"], held["scoreMaximum"]) == (11.0, 14.0)
     assert (held["activityProgress"], held["gradingProgress"]) == ("Completed", "FullyGraded")
@@ -204,8 +205,8 @@ def test_a_refused_token_is_renewed_and_the_score_goes(
     lms.revoke_tokens()  # the token the service holds is now stale
     service.released("alan", A02)
     wait_for(lambda: lms.gradebook.result(A02, ALAN.sub))
+    wait_for(lambda: states(course) == {WAITING: 0, SENT: 2, REFUSED: 0})
     assert len(lms.course.issued) == tokens + 1
-    assert states(course) == {WAITING: 0, SENT: 2, REFUSED: 0}
 
 
 def test_users_the_lms_refuses_are_reported_not_retried(

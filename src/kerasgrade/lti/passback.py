@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbgrader.api import Gradebook
 
+from kerasgrade.frontends.grader import GraderFailure, failure_line
 from kerasgrade.lti import grades
 from kerasgrade.lti.outbox import Outbox
 from kerasgrade.lti.settings import LtiProblem, of_course
@@ -24,18 +24,12 @@ if TYPE_CHECKING:
 IDLE_SECONDS = 30.0  # the longest the thread sleeps with nothing due
 
 
-def _line(exc: BaseException) -> str:
-    return traceback.format_exception_only(exc)[-1].strip()
-
-
 class Passback:
     def __init__(self, root: Path, app: Any, course: CourseSettings) -> None:
         self.lti = of_course(root, app)
         self.on = self.lti.configured()
         if not self.on:
             return
-        from kerasgrade.frontends.grader import GraderFailure
-
         try:
             # The LMS's client only where a course uses it: the lti extra (joserfc).
             from kerasgrade.lti.client import Lms
@@ -69,7 +63,7 @@ class Passback:
                     f"{student} (kerasgrade lti roster)")
         except Exception as exc:
             say(f"LTI: the grade of {student} for {assignment} is not in the outbox: "
-                f"{_line(exc)}; `kerasgrade lti sync {assignment}` sends it later")
+                f"{failure_line(exc)}; `kerasgrade lti sync {assignment}` sends it later")
         self.wake.set()
 
     def close(self) -> None:
@@ -94,7 +88,7 @@ class Passback:
                     _tell(send_due(self.root, outbox, self.lms, self.lti))
                     due = outbox.next_due()
                 except Exception as exc:  # a locked or broken outbox: tried again later
-                    say(f"LTI: the outbox could not be sent: {_line(exc)}")
+                    say(f"LTI: the outbox could not be sent: {failure_line(exc)}")
                     due = time.time() + self.lti.retry_seconds
                 wait = min(IDLE_SECONDS, roster_at - time.time(),
                            IDLE_SECONDS if due is None else due - time.time())
@@ -112,7 +106,7 @@ class Passback:
             for line in nrps.refresh(self.root, self.lti, self.lms, self.course).lines():
                 say(f"LTI roster: {line}")
         except Exception as exc:
-            say(f"LTI: the LMS's roster could not be read: {_line(exc)}")
+            say(f"LTI: the LMS's roster could not be read: {failure_line(exc)}")
 
 
 def _tell(done: Round) -> None:

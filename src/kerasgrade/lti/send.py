@@ -29,6 +29,9 @@ def backoff(lti: KerasgradeLti, tries: int) -> float:
 def send_due(root: Path, outbox: Outbox, lms: Lms, lti: KerasgradeLti) -> Round:
     done = Round()
     for row in outbox.due(time.time()):
+        # Held for as long as a send can take: the line item's calls, the score's, a token.
+        if not outbox.claim(row, time.time() + lti.timeout_seconds * 6):
+            continue
         try:
             _send(root, outbox, lms, row)
         except (Retry, LtiProblem) as exc:  # the LMS (or the tool's registration) is unwell
