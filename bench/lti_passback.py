@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "lti"), str(REPO / "tests")]
 
-from lti_course import enrol, grade, make_course, write_key  # noqa: E402
+from lti_course import enrol, grade, make_course  # noqa: E402
 from lti_platform import ROSTER, Platform  # noqa: E402
 
 from kerasgrade import settings  # noqa: E402
@@ -45,8 +45,7 @@ def main() -> int:
     lms.up()
     learners = [m for m in ROSTER if "Learner" in m.roles[0]]
     with tempfile.TemporaryDirectory() as tmp:
-        course = make_course(lms, write_key(lms, Path(tmp) / "keys" / "tool.pem"),
-                             Path(tmp) / "course")
+        course = make_course(lms, Path(tmp) / "course")
         enrol(course, *learners)
         app = settings.load(course)[1]
         service = Passback(course, app, course_settings(course, None, app.config))

@@ -2,9 +2,9 @@
 own keys, the course's roster of three (two learners, one instructor) and a gradebook a test
 reads back; and the tool's side, as an instructor registers it (lti_course.py).
 
-`lms` is the running platform; `tool_key` the tool's private key file (0600, as the settings
-demand); `course` a course folder registered with `lms` (fast retries, a launch's claims in
-place) whose gradebook lti_course's `grade()` fills.
+`lms` is the running platform; `course` a course folder registered with `lms` (fast retries,
+a launch's claims in place) whose gradebook lti_course's `grade()` fills; `tool_key` the
+tool's private key file in it (.kerasgrade/lti/, 0600, as the settings demand).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lti_course import make_course, platform_up, write_key
+from lti_course import make_course, platform_up
 from lti_platform import ROSTER, Platform
+
+from kerasgrade.lti.settings import KEY
 
 ADA, ALAN, GRACE = ROSTER  # two learners, one instructor
 
@@ -26,10 +28,10 @@ def lms() -> Iterator[Platform]:
 
 
 @pytest.fixture
-def tool_key(lms: Platform, tmp_path: Path) -> Path:
-    return write_key(lms, tmp_path / "secrets" / "lti-tool-key.pem")
+def course(lms: Platform, tmp_path: Path) -> Path:
+    return make_course(lms, tmp_path / "course")
 
 
 @pytest.fixture
-def course(lms: Platform, tool_key: Path, tmp_path: Path) -> Path:
-    return make_course(lms, tool_key, tmp_path / "course")
+def tool_key(course: Path) -> Path:
+    return course / KEY

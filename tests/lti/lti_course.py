@@ -22,6 +22,7 @@ from lti_platform import CLIENT_ID, DEPLOYMENT_ID, ISSUER, Member, Platform
 from nbgrader.api import Gradebook
 
 from kerasgrade.course import assignments
+from kerasgrade.lti.settings import KEY
 from kerasgrade.report import gradebook
 from kerasgrade.results import CheckResult, SubmissionResult
 
@@ -42,7 +43,7 @@ def platform_up() -> Iterator[Platform]:
 
 def write_key(lms: Platform, path: Path) -> Path:
     """The tool's private key, readable by its owner only (the settings refuse others)."""
-    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(lms.tool_key_pem())
@@ -108,14 +109,17 @@ def grade_by_hand(root: Path, aid: str, student: str) -> None:
         gb.db.commit()
 
 
-def make_course(lms: Platform, key: Path, root: Path) -> Path:
+def make_course(lms: Platform, root: Path) -> Path:
     """A course folder whose nbgrader_config.py registers the tool with `lms`, retrying fast,
-    with a late penalty (nbgrader's "zero") and a launch's claims in place."""
+    with the tool's key where the settings want it (.kerasgrade/lti/, hidden from the
+    sandbox), a late penalty (nbgrader's "zero") and a launch's claims in place."""
     root.mkdir()
+    key = write_key(lms, root / KEY)
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.course_id = 'kerasgrade'\n"
         "c.LateSubmissionPlugin.penalty_method = 'zero'\n" + lti_config(lms, key)
         + "c.KerasgradeLti.retry_seconds = 0.2\nc.KerasgradeLti.retry_max_seconds = 0.5\n"
-        "c.KerasgradeLti.timeout_seconds = 5.0\n")
+        "c.KerasgradeLti.timeout_seconds = 5.0\n"
+        "c.KerasgradeLti.roster_minutes = 0.0\n")  # the tests that want it turn it on
     write_context(root, lms)
     return root

@@ -63,6 +63,7 @@ from unix_users import Student, unix_user
 from kerasgrade.course.assignments import IMPROVING_NETWORK
 from kerasgrade.course.demo import answered
 from kerasgrade.lti.launches import AGS_CLAIM, NRPS_CLAIM, context_path, read_context
+from kerasgrade.lti.settings import KEY
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -102,12 +103,13 @@ def course(lms: Platform) -> Iterator[Course]:
 
 def registered(lms: Platform) -> Callable[[Path, Student], None]:
     """The course's side of the registration, as docs/lti.md has the instructor do it: the
-    tool's key in the instructor's home (0600) and c.KerasgradeLti in nbgrader_config.py;
+    tool's key in the course's .kerasgrade/lti/ (0600, the instructor's) and c.KerasgradeLti
+    in nbgrader_config.py;
     with nbgrader's late penalty "zero" (late work scores nothing), and 04 released too."""
 
     def register(folder: Path, instructor: Student) -> None:
-        key = write_key(lms, instructor.home / "lti" / "tool-key.pem")
-        for path in (key.parent, key):
+        key = write_key(lms, folder / KEY)
+        for path in (folder / ".kerasgrade", key.parent, key):
             os.chown(path, instructor.uid, instructor.gid)
         with (folder / "nbgrader_config.py").open("a") as config:
             config.write(lti_config(lms, key))  # c.KerasgradeLti.user_id: email_local

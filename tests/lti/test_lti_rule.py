@@ -15,6 +15,7 @@ import pytest
 
 from kerasgrade.frontends import cli
 from kerasgrade.lti.launches import context_path
+from kerasgrade.lti.settings import KEY
 
 MISMATCH = ("the hub names LMS users by the rule 'sub' (KERASGRADE_LTI_USER_ID, recorded in "
             "{path}) but nbgrader_config.py has c.KerasgradeLti.user_id = 'email_local': set "
@@ -36,17 +37,16 @@ def course(tmp_path: Path, recorded: str | None) -> Path:
     launch named by ``recorded``."""
     root = tmp_path / "course"
     root.mkdir()
-    key = tmp_path / "tool-key.pem"
+    key = root / KEY  # where c.KerasgradeLti.private_key has it by default
+    key.parent.mkdir(mode=0o700, parents=True)
     key.write_text("-----BEGIN PRIVATE KEY-----\n")  # never read: refused before
     key.chmod(0o600)
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\n"
         "c.KerasgradeLti.issuer = 'https://lms.example.edu'\n"
         "c.KerasgradeLti.client_id = 'tool'\n"
-        "c.KerasgradeLti.token_url = 'https://lms.example.edu/token'\n"
-        f"c.KerasgradeLti.private_key = {str(key)!r}\n")
+        "c.KerasgradeLti.token_url = 'https://lms.example.edu/token'\n")
     path = context_path(root)
-    path.parent.mkdir(parents=True)
     record = {"launched": {}} | ({"user_id": recorded} if recorded else {})
     path.write_text(json.dumps(record))
     return root

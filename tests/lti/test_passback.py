@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import ADA, ALAN, GRACE
 from lti_course import REPO, enrol, grade, grade_by_hand, write_context
-from lti_platform import Platform
+from lti_platform import Platform, public_pem
 from nbgrader.api import Gradebook
 
 from kerasgrade import settings
@@ -51,6 +51,13 @@ def passback(course: Path) -> Iterator[Callable[[], Passback]]:
         one.close()
 
 
+def two_graded(course: Path, alan_lost: dict[str, float] | None = None) -> None:
+    """Both learners on the roster, each with a graded 02."""
+    enrol(course, ADA, ALAN)
+    grade(course, A02, "ada")
+    grade(course, A02, "alan", lost=alan_lost)
+
+
 def states(course: Path) -> dict[str, int]:
     box = Outbox(course)
     try:
@@ -80,6 +87,21 @@ def test_roster_brings_the_two_learners_not_the_instructor(
     assert "not a student, not added: grace (Instructor)" in out
 
 
+def test_the_service_reads_the_roster_when_it_starts(
+        course: Path, lms: Platform, passback: Callable[[], Passback]) -> None:
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write("c.KerasgradeLti.roster_minutes = 60.0\n")
+
+    def students() -> set[str]:
+        with Gradebook(course_settings(course).db_url, "kerasgrade") as gb:
+            return {s.id for s in gb.students}
+
+    assert students() == set()  # the service's start has made the gradebook
+    passback()
+
+    wait_for(lambda: students() == {"ada", "alan"})
+
+
 def test_a_released_grade_reaches_the_lms_once_fully_graded(
         course: Path, lms: Platform, passback: Callable[[], Passback]) -> None:
     enrol(course, ADA)
@@ -89,6 +111,7 @@ def test_a_released_grade_reaches_the_lms_once_fully_graded(
     service.released("ada", A02)
     wait_for(lambda: lms.gradebook.result(A02, ADA.sub))
     assert time.monotonic() - start < 5.0
+    wait_for(lambda: states(course)[SENT] == 1)
     held = lms.gradebook.result(A02, ADA.sub)
     assert (held["scoreGiven"], held["scoreMaximum"]) == (11.0, 14.0)
     assert (held["activityProgress"], held["gradingProgress"]) == ("Completed", "FullyGraded")
@@ -140,9 +163,7 @@ def test_written_answers_pend_until_graded_by_hand_then_sync_completes(
 def test_platform_down_then_up_every_grade_arrives_once(
         course: Path, lms: Platform, passback: Callable[[], Passback],
         capsys: pytest.CaptureFixture[str]) -> None:
-    enrol(course, ADA, ALAN)
-    grade(course, A02, "ada")
-    grade(course, A02, "alan", lost={"epochs": 1.0})
+    two_graded(course, {"epochs": 1.0})
     lms.down()
     service = passback()
     service.released("ada", A02)
@@ -163,9 +184,7 @@ def test_platform_down_then_up_every_grade_arrives_once(
 
 def test_500s_then_ok_every_grade_arrives_once(
         course: Path, lms: Platform, passback: Callable[[], Passback]) -> None:
-    enrol(course, ADA, ALAN)
-    grade(course, A02, "ada")
-    grade(course, A02, "alan")
+    two_graded(course)
     lms.fail_posts = 3  # the line item's creation and the first scores
     service = passback()
     service.released("ada", A02)
@@ -178,18 +197,16 @@ def test_500s_then_ok_every_grade_arrives_once(
 
 def test_a_refused_token_is_renewed_and_the_score_goes(
         course: Path, lms: Platform, passback: Callable[[], Passback]) -> None:
-    enrol(course, ADA, ALAN)
-    grade(course, A02, "ada")
-    grade(course, A02, "alan")
+    two_graded(course)
     service = passback()
     service.released("ada", A02)
     wait_for(lambda: lms.gradebook.result(A02, ADA.sub))
     tokens = len(lms.course.issued)
     lms.revoke_tokens()  # the token the service holds is now stale
     service.released("alan", A02)
-    wait_for(lambda: lms.gradebook.result(A02, ALAN.sub), seconds=3.0)
+    wait_for(lambda: lms.gradebook.result(A02, ALAN.sub))
+    wait_for(lambda: states(course) == {WAITING: 0, SENT: 2, REFUSED: 0})
     assert len(lms.course.issued) == tokens + 1
-    assert states(course) == {WAITING: 0, SENT: 2, REFUSED: 0}
 
 
 def test_users_the_lms_refuses_are_reported_not_retried(
@@ -269,6 +286,8 @@ def test_the_tools_public_key_is_the_one_the_lms_registered(
     assert {k: printed[k] for k in ("kty", "n", "e", "kid")} == {
         k: registered[k] for k in ("kty", "n", "e", "kid")}
     assert "d" not in printed  # public only
+    assert lti(course, "jwk", "--pem") == 0
+    assert capsys.readouterr().out.strip() == public_pem(lms.tool_key).strip()
 
 
 def test_a_key_the_lms_does_not_know_keeps_the_scores_waiting_with_why(

@@ -141,8 +141,9 @@ def _lti(args: argparse.Namespace) -> int:
     try:
         if args.action == "sync":
             return commands.sync(root, args.assignment)
-        return {"roster": commands.roster, "outbox": commands.listing,
-                "jwk": commands.jwk}[args.action](root)
+        if args.action == "jwk":
+            return commands.jwk(root, args.pem)
+        return {"roster": commands.roster, "outbox": commands.listing}[args.action](root)
     except LtiProblem as exc:
         print(f"kerasgrade lti {args.action}: {exc}", file=sys.stderr)
         return 2
@@ -236,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                             "(after manual grading or a regrade)")
     lsync.add_argument("assignment")
     lsub.add_parser("outbox", help="the scores that wait for the LMS, or that it refused, and why")
-    lsub.add_parser("jwk", help="the tool's public key (JWK) to register in the LMS")
+    ljwk = lsub.add_parser("jwk", help="the tool's public key (JWK) to register in the LMS")
+    ljwk.add_argument("--pem", action="store_true", help="as PEM (Moodle's RSA key)")
     lti.set_defaults(func=_lti)
 
     args = p.parse_args(argv)

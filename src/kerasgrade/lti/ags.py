@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from kerasgrade.lti.client import Lms
+from kerasgrade.lti.client import Lms, Retry, body
 
 LINEITEM = "application/vnd.ims.lis.v2.lineitem+json"
 LINEITEMS = "application/vnd.ims.lis.v2.lineitemcontainer+json"
@@ -25,7 +25,10 @@ def line_item(lms: Lms, lineitems_url: str, assignment: str, label: str,
     made = lms.call("POST", lineitems_url, LINEITEM, {
         "label": label, "scoreMaximum": maximum, "resourceId": assignment, "tag": TAG},
         content_type=LINEITEM)
-    return str(made.json()["id"])
+    item = body(made)
+    if not isinstance(item, dict) or not item.get("id"):
+        raise Retry(f"the LMS made the line item of {assignment} but sent no id for it")
+    return str(item["id"])
 
 
 def scores_url(item_url: str) -> str:

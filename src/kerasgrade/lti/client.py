@@ -41,6 +41,15 @@ def _reason(resp: requests.Response) -> str:
     return printable(resp.text, 300)
 
 
+def body(resp: requests.Response) -> Any:
+    """The answer's JSON; an answer that is not JSON is the LMS misbehaving: try later."""
+    try:
+        return resp.json()
+    except ValueError:
+        raise Retry(f"the LMS answered {resp.status_code} with no JSON: "
+                    f"{printable(resp.text, 120)}") from None
+
+
 class Lms:
     def __init__(self, lti: KerasgradeLti) -> None:
         self.lti = lti
@@ -83,5 +92,5 @@ class Lms:
                 return
             resp = self.call("GET", next_url, accept, params=params)
             params = None  # the next link carries the query
-            yield resp.json()
+            yield body(resp)
             next_url = resp.links.get("next", {}).get("url")

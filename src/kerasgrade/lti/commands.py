@@ -6,15 +6,15 @@ import json
 import time
 from pathlib import Path
 
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
 
 from kerasgrade.lti import grades, nrps
 from kerasgrade.lti.client import Lms, Refused, Retry
 from kerasgrade.lti.launches import rule_problem
 from kerasgrade.lti.outbox import WAITING, Outbox
-from kerasgrade.lti.send import memberships_url, send_due
-from kerasgrade.lti.settings import KerasgradeLti, LtiProblem
-from kerasgrade.lti.token import public_jwk
+from kerasgrade.lti.send import send_due
+from kerasgrade.lti.settings import KerasgradeLti, LtiProblem, of_course
+from kerasgrade.lti.token import public_jwk, tool_key
 from kerasgrade.report.gradebook import CourseSettings, course_settings
 from kerasgrade.report.text import say
 
@@ -23,7 +23,7 @@ def _load(root: Path) -> tuple[KerasgradeLti, CourseSettings]:
     from kerasgrade import settings
 
     ours, app = settings.load(root)
-    lti = KerasgradeLti(parent=app)
+    lti = of_course(root, app)
     lti.check()
     if problem := rule_problem(root, lti.user_id):
         raise LtiProblem(problem)
@@ -38,18 +38,13 @@ def roster(root: Path) -> int:
     lti, course = _load(root)
     lms = Lms(lti)
     try:
-        members = nrps.members(lms, memberships_url(root, lti))
-        with _gradebook(course) as gb:
-            change = grades.import_roster(gb, lti, members)
+        change = nrps.refresh(root, lti, lms, course)
     except (Retry, Refused) as exc:
         raise LtiProblem(f"the LMS's roster could not be read: {exc}") from exc
     finally:
         lms.close()
-    say(f"{len(change.students)} student(s) in the gradebook: {', '.join(change.students)}")
-    for other in change.others:
-        say(f"not a student, not added: {other}")
-    for line in change.unusable:
-        say(f"left out: {line}")
+    for line in change.lines():
+        say(line)
     return 1 if change.unusable else 0
 
 
@@ -63,7 +58,7 @@ def sync(root: Path, assignment: str) -> int:
         with _gradebook(course) as gb:
             try:
                 gb.find_assignment(assignment)
-            except Exception:
+            except MissingEntry:
                 raise LtiProblem(f"the gradebook has no assignment {assignment!r}") from None
             found = [s for s in (grades.score(gb, lti, assignment, st.id) for st in gb.students)
                      if s is not None]
@@ -100,7 +95,9 @@ def listing(root: Path) -> int:
     return 0
 
 
-def jwk(root: Path) -> int:
+def jwk(root: Path, pem: bool = False) -> int:
+    """The tool's public key: a JWK (Canvas's "Public JWK"), or PEM (Moodle's "RSA key")."""
     lti, _ = _load(root)
-    print(json.dumps(public_jwk(lti), indent=1))
+    print(tool_key(lti).as_pem(private=False).decode().strip() if pem
+          else json.dumps(public_jwk(lti), indent=1))
     return 0

@@ -47,11 +47,13 @@ def context_path(course: Path) -> Path:
 
 
 def read_context(course: Path) -> dict[str, Any]:
-    """The recorded context, {} before the first launch."""
+    """The recorded context, {} before the first launch (or when it cannot be read: the
+    next launch writes it anew)."""
     try:
-        return json.loads(context_path(course).read_text())
-    except FileNotFoundError:
+        context = json.loads(context_path(course).read_text())
+    except (OSError, ValueError):
         return {}
+    return context if isinstance(context, dict) else {}
 
 
 def rule_problem(course: Path, rule: str) -> str | None:

@@ -125,6 +125,13 @@ class Outbox:
         row = self.db.execute("SELECT min(due) FROM scores WHERE state=?", (WAITING,)).fetchone()
         return row[0]
 
+    def claim(self, row: Row, until: float) -> bool:
+        """Take a due row for one sender until `until`; False when another sender (the
+        service's thread, `kerasgrade lti sync`) took it first. A sender that dies holding
+        it leaves it due again at `until`."""
+        return self.db.execute("UPDATE scores SET due=? WHERE id=? AND state=? AND due=?",
+                               (until, row.id, WAITING, row.due)).rowcount == 1
+
     def sent(self, row: Row, now: float, reason: str = "") -> None:
         self.db.execute("UPDATE scores SET state=?, done=?, reason=? WHERE id=?",
                         (SENT, now, reason, row.id))

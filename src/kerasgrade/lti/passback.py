@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbgrader.api import Gradebook
 
+from kerasgrade.frontends.grader import GraderFailure, failure_line
 from kerasgrade.lti import grades
 from kerasgrade.lti.outbox import Outbox
-from kerasgrade.lti.settings import KerasgradeLti, LtiProblem
+from kerasgrade.lti.settings import LtiProblem, of_course
 from kerasgrade.report.gradebook import CourseSettings
 from kerasgrade.report.text import say
 
@@ -24,18 +24,12 @@ if TYPE_CHECKING:
 IDLE_SECONDS = 30.0  # the longest the thread sleeps with nothing due
 
 
-def _line(exc: BaseException) -> str:
-    return traceback.format_exception_only(exc)[-1].strip()
-
-
 class Passback:
     def __init__(self, root: Path, app: Any, course: CourseSettings) -> None:
-        self.lti = KerasgradeLti(parent=app)
+        self.lti = of_course(root, app)
         self.on = self.lti.configured()
         if not self.on:
             return
-        from kerasgrade.frontends.grader import GraderFailure
-
         try:
             # The LMS's client only where a course uses it: the lti extra (joserfc).
             from kerasgrade.lti.client import Lms
@@ -69,7 +63,7 @@ class Passback:
                     f"{student} (kerasgrade lti roster)")
         except Exception as exc:
             say(f"LTI: the grade of {student} for {assignment} is not in the outbox: "
-                f"{_line(exc)}; `kerasgrade lti sync {assignment}` sends it later")
+                f"{failure_line(exc)}; `kerasgrade lti sync {assignment}` sends it later")
         self.wake.set()
 
     def close(self) -> None:
@@ -83,20 +77,36 @@ class Passback:
         from kerasgrade.lti.send import send_due
 
         outbox = Outbox(self.root)  # this thread's connection
+        roster_at = time.time() if self.lti.roster_minutes > 0 else float("inf")
         try:
             while not self.stopping:
                 self.wake.clear()
+                if time.time() >= roster_at:
+                    roster_at = time.time() + self.lti.roster_minutes * 60
+                    self._roster()
                 try:
                     _tell(send_due(self.root, outbox, self.lms, self.lti))
                     due = outbox.next_due()
                 except Exception as exc:  # a locked or broken outbox: tried again later
-                    say(f"LTI: the outbox could not be sent: {_line(exc)}")
+                    say(f"LTI: the outbox could not be sent: {failure_line(exc)}")
                     due = time.time() + self.lti.retry_seconds
-                wait = IDLE_SECONDS if due is None else due - time.time()
-                self.wake.wait(min(IDLE_SECONDS, max(0.05, wait)))
+                wait = min(IDLE_SECONDS, roster_at - time.time(),
+                           IDLE_SECONDS if due is None else due - time.time())
+                self.wake.wait(max(0.05, wait))
         finally:
             outbox.close()
             self.lms.close()
+
+    def _roster(self) -> None:
+        """The LMS's learners into the gradebook, the roster the service checks ids against;
+        a failure is told and tried at the next period."""
+        from kerasgrade.lti import nrps
+
+        try:
+            for line in nrps.refresh(self.root, self.lti, self.lms, self.course).lines():
+                say(f"LTI roster: {line}")
+        except Exception as exc:
+            say(f"LTI: the LMS's roster could not be read: {failure_line(exc)}")
 
 
 def _tell(done: Round) -> None:

@@ -4,46 +4,15 @@ a refusal concerns one score and the round goes on."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from kerasgrade.lti import ags
 from kerasgrade.lti.client import Lms, Refused, Retry
-from kerasgrade.lti.outbox import STATE, Outbox, Row
+from kerasgrade.lti.context import lineitems_url
+from kerasgrade.lti.outbox import Outbox, Row
 from kerasgrade.lti.settings import KerasgradeLti, LtiProblem
-
-CONTEXT = STATE / "context.json"  # the AGS and NRPS claims of the latest launch
-AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
-NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
-
-
-def _claims(root: Path) -> dict[str, Any]:
-    try:
-        claims = json.loads((root / CONTEXT).read_text())
-    except (OSError, ValueError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
-
-
-def lineitems_url(root: Path, lti: KerasgradeLti) -> str:
-    """The line items URL a launch brought (context.json), else the settings'."""
-    url = (_claims(root).get(AGS_CLAIM) or {}).get("lineitems") or lti.lineitems_url
-    if not url:
-        raise LtiProblem("no line items URL yet: launch the tool once from the LMS course, or "
-                         "set c.KerasgradeLti.lineitems_url")
-    return str(url)
-
-
-def memberships_url(root: Path, lti: KerasgradeLti) -> str:
-    claim = _claims(root).get(NRPS_CLAIM) or {}
-    url = claim.get("context_memberships_url") or lti.memberships_url
-    if not url:
-        raise LtiProblem("no members URL yet: launch the tool once from the LMS course, or set "
-                         "c.KerasgradeLti.memberships_url")
-    return str(url)
 
 
 @dataclass
@@ -60,6 +29,9 @@ def backoff(lti: KerasgradeLti, tries: int) -> float:
 def send_due(root: Path, outbox: Outbox, lms: Lms, lti: KerasgradeLti) -> Round:
     done = Round()
     for row in outbox.due(time.time()):
+        # Held for as long as a send can take: the line item's calls, the score's, a token.
+        if not outbox.claim(row, time.time() + lti.timeout_seconds * 6):
+            continue
         try:
             _send(root, outbox, lms, row)
         except (Retry, LtiProblem) as exc:  # the LMS (or the tool's registration) is unwell

@@ -20,6 +20,7 @@ from kerasgrade.frontends.serve.inbound import STUDENT_ID
 from kerasgrade.report.text import printable
 
 LIS_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/lis"
+KEY = Path(".kerasgrade") / "lti" / "tool-key.pem"
 # The user-id rules: what each reads from a launch's id token and from an NRPS member.
 RULES = ("email_local", "email", "sub", "sourcedid")
 
@@ -40,9 +41,11 @@ class KerasgradeLti(Configurable):
     token_url = Unicode("", help="LTI: the LMS's OAuth 2 access token URL").tag(config=True)
     auth_url = Unicode("", help="LTI: the LMS's OIDC authorization (auth login) URL"
                        ).tag(config=True)
-    private_key = Unicode("", help="LTI: the tool's RSA private key (PEM file). Only the "
-                          "service's user may read it: a key readable by its group or others "
-                          "is refused").tag(config=True)
+    private_key = Unicode(str(KEY), help="LTI: the tool's RSA private key (PEM file), in "
+                          "the course folder's .kerasgrade/, which the sandbox hides from "
+                          "students' code; only the service's user may read it (a key "
+                          "readable by its group or others is refused). Relative to the "
+                          "course folder").tag(config=True)
     user_id = Enum(RULES, default_value="email_local", help="LTI: which LMS field becomes the "
                    "hub user and nbgrader student id: 'email_local' (the e-mail's part before "
                    "@, lower case; the LMS must share e-mails), 'email' (the whole address), "
@@ -57,6 +60,9 @@ class KerasgradeLti(Configurable):
                            "and {assignment}, e.g. https://hub.example.edu/hub/user-redirect/"
                            "lab/tree/{assignment}/feedback (empty: the comment names "
                            "nbgrader fetch_feedback)").tag(config=True)
+    roster_minutes = Float(60.0, help="LTI: `kerasgrade serve` reads the LMS course's "
+                           "learners into the gradebook at start and then this often, as "
+                           "`kerasgrade lti roster` does (0: never)").tag(config=True)
     retry_seconds = Float(5.0, help="LTI: the first wait before a score the LMS did not take "
                           "(down, 5xx, token refused) is sent again; it doubles each time"
                           ).tag(config=True)
@@ -65,8 +71,13 @@ class KerasgradeLti(Configurable):
     timeout_seconds = Float(10.0, help="LTI: seconds one call to the LMS may take"
                             ).tag(config=True)
 
+    course_root = Path(".")  # set by `load`: where a relative private_key is
+
     def configured(self) -> bool:
         return bool(self.issuer or self.client_id or self.token_url)
+
+    def key_path(self) -> Path:
+        return (self.course_root / self.private_key).absolute()
 
     def check(self) -> None:
         """Refuse settings the service cannot send a grade with: a message that says what
@@ -77,16 +88,26 @@ class KerasgradeLti(Configurable):
             raise LtiProblem("LTI is not configured: set "
                              + ", ".join(f"c.KerasgradeLti.{m}" for m in missing)
                              + " in nbgrader_config.py (docs/lti.md)")
-        key_problem(Path(self.private_key))
+        key_problem(self.key_path(), self.course_root)
+        try:
+            self.feedback_url.format(student="s", assignment="a")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise LtiProblem(f"c.KerasgradeLti.feedback_url {self.feedback_url!r} can hold "
+                             f"only {{student}} and {{assignment}}: {exc!r}") from None
 
     def read_key(self) -> str:
         self.check()
-        return Path(self.private_key).read_text()
+        return self.key_path().read_text()
 
 
-def key_problem(path: Path) -> None:
-    """The tool's key must be a file of the service's user that no one else can read: a
-    student who reads it can post any grade to the LMS."""
+def key_problem(path: Path, root: Path) -> None:
+    """The tool's key must be a file of the service's user that no one else can read, where
+    the sandbox hides it: a student who reads it can post any grade to the LMS."""
+    if not any(path.resolve().is_relative_to(h) for h in _hidden(root)):
+        raise LtiProblem(f"the LTI private key {path} is outside the course's private "
+                         f"folders, where code run by the grader could read it: move it to "
+                         f"{root.absolute() / KEY} (chmod 600) and set "
+                         "c.KerasgradeLti.private_key to it")
     try:
         info = path.stat()
     except OSError as exc:
@@ -100,6 +121,13 @@ def key_problem(path: Path) -> None:
     if info.st_uid != os.geteuid():
         raise LtiProblem(f"the LTI private key {path} belongs to another user (uid "
                          f"{info.st_uid}): it must be the service's own, chmod 600")
+
+
+def _hidden(root: Path) -> list[Path]:
+    """The course's folders the sandbox hides (kerasgrade.course.layout.private_paths)."""
+    from kerasgrade.course.layout import private_paths
+
+    return [p.resolve() for p in private_paths(root.absolute()) if p != Path("/run")]
 
 
 def student_id(rule: str, user: dict[str, Any]) -> str:
@@ -123,8 +151,15 @@ def student_id(rule: str, user: dict[str, Any]) -> str:
     return str(value)
 
 
+def of_course(root: Path, app: Any) -> KerasgradeLti:
+    """The course's LTI settings from nbgrader's app that read its nbgrader_config.py."""
+    lti = KerasgradeLti(parent=app)
+    lti.course_root = root
+    return lti
+
+
 def load(root: Path) -> KerasgradeLti:
     """The course's LTI settings, from its nbgrader_config.py as kerasgrade.settings reads it."""
     from kerasgrade import settings
 
-    return KerasgradeLti(parent=settings.load(root)[1])
+    return of_course(root, settings.load(root)[1])

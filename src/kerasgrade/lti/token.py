@@ -13,6 +13,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from kerasgrade.lti.settings import KerasgradeLti, LtiProblem
+from kerasgrade.report.text import printable
 
 SCOPES = (
     "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
@@ -28,7 +29,7 @@ def tool_key(lti: KerasgradeLti) -> RSAKey:
     try:
         return RSAKey.import_key(lti.read_key())
     except ValueError as exc:
-        raise LtiProblem(f"the LTI private key {lti.private_key} is not an RSA key in PEM: "
+        raise LtiProblem(f"the LTI private key {lti.key_path()} is not an RSA key in PEM: "
                          f"{exc}") from exc
 
 
@@ -73,8 +74,8 @@ class Tokens:
             resp.raise_for_status()
         try:
             answer = resp.json()
-            token = str(answer["access_token"])
-        except (ValueError, KeyError, TypeError):
+            return (str(answer["access_token"]),
+                    time.time() + float(answer.get("expires_in") or 3600))
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise LtiProblem(f"the LMS refused the tool's access token request "
-                             f"({resp.status_code}): {resp.text[:300]}") from None
-        return token, time.time() + float(answer.get("expires_in") or 3600)
+                             f"({resp.status_code}): {printable(resp.text, 300)}") from None

@@ -37,7 +37,7 @@ from kerasgrade.frontends.serve.inbound import NotFinished, Refused
 from kerasgrade.frontends.serve.queue import Entry, Queue
 from kerasgrade.lti.launches import rule_problem
 from kerasgrade.lti.passback import Passback
-from kerasgrade.lti.settings import KerasgradeLti
+from kerasgrade.lti.settings import of_course
 from kerasgrade.report import gradebook
 from kerasgrade.report.text import printable, say
 from kerasgrade.settings import Kerasgrade
@@ -117,7 +117,7 @@ class Service:
         self.root = root
         if not (self.root / "nbgrader_config.py").is_file():
             raise GraderFailure(f"no nbgrader_config.py in {self.root}: is it the course folder?")
-        lti = KerasgradeLti(parent=app)  # the hub's users must be named as the roster names them
+        lti = of_course(root, app)  # the hub's users must be named as the roster names them
         if lti.configured() and (problem := rule_problem(root, lti.user_id)):
             raise GraderFailure(problem)
         self.settings = settings
@@ -130,12 +130,13 @@ class Service:
             say(f"waiting: {waiting}")
         self.state = self.root / SERVE_DIR
         self.queue = Queue(self.state / "queue.db", self.state / "events.jsonl")
-        self.lti = Passback(self.root, app, self.grader.course)  # grades to the LMS, if set
         coursedir = self.exchange.coursedir
         self.caps = inbound.Caps(file_bytes=coursedir.max_file_size * 1000,
                                  total_bytes=coursedir.max_dir_size * 1000,
                                  files=settings.max_files, depth=settings.max_depth)
         self._check_identity()
+        # After the check has read (or made) the gradebook the LMS's roster goes into.
+        self.lti = Passback(self.root, app, self.grader.course)  # grades to the LMS, if set
         self.released = [a for a in assignments.ASSIGNMENTS
                          if release_notebook(self.root, a).is_file()]
         if not self.released:
