@@ -1,11 +1,13 @@
 """The outbox on its own (real SQLite, no LMS): one row per grade, the latest grade wins, a
-student without an LMS id refused at once, one sender per row, and all of it on disk."""
+student without an LMS id or who never launched refused at once, one sender per row, and all
+of it on disk."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
+from kerasgrade.lti.launches import record_launch
 from kerasgrade.lti.outbox import REFUSED, REPLACED, SENT, WAITING, Outbox, Score
 
 GRADE = Score(student="ada", assignment="02-connected-networks", user="u-1", given=11.0,
@@ -36,6 +38,18 @@ def test_a_student_without_an_lms_id_is_refused_at_once_with_what_to_do(tmp_path
     assert box.due(10.0) == []
     [row] = box.listing()
     assert "kerasgrade lti roster" in row.reason
+    box.close()
+
+
+def test_a_user_the_launch_record_lacks_is_refused_at_once(tmp_path: Path) -> None:
+    record_launch(tmp_path, {"iss": "https://lms.example", "aud": "tool", "sub": "u-1"}, "ada",
+                  "email_local")
+    box = Outbox(tmp_path)
+    assert box.add(dataclasses.replace(GRADE, student="alan", user="u-2"), 1.0) == REFUSED
+    assert box.reason("alan", GRADE.assignment).startswith(
+        "alan never launched the tool from the LMS")
+    assert box.add(GRADE, 1.0) == "added"  # u-1 launched
+    assert [row.score.student for row in box.due(10.0)] == ["ada"]
     box.close()
 
 

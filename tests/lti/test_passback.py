@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from conftest import ADA, ALAN, GRACE
 from lti_course import REPO, enrol, grade, grade_by_hand, write_context
-from lti_platform import Platform, public_pem
+from lti_platform import CLIENT_ID, ISSUER, Platform, public_pem
 from nbgrader.api import Gradebook
 
 from kerasgrade import settings
 from kerasgrade.frontends import cli
 from kerasgrade.frontends.grader import GraderFailure
+from kerasgrade.lti.launches import record_launch
 from kerasgrade.lti.outbox import REFUSED, SENT, WAITING, Outbox
 from kerasgrade.lti.passback import Passback
 from kerasgrade.report.gradebook import course_settings
@@ -239,6 +240,23 @@ def test_a_user_who_never_launched_is_reported(course: Path, lms: Platform) -> N
     grade(course, A02, "ada")
     assert lti(course, "sync", A02) == 1
     assert states(course)[REFUSED] == 1 and lms.gradebook.posted == []
+
+
+def test_a_user_the_launch_record_lacks_is_reported_before_the_lms_is_asked(
+        course: Path, lms: Platform, capsys: pytest.CaptureFixture[str]) -> None:
+    record_launch(course, lms.claims() | {"sub": ALAN.sub, "iss": ISSUER, "aud": CLIENT_ID},
+                  "alan", "email_local")  # Alan launched, Ada never did
+    enrol(course, ADA, ALAN)
+    grade(course, A02, "ada")
+    grade(course, A02, "alan")
+    assert lti(course, "sync", A02) == 1
+    assert [s["userId"] for s in lms.gradebook.posted] == [ALAN.sub]
+    assert ("refused: ada 02-connected-networks: ada never launched the tool from the LMS"
+            in capsys.readouterr().out)
+    assert lti(course, "outbox") == 0
+    assert ("ada  02-connected-networks  14/14  refused: ada never launched the tool from the "
+            "LMS, and an LMS takes no score for such a user: once they have, `kerasgrade lti "
+            "sync 02-connected-networks` sends it") in capsys.readouterr().out
 
 
 def test_a_restart_resumes_the_outbox(

@@ -11,7 +11,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from kerasgrade.lti import grades, nrps
 from kerasgrade.lti.client import Lms, Refused, Retry
 from kerasgrade.lti.launches import rule_problem
-from kerasgrade.lti.outbox import WAITING, Outbox
+from kerasgrade.lti.outbox import REFUSED, WAITING, Outbox
 from kerasgrade.lti.send import send_due
 from kerasgrade.lti.settings import KerasgradeLti, LtiProblem, of_course
 from kerasgrade.lti.token import public_jwk, tool_key
@@ -63,6 +63,9 @@ def sync(root: Path, assignment: str) -> int:
             found = [s for s in (grades.score(gb, lti, assignment, st.id) for st in gb.students)
                      if s is not None]
         added = [outbox.add(s, time.time()) for s in found]
+        # Refused before the LMS is asked (no LMS user, never launched): told with the rest.
+        unsent = [f"{s.student} {s.assignment}: {outbox.reason(s.student, s.assignment)}"
+                  for s, outcome in zip(found, added, strict=True) if outcome == REFUSED]
         done = send_due(root, outbox, lms, lti)
         waiting = outbox.count(WAITING)
     finally:
@@ -70,12 +73,12 @@ def sync(root: Path, assignment: str) -> int:
         outbox.close()
     say(f"{assignment}: {len(found)} grade(s); {added.count('duplicate')} already with the LMS "
         f"or waiting, {done.sent} sent now")
-    for line in done.refused:
+    for line in unsent + done.refused:
         say(f"refused: {line}")
     if waiting:
         say(f"{waiting} score(s) wait ({done.waiting or 'not due yet'}): `kerasgrade serve` "
             "sends them, or run this again")
-    return 1 if done.refused or waiting or "refused" in added else 0
+    return 1 if unsent or done.refused or waiting else 0
 
 
 def listing(root: Path) -> int:

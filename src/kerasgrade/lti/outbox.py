@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from kerasgrade.lti.launches import NEVER_LAUNCHED, never_launched
+
 STATE = Path(".kerasgrade") / "lti"
 OUTBOX = STATE / "outbox.db"
 WAITING, SENT, REFUSED, REPLACED = "waiting", "sent", "refused", "replaced"
@@ -72,6 +74,7 @@ class Outbox:
     """One connection, for the thread that made it."""
 
     def __init__(self, root: Path) -> None:
+        self.root = root
         path = root / OUTBOX
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
@@ -83,7 +86,8 @@ class Outbox:
 
     def add(self, score: Score, now: float) -> str:
         """Write a score down: 'added', or 'duplicate' when it is the grade that waits or was
-        sent last. A student the LMS has no id for is refused at once, with what to do."""
+        sent last. A student the LMS has no id for, or who never launched the tool from it, is
+        refused at once, with what to do."""
         digest = score.digest()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
@@ -101,12 +105,22 @@ class Outbox:
                 state, reason = REFUSED, (
                     f"the LMS's roster has no user for {score.student}: they are not in the "
                     "LMS course, or the roster was not read (kerasgrade lti roster)")
+            elif never_launched(self.root, score.user):
+                state, reason = REFUSED, (
+                    f"{score.student} {NEVER_LAUNCHED}, and an LMS takes no score for such a "
+                    f"user: once they have, `kerasgrade lti sync {score.assignment}` sends it")
             self.db.execute(
                 "INSERT INTO scores (student, assignment, score, digest, state, due, reason, "
                 "added) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (score.student, score.assignment, json.dumps(asdict(score)), digest, state,
                  now, reason, now))
         return "added" if state == WAITING else REFUSED
+
+    def reason(self, student: str, assignment: str) -> str:
+        """Why the latest row of the student's assignment is where it is ('' when sent)."""
+        row = self.db.execute("SELECT reason FROM scores WHERE student=? AND assignment=? "
+                              "ORDER BY id DESC LIMIT 1", (student, assignment)).fetchone()
+        return row[0] if row else ""
 
     def _rows(self, where: str, args: tuple[Any, ...]) -> list[Row]:
         return [Row(r[0], Score(**json.loads(r[1])), *r[2:]) for r in self.db.execute(

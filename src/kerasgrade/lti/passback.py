@@ -13,7 +13,7 @@ from nbgrader.api import Gradebook
 
 from kerasgrade.frontends.grader import GraderFailure, failure_line
 from kerasgrade.lti import grades
-from kerasgrade.lti.outbox import Outbox
+from kerasgrade.lti.outbox import REFUSED, Outbox
 from kerasgrade.lti.settings import LtiProblem, of_course
 from kerasgrade.report.gradebook import CourseSettings
 from kerasgrade.report.text import say
@@ -58,9 +58,9 @@ class Passback:
         try:
             with Gradebook(self.course.db_url, self.course.course_id) as gb:
                 score = grades.score(gb, self.lti, assignment, student)
-            if score is not None and self.outbox.add(score, time.time()) == "refused":
-                say(f"LTI: {student} {assignment}: not sent: the LMS's roster has no user for "
-                    f"{student} (kerasgrade lti roster)")
+            if score is not None and self.outbox.add(score, time.time()) == REFUSED:
+                say(f"LTI: {student} {assignment}: not sent: "
+                    f"{self.outbox.reason(student, assignment)}")
         except Exception as exc:
             say(f"LTI: the grade of {student} for {assignment} is not in the outbox: "
                 f"{failure_line(exc)}; `kerasgrade lti sync {assignment}` sends it later")
