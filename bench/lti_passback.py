@@ -30,6 +30,7 @@ from lti_course import enrol, grade, make_course  # noqa: E402
 from lti_platform import ROSTER, Platform  # noqa: E402
 
 from kerasgrade import settings  # noqa: E402
+from kerasgrade.frontends import assignment  # noqa: E402
 from kerasgrade.lti.passback import Passback  # noqa: E402
 from kerasgrade.report.gradebook import course_settings  # noqa: E402
 
@@ -50,6 +51,7 @@ def main() -> int:
         app = settings.load(course)[1]
         service = Passback(course, app, course_settings(course, None, app.config))
         times, lost = [], 0
+        spec = assignment(AID)
         try:
             for n in range(args.grades):
                 member = learners[n % len(learners)]
@@ -58,7 +60,7 @@ def main() -> int:
                 grade(course, AID, student, lost={"epochs": lost_points} if lost_points else None)
                 before = len(lms.gradebook.scores_of(member.sub))
                 start = time.monotonic()
-                service.released(student, AID)
+                service.released(student, spec)
                 while len(lms.gradebook.scores_of(member.sub)) == before:
                     if time.monotonic() - start > 30:
                         lost += 1

@@ -1,7 +1,8 @@
 """One rule names LMS users, not two: the hub records the rule it named launches by
 (KERASGRADE_LTI_USER_ID) in the course's launch record, and `kerasgrade serve`,
 `kerasgrade lti roster` and `kerasgrade lti sync` refuse to run, in one line, while the course's
-c.KerasgradeLti.user_id is another. In process, before anything reaches an LMS: the fast tier."""
+c.KerasgradeLti.user_id is another; `lti sync` refuses an unknown assignment as plainly. In
+process, before anything reaches an LMS: the fast tier."""
 
 from __future__ import annotations
 
@@ -76,3 +77,15 @@ def test_the_same_rule_or_none_recorded_yet_goes_on(
     assert cli.main(["lti", "--root", str(root), "roster"]) == 2
     said = capsys.readouterr().err
     assert "the hub names LMS users" not in said and said.strip(), said
+
+
+def test_sync_refuses_an_unknown_assignment_at_the_door(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = course(tmp_path, None)
+    assert cli.main(["lti", "--root", str(root), "sync", "02-no-such"]) == 2
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err.startswith("kerasgrade lti sync: unknown assignment '02-no-such'; known: "
+                               "01-"), said.err
+    assert len(said.err.splitlines()) == 1
+    assert not (root / ".kerasgrade" / "lti" / "outbox.db").exists()  # refused before it began

@@ -18,7 +18,7 @@ from lti_platform import CLIENT_ID, ISSUER, Platform, public_pem
 from nbgrader.api import Gradebook
 
 from kerasgrade import settings
-from kerasgrade.frontends import cli
+from kerasgrade.frontends import assignment, cli
 from kerasgrade.frontends.grader import GraderFailure
 from kerasgrade.lti.launches import record_launch
 from kerasgrade.lti.outbox import REFUSED, SENT, WAITING, Outbox
@@ -28,6 +28,7 @@ from kerasgrade.report.gradebook import course_settings
 pytestmark = pytest.mark.slow  # each test starts the platform's server
 
 A02, A04 = "02-connected-networks", "04-improving-your-network"
+SPEC02 = assignment(A02)
 
 
 def wait_for(what: Callable[[], object], seconds: float = 10.0) -> None:
@@ -109,7 +110,7 @@ def test_a_released_grade_reaches_the_lms_once_fully_graded(
     grade(course, A02, "ada", lost={"test_accuracy": 3.0})
     service = passback()
     start = time.monotonic()
-    service.released("ada", A02)
+    service.released("ada", SPEC02)
     wait_for(lambda: lms.gradebook.result(A02, ADA.sub))
     assert time.monotonic() - start < 5.0
     wait_for(lambda: states(course)[SENT] == 1)
@@ -120,17 +121,17 @@ def test_a_released_grade_reaches_the_lms_once_fully_graded(
     [item] = lms.gradebook.line_items.values()
     assert (item["resourceId"], item["tag"], item["scoreMaximum"]) == (A02, "kerasgrade", 14.0)
     # The same grade again, from the service and from `lti sync`: one score, one line item.
-    service.released("ada", A02)
+    service.released("ada", SPEC02)
     assert lti(course, "sync", A02) == 0
     time.sleep(0.5)
     assert len(lms.gradebook.scores_of(ADA.sub)) == 1
     assert len(lms.gradebook.line_items) == 1
     # A regrade, then back to the first grade: each is news to the LMS.
     grade(course, A02, "ada")
-    service.released("ada", A02)
+    service.released("ada", SPEC02)
     wait_for(lambda: len(lms.gradebook.scores_of(ADA.sub)) == 2)
     grade(course, A02, "ada", lost={"test_accuracy": 3.0})
-    service.released("ada", A02)
+    service.released("ada", SPEC02)
     wait_for(lambda: len(lms.gradebook.scores_of(ADA.sub)) == 3)
     assert lms.gradebook.result(A02, ADA.sub)["scoreGiven"] == 11.0
 
@@ -167,8 +168,8 @@ def test_platform_down_then_up_every_grade_arrives_once(
     two_graded(course, {"epochs": 1.0})
     lms.down()
     service = passback()
-    service.released("ada", A02)
-    service.released("alan", A02)
+    service.released("ada", SPEC02)
+    service.released("alan", SPEC02)
     box = Outbox(course)
     try:
         wait_for(lambda: any(r.tries >= 2 for r in box.listing()))
@@ -188,8 +189,8 @@ def test_500s_then_ok_every_grade_arrives_once(
     two_graded(course)
     lms.fail_posts = 3  # the line item's creation and the first scores
     service = passback()
-    service.released("ada", A02)
-    service.released("alan", A02)
+    service.released("ada", SPEC02)
+    service.released("alan", SPEC02)
     wait_for(lambda: states(course)[SENT] == 2)
     assert lms.fail_posts == 0
     assert [len(lms.gradebook.scores_of(m.sub)) for m in (ADA, ALAN)] == [1, 1]
@@ -200,11 +201,11 @@ def test_a_refused_token_is_renewed_and_the_score_goes(
         course: Path, lms: Platform, passback: Callable[[], Passback]) -> None:
     two_graded(course)
     service = passback()
-    service.released("ada", A02)
+    service.released("ada", SPEC02)
     wait_for(lambda: lms.gradebook.result(A02, ADA.sub))
     tokens = len(lms.course.issued)
     lms.revoke_tokens()  # the token the service holds is now stale
-    service.released("alan", A02)
+    service.released("alan", SPEC02)
     wait_for(lambda: lms.gradebook.result(A02, ALAN.sub))
     wait_for(lambda: states(course) == {WAITING: 0, SENT: 2, REFUSED: 0})
     assert len(lms.course.issued) == tokens + 1
@@ -265,7 +266,7 @@ def test_a_restart_resumes_the_outbox(
     grade(course, A02, "ada")
     lms.down()
     first = passback()
-    first.released("ada", A02)
+    first.released("ada", SPEC02)
     wait_for(lambda: states(course)[WAITING] == 1)
     first.close()  # the service stops with the score unsent
     lms.up()

@@ -139,8 +139,13 @@ def _lti(args: argparse.Namespace) -> int:
 
     root = args.root.resolve()
     try:
-        if args.action == "sync":
-            return commands.sync(root, args.assignment)
+        spec = assignment(args.assignment) if args.action == "sync" else None
+    except KeyError as exc:  # an unknown id, refused at the door
+        print(f"kerasgrade lti sync: {exc.args[0]}", file=sys.stderr)
+        return 2
+    try:
+        if spec is not None:
+            return commands.sync(root, spec)
         if args.action == "jwk":
             return commands.jwk(root, args.pem)
         return {"roster": commands.roster, "outbox": commands.listing}[args.action](root)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.lti import grades, nrps
 from kerasgrade.lti.client import Lms, Refused, Retry
 from kerasgrade.lti.launches import rule_problem
@@ -48,7 +49,7 @@ def roster(root: Path) -> int:
     return 1 if change.unusable else 0
 
 
-def sync(root: Path, assignment: str) -> int:
+def sync(root: Path, spec: Assignment) -> int:
     """Every student's score on the assignment into the outbox (the same grade twice is one),
     then one round of sending."""
     lti, course = _load(root)
@@ -57,10 +58,10 @@ def sync(root: Path, assignment: str) -> int:
     try:
         with _gradebook(course) as gb:
             try:
-                gb.find_assignment(assignment)
+                gb.find_assignment(spec.id)
             except MissingEntry:
-                raise LtiProblem(f"the gradebook has no assignment {assignment!r}") from None
-            found = [s for s in (grades.score(gb, lti, assignment, st.id) for st in gb.students)
+                raise LtiProblem(f"the gradebook has no assignment {spec.id!r}") from None
+            found = [s for s in (grades.score(gb, lti, spec, st.id) for st in gb.students)
                      if s is not None]
         added = [outbox.add(s, time.time()) for s in found]
         # Refused before the LMS is asked (no LMS user, never launched): told with the rest.
@@ -71,7 +72,7 @@ def sync(root: Path, assignment: str) -> int:
     finally:
         lms.close()
         outbox.close()
-    say(f"{assignment}: {len(found)} grade(s); {added.count('duplicate')} already with the LMS "
+    say(f"{spec.id}: {len(found)} grade(s); {added.count('duplicate')} already with the LMS "
         f"or waiting, {done.sent} sent now")
     for line in unsent + done.refused:
         say(f"refused: {line}")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from kerasgrade.course import assignments
+from kerasgrade.course.assignments import Assignment
 from kerasgrade.lti.outbox import Score
 from kerasgrade.lti.settings import KerasgradeLti
 
@@ -25,23 +25,22 @@ def _comment(lti: KerasgradeLti, student: str, assignment: str, given: float, ma
     return " ".join(parts)
 
 
-def score(gb: Gradebook, lti: KerasgradeLti, assignment: str, student: str,
+def score(gb: Gradebook, lti: KerasgradeLti, spec: Assignment, student: str,
           when: datetime | None = None) -> Score | None:
     """The score to send, or None when the student has no submission of the assignment."""
     try:
-        sub = gb.find_submission(assignment, student)
+        sub = gb.find_submission(spec.id, student)
     except MissingEntry:
         return None
-    spec = assignments.ASSIGNMENTS.get(assignment)
     penalty = float(sub.late_submission_penalty or 0.0)
     given = round(max(0.0, float(sub.score) - penalty), 4)
     maximum = float(sub.max_score)
     # An assignment with written answers waits for the formgrader's grade (nbgrader flags it).
-    pending = bool(spec is not None and spec.manual and sub.needs_manual_grade)
+    pending = bool(spec.manual and sub.needs_manual_grade)
     return Score(
-        student=student, assignment=assignment,
+        student=student, assignment=spec.id,
         user=gb.find_student(student).lms_user_id or "", given=given, maximum=maximum,
         pending_manual=pending,
-        comment=_comment(lti, student, assignment, given, maximum, penalty, pending),
+        comment=_comment(lti, student, spec.id, given, maximum, penalty, pending),
         timestamp=(when or datetime.now(UTC)).isoformat(timespec="milliseconds"),
-        label=spec.title if spec is not None else assignment)
+        label=spec.title)

@@ -19,6 +19,7 @@ from kerasgrade.report.gradebook import CourseSettings
 from kerasgrade.report.text import say
 
 if TYPE_CHECKING:
+    from kerasgrade.course.assignments import Assignment
     from kerasgrade.lti.send import Round
 
 IDLE_SECONDS = 30.0  # the longest the thread sleeps with nothing due
@@ -50,20 +51,19 @@ class Passback:
         self.thread.start()
         say(f"grades go to the LMS {self.lti.issuer} (c.KerasgradeLti)")
 
-    def released(self, student: str, assignment: str) -> None:
+    def released(self, student: str, spec: Assignment) -> None:
         """Write the student's grade to the outbox and wake the sender; never raises: the
         outbox is the LMS's business, not the grading's."""
         if not self.on:
             return
         try:
             with Gradebook(self.course.db_url, self.course.course_id) as gb:
-                score = grades.score(gb, self.lti, assignment, student)
+                score = grades.score(gb, self.lti, spec, student)
             if score is not None and self.outbox.add(score, time.time()) == REFUSED:
-                say(f"LTI: {student} {assignment}: not sent: "
-                    f"{self.outbox.reason(student, assignment)}")
+                say(f"LTI: {student} {spec.id}: not sent: {self.outbox.reason(student, spec.id)}")
         except Exception as exc:
-            say(f"LTI: the grade of {student} for {assignment} is not in the outbox: "
-                f"{failure_line(exc)}; `kerasgrade lti sync {assignment}` sends it later")
+            say(f"LTI: the grade of {student} for {spec.id} is not in the outbox: "
+                f"{failure_line(exc)}; `kerasgrade lti sync {spec.id}` sends it later")
         self.wake.set()
 
     def close(self) -> None:

@@ -371,4 +371,5 @@ class Service:
             self._fault(entry, str(exc))
             return
         self.queue.move(entry.name, "released")
-        self.lti.released(entry.student, entry.assignment)  # the outbox; never waits on the LMS
+        # The outbox; never waits on the LMS.
+        self.lti.released(entry.student, self.grader.spec(entry.assignment))
