@@ -17,10 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kerasgrade.lti.launches import NEVER_LAUNCHED, never_launched
+from kerasgrade.lti.launches import FOLDER, NEVER_LAUNCHED, never_launched
 
-STATE = Path(".kerasgrade") / "lti"
-OUTBOX = STATE / "outbox.db"
+OUTBOX = FOLDER / "outbox.db"
 WAITING, SENT, REFUSED, REPLACED = "waiting", "sent", "refused", "replaced"
 
 SCHEMA = """

@@ -17,10 +17,11 @@ from traitlets import Enum, Float, Unicode
 from traitlets.config import Configurable
 
 from kerasgrade.frontends.serve.inbound import STUDENT_ID
+from kerasgrade.lti.launches import FOLDER
 from kerasgrade.report.text import printable
 
 LIS_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/lis"
-KEY = Path(".kerasgrade") / "lti" / "tool-key.pem"
+KEY = FOLDER / "tool-key.pem"
 # The user-id rules: what each reads from a launch's id token and from an NRPS member.
 RULES = ("email_local", "email", "sub", "sourcedid")
 
