@@ -20,8 +20,11 @@ holds: the penalty `nbgrader autograde` would give.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +42,7 @@ from kerasgrade.course.assignments import Assignment
 from kerasgrade.results import SubmissionResult
 
 NBGRADER_CONFIG = "nbgrader_config.py"
+LOCK = Path(".kerasgrade") / "gradebook.lock"
 
 
 class GradebookMismatch(RuntimeError):
@@ -51,6 +55,26 @@ class CourseSettings:
     db_url: str
     course_id: str
     config: Config  # the course's nbgrader configuration, late penalty plugin included
+    root: Path  # the course folder
+
+    @contextlib.contextmanager
+    def setting_up(self) -> Iterator[None]:
+        """One grader at a time creates the gradebook's tables or registers an assignment.
+
+        nbgrader creates a new gradebook's tables (alembic) when it is first opened, unguarded:
+        two graders that open a new one at once (three batches started together, a batch beside
+        the service) both create them, and one stops on "table alembic_version already
+        exists". A lock in the course's own folder serialises that, whatever the database.
+        """
+        lock = self.root / LOCK
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            yield
+
+    def open(self) -> Gradebook:
+        with self.setting_up():
+            return Gradebook(self.db_url, self.course_id)
 
     def ignore(self) -> list[str]:
         """The file patterns nbgrader's apps pass over (CourseDirectory.ignore)."""
@@ -75,6 +99,7 @@ def course_settings(root: Path, db_url: str | None = None, config: Config | None
         db_url=db_url or course.get("db_url") or f"sqlite:///{(root / 'gradebook.db').resolve()}",
         course_id=course.get("course_id") or "default_course",
         config=config,
+        root=root,
     )
 
 
@@ -94,7 +119,7 @@ class GradebookWriter:
 
     def __init__(self, settings: CourseSettings) -> None:
         self.settings = settings
-        self.gb = Gradebook(settings.db_url, settings.course_id)
+        self.gb = settings.open()
 
     def __enter__(self) -> GradebookWriter:
         return self
@@ -118,6 +143,10 @@ class GradebookWriter:
         Raises GradebookMismatch when the gradebook's grade cells and points differ from the
         grader's checks, before anything is graded.
         """
+        with self.settings.setting_up():
+            return self._ensure_assignment(spec, release)
+
+    def _ensure_assignment(self, spec: Assignment, release: Path) -> str:
         assignment_id = spec.id
         try:
             assignment = self.gb.find_assignment(assignment_id)

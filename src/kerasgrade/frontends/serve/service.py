@@ -25,7 +25,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from nbgrader.api import Gradebook
 from sqlalchemy.exc import SQLAlchemyError
 
 from kerasgrade.course import assignments
@@ -251,8 +250,7 @@ class Service:
         """The gradebook's students, whom the service grades; None in an open course."""
         if self.settings.open_course:
             return None
-        course = self.grader.course
-        with Gradebook(course.db_url, course.course_id) as gb:
+        with self.grader.course.open() as gb:
             return {student.id for student in gb.students}
 
     def _copy(self, name: str) -> Path:
