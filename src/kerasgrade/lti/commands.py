@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
 
 from kerasgrade.course.assignments import Assignment
 from kerasgrade.lti import grades, nrps
@@ -31,8 +31,6 @@ def _load(root: Path) -> tuple[KerasgradeLti, CourseSettings]:
     return lti, course_settings(root, ours.db or None, app.config)
 
 
-def _gradebook(course: CourseSettings) -> Gradebook:
-    return Gradebook(course.db_url, course.course_id)
 
 
 def roster(root: Path) -> int:
@@ -56,7 +54,7 @@ def sync(root: Path, spec: Assignment) -> int:
     outbox = Outbox(root)
     lms = Lms(lti)
     try:
-        with _gradebook(course) as gb:
+        with course.open() as gb:
             try:
                 gb.find_assignment(spec.id)
             except MissingEntry:

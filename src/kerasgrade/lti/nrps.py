@@ -79,5 +79,5 @@ def import_roster(gb: Gradebook, lti: KerasgradeLti, members: list[dict[str, Any
 def refresh(root: Path, lti: KerasgradeLti, lms: Lms, course: CourseSettings) -> RosterChange:
     """The LMS course's members read now, its learners into the gradebook."""
     found = members(lms, memberships_url(root, lti))
-    with Gradebook(course.db_url, course.course_id) as gb:
+    with course.open() as gb:
         return import_roster(gb, lti, found)

@@ -9,8 +9,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nbgrader.api import Gradebook
-
 from kerasgrade.frontends.grader import GraderFailure, failure_line
 from kerasgrade.lti import grades
 from kerasgrade.lti.outbox import REFUSED, Outbox
@@ -57,7 +55,7 @@ class Passback:
         if not self.on:
             return
         try:
-            with Gradebook(self.course.db_url, self.course.course_id) as gb:
+            with self.course.open() as gb:
                 score = grades.score(gb, self.lti, spec, student)
             if score is not None and self.outbox.add(score, time.time()) == REFUSED:
                 say(f"LTI: {student} {spec.id}: not sent: {self.outbox.reason(student, spec.id)}")
