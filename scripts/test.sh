@@ -10,6 +10,9 @@ python3 -m ruff check .
 # others train on the 5,000-digit sample.
 python3 -m kerasgrade data fetch --dest data
 # Two processes, each taking whole files (module fixtures stay shared): most tests wait on a
-# single-threaded TensorFlow kernel, so both cores work. --durations shows where time goes.
-python3 -m pytest tests -p no:cacheprovider -ra -n 2 --dist loadfile --durations=25 \
-  --full-data data "$@"
+# single-threaded TensorFlow kernel, so both cores work. xdist hands out files in the order
+# tests/conftest.py puts them (longest first) only with --no-loadscope-reorder: by default it
+# sorts them by their number of tests, which started the 15-minute full-data file 14th of 58.
+# --durations shows where time goes.
+python3 -m pytest tests -p no:cacheprovider -ra -n 2 --dist loadfile --no-loadscope-reorder \
+  --durations=25 --full-data data "$@"

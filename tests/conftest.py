@@ -45,7 +45,9 @@ LONGEST = ("test_full_data.py", "test_autograder.py", "test_hostile.py", "test_s
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest files first, then the other slow ones: with --dist loadfile the short files
-    fill in around the long ones, instead of one long file starting last."""
+    fill in around the long ones, instead of one long file starting last. xdist keeps this order
+    only with --no-loadscope-reorder (scripts/test.sh); by default it sorts the files by their
+    number of tests."""
     slow = {item.path for item in items if item.get_closest_marker("slow")}
 
     def rank(item: pytest.Item) -> tuple[int, bool]:
