@@ -20,6 +20,18 @@ Every path comes from an environment variable, with the default in brackets:
                                                                [/srv/jupyterhub]
   KERASGRADE_HUB_URL       where the hub listens               [http://127.0.0.1:8000]
   KERASGRADE_SERVE_WORKERS warm grading workers of the service [2]
+
+Students may come from the LMS instead, with LTI 1.3 (docs/lti.md): set KERASGRADE_LTI_ISSUER
+and the hub takes launches from that LMS in place of PAM logins:
+
+  KERASGRADE_LTI_ISSUER         the LMS's issuer (Canvas: https://canvas.instructure.com)
+  KERASGRADE_LTI_CLIENT_ID      the tool's client id in the LMS (comma-separated for several)
+  KERASGRADE_LTI_DEPLOYMENT_ID  the deployment ids whose launches get in (comma-separated)
+  KERASGRADE_LTI_CONTEXT_ID     the LMS course's context id (optional, comma-separated)
+  KERASGRADE_LTI_AUTH_URL       the LMS's OIDC authorization endpoint
+  KERASGRADE_LTI_KEYSET_URL     the LMS's public key set (JWKS)
+  KERASGRADE_LTI_USER_ID        which LMS field names users: email_local, email, sub or
+                                sourcedid; c.KerasgradeLti.user_id's value [email_local]
 """
 
 import json
@@ -49,6 +61,32 @@ c.ConfigurableHTTPProxy.command = [os.environ.get("KERASGRADE_CHP", "configurabl
 # --- who may log in: Unix accounts through PAM (JupyterHub's default authenticator) ---------
 c.Authenticator.allowed_users = STUDENTS | {INSTRUCTOR}
 c.Authenticator.admin_users = {INSTRUCTOR}
+
+
+def _listed(name: str) -> set[str]:
+    return {v.strip() for v in os.environ.get(name, "").split(",") if v.strip()}
+
+
+# --- or launches from the LMS, LTI 1.3 (docs/lti.md) -----------------------------------------
+# The LMS vouches for who launches: every launch of the registered deployments and course gets
+# in, named by the course's one rule, if that user has a Unix account here (the spawner runs
+# each server as one). Each launch's gradebook and roster endpoints, and who launched, go to
+# COURSE/.kerasgrade/lti/context.json for the service.
+if os.environ.get("KERASGRADE_LTI_ISSUER"):
+    from kerasgrade.lti.launch import KerasgradeLTI13Authenticator
+
+    c.JupyterHub.authenticator_class = KerasgradeLTI13Authenticator
+    lti = c.KerasgradeLTI13Authenticator
+    lti.issuer = os.environ["KERASGRADE_LTI_ISSUER"]
+    lti.client_id = _listed("KERASGRADE_LTI_CLIENT_ID")
+    lti.deployment_ids = _listed("KERASGRADE_LTI_DEPLOYMENT_ID")
+    lti.context_ids = _listed("KERASGRADE_LTI_CONTEXT_ID")
+    lti.authorize_url = os.environ["KERASGRADE_LTI_AUTH_URL"]
+    lti.jwks_endpoint = os.environ["KERASGRADE_LTI_KEYSET_URL"]
+    lti.user_id = os.environ.get("KERASGRADE_LTI_USER_ID", "email_local")
+    lti.course_root = str(COURSE)
+    lti.require_unix_account = True
+    lti.allow_all = True
 
 # --- the single-user servers: the image's JupyterLab, run as each user ----------------------
 c.Spawner.cmd = [str(VENV / "bin" / "jupyterhub-singleuser")]

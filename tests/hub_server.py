@@ -42,7 +42,10 @@ def quiet_lab(venv: Path) -> None:
 
 @contextlib.contextmanager
 def jupyterhub(base: Path, venv: Path, course: Path, exchange: Path, instructor: str,
-               students: list[str], workers: int = 1) -> Iterator[Hub]:
+               students: list[str], workers: int = 1, env: dict[str, str] | None = None
+               ) -> Iterator[Hub]:
+    """The hub, its settings from these arguments and ``env`` (more of the config's variables,
+    KERASGRADE_LTI_* for launches from an LMS)."""
     state = base / "hub"
     state.mkdir()
     state.chmod(0o755)  # the servers read their config folders in it
@@ -52,7 +55,7 @@ def jupyterhub(base: Path, venv: Path, course: Path, exchange: Path, instructor:
         "KERASGRADE_HUB_VENV": str(venv), "KERASGRADE_COURSE": str(course),
         "KERASGRADE_EXCHANGE": str(exchange), "KERASGRADE_INSTRUCTOR": instructor,
         "KERASGRADE_STUDENTS": ",".join(students), "KERASGRADE_HUB_STATE": str(state),
-        "KERASGRADE_HUB_URL": url, "KERASGRADE_SERVE_WORKERS": str(workers)}
+        "KERASGRADE_HUB_URL": url, "KERASGRADE_SERVE_WORKERS": str(workers)} | (env or {})
     quiet_lab(venv)
     with log.open("wb") as out:
         hub = subprocess.Popen(

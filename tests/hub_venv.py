@@ -1,5 +1,6 @@
 """The single-user image of the course's JupyterHub: Debian's python3 in a venv every user can
-read, with kerasgrade (a wheel built from this checkout, as a hub image gets it), TensorFlow,
+read, with kerasgrade and its lti extra (a wheel built from this checkout, as a hub image gets
+it), TensorFlow,
 JupyterLab, nbgrader and jupyterhub-singleuser, at the versions the tests' own Python has.
 
 The venv is kept under /var/cache, named after the project's dependencies and those versions,
@@ -37,7 +38,8 @@ def hub_venv() -> tuple[Path, float, float]:
         start = time.monotonic()
         wheel = build_wheel(Path(tmp))
         key = "\n".join([(ROOT / "pyproject.toml").read_text(), *PINNED])
-        venv, built = cached_venv(CACHE, [str(wheel), *PINNED], key)
+        # With the lti extra: the service posts grades to an LMS where a course sets it up.
+        venv, built = cached_venv(CACHE, [f"{wheel}[lti]", *PINNED], key)
         # The cached venv has kerasgrade's dependencies; the code may be newer than its copy.
         subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
                         "--disable-pip-version-check", "--no-deps", "--force-reinstall",

@@ -138,6 +138,14 @@ def reference() -> str:
         flag = f"`{trait.metadata['flag']}`" if "flag" in trait.metadata else ""
         lines.append(f"| `c.Kerasgrade.{name}` | {flag} | `{trait.default_value!r}` | "
                      f"{trait.help} |")
+    from kerasgrade.lti.settings import KerasgradeLti
+
+    lines += ["", "## LTI", "",
+              "`c.KerasgradeLti`: the course's LMS, for the launch, the roster and grade "
+              "passback", "([lti.md](lti.md)).", "",
+              "| setting | default | what it does |", "| --- | --- | --- |"]
+    lines += [f"| `c.KerasgradeLti.{name}` | `{trait.default_value!r}` | {trait.help} |"
+              for name, trait in KerasgradeLti.class_traits(config=True).items()]
     lines += ["", "## Environment", "",
               "| variable | what it does |", "| --- | --- |"]
     lines += [f"| `{name}` | {what} |" for name, what in environment.DESCRIBED]

@@ -133,6 +133,27 @@ def _report(args: argparse.Namespace) -> int:
     return class_report.report_course(args.root.resolve(), spec)
 
 
+def _lti(args: argparse.Namespace) -> int:
+    from kerasgrade.lti import commands
+    from kerasgrade.lti.settings import LtiProblem
+
+    root = args.root.resolve()
+    try:
+        spec = assignment(args.assignment) if args.action == "sync" else None
+    except KeyError as exc:  # an unknown id, refused at the door
+        print(f"kerasgrade lti sync: {exc.args[0]}", file=sys.stderr)
+        return 2
+    try:
+        if spec is not None:
+            return commands.sync(root, spec)
+        if args.action == "jwk":
+            return commands.jwk(root, args.pem)
+        return {"roster": commands.roster, "outbox": commands.listing}[args.action](root)
+    except LtiProblem as exc:
+        print(f"kerasgrade lti {args.action}: {exc}", file=sys.stderr)
+        return 2
+
+
 def _settings(args: argparse.Namespace) -> int:
     print(settings.reference(), end="")
     return 0
@@ -211,6 +232,19 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--user", action="store_true", help="in your Jupyter data folder")
     where.add_argument("--prefix", help="in PREFIX/share/jupyter/kernels")
     install.set_defaults(func=_kernel)
+
+    lti = sub.add_parser("lti", help="the course's LMS through LTI 1.3: roster and grades "
+                         "(docs/lti.md)")
+    lti.add_argument("--root", type=Path, default=Path("."), help="course folder")
+    lsub = lti.add_subparsers(dest="action", required=True)
+    lsub.add_parser("roster", help="the LMS course's learners into the gradebook (NRPS)")
+    lsync = lsub.add_parser("sync", help="send every score of an assignment to the LMS again "
+                            "(after manual grading or a regrade)")
+    lsync.add_argument("assignment")
+    lsub.add_parser("outbox", help="the scores that wait for the LMS, or that it refused, and why")
+    ljwk = lsub.add_parser("jwk", help="the tool's public key (JWK) to register in the LMS")
+    ljwk.add_argument("--pem", action="store_true", help="as PEM (Moodle's RSA key)")
+    lti.set_defaults(func=_lti)
 
     args = p.parse_args(argv)
     return int(args.func(args))

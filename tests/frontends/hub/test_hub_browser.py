@@ -19,28 +19,32 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
 from browser import Page as Text
 from browser import chromium, wait_for_checks
-from hub_server import Hub, jupyterhub
-from hub_venv import hub_venv
+from hub_course import (
+    AID,
+    Course,
+    assignments_tab,
+    course_on_hub,
+    fetch,
+    put_notebook,
+    row_button,
+    scores,
+    submit,
+    wait_released,
+)
 from lab_server import STARTUP_SECONDS
 from nbformat.v4 import new_code_cell
-from nbgrader.api import Gradebook
-from nbgrader_course import make_course
-from unix_users import Student, need_root_and_debian_python, unix_user
+from unix_users import Student
 
-from kerasgrade.course.assignments import CONNECTED_NETWORKS
 from kerasgrade.course.demo import MISTAKES, answered
 
 if TYPE_CHECKING:
@@ -51,7 +55,6 @@ expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[3]
-AID = CONNECTED_NETWORKS
 ARTIFACTS = ROOT / "test-artifacts" / "hub"
 CHECKS = 10  # one check cell per TODO cell
 TYPED = {  # the answers student 1 types; the notebook holds the others
@@ -59,7 +62,6 @@ TYPED = {  # the answers student 1 types; the notebook holds the others
     "todo_output_layer": 'model.add(Dense(10, activation="softmax"))',
 }
 RUN_SECONDS = 420  # TensorFlow's import and ten epochs on the sample, on a busy machine
-GRADE_SECONDS = 600
 # A student output that would run script where it is shown: it must not in the formgrader.
 HOSTILE = new_code_cell(
     "from IPython.display import HTML, display\n"
@@ -70,57 +72,11 @@ HOSTILE = new_code_cell(
 HOSTILE_ID = '<img src=x onerror=kgPwned=3>";kgPwned=4;"'
 
 
-@dataclass(frozen=True)
-class Course:
-    hub: Hub
-    folder: Path
-    exchange: Path
-    instructor: Student
-    students: list[Student]
-    passwords: dict[str, str]
-
-
-def chown_tree(root: Path, account: Student) -> None:
-    for path in [root, *root.rglob("*")]:
-        os.chown(path, account.uid, account.gid)
-
-
 @pytest.fixture(scope="module")
 def course() -> Iterator[Course]:
-    need_root_and_debian_python()
-    if not shutil.which("configurable-http-proxy"):
-        pytest.skip("no configurable-http-proxy: scripts/setup.sh test installs it")
-    venv, built, installed = hub_venv()
-    print(f"single-user venv {venv}: built in {built:.0f} s (0: cached), "
-          f"kerasgrade installed in {installed:.0f} s")
-    base = Path(tempfile.mkdtemp(prefix="kerasgrade-hub-"))
-    base.chmod(0o755)  # every account reaches its home, the exchange and the venv's config
     tag = os.getpid() % 100_000
-    names = [f"kgteach{tag}", f"kgstu1x{tag}", f"kgstu2x{tag}"]
-    passwords = {name: secrets.token_urlsafe(16) for name in names}
-    try:
-        with contextlib.ExitStack() as stack:
-            exchange = base / "exchange"
-            exchange.mkdir()
-            exchange.chmod(0o777 | 0o1000)  # as nbgrader's docs set it up: everyone, sticky
-            teacher, *students = [
-                stack.enter_context(unix_user(n, base / "home" / n, venv, passwords[n]))
-                for n in names]
-            folder = make_course(base, AID, {})
-            chown_tree(folder, teacher)
-            # The instructor releases 02 before the hub starts the service, which needs the
-            # course in the exchange (docs/serve.md).
-            # The roster: the service grades only its students (docs/serve.md).
-            for args in (["generate_assignment", AID],
-                         *(["db", "student", "add", s.name] for s in students),
-                         ["db", "assignment", "add", AID, "--duedate=2099-01-01 00:00:00 UTC"],
-                         ["release_assignment", AID, f"--Exchange.root={exchange}"]):
-                teacher.run(*args, cwd=folder)
-            hub = stack.enter_context(jupyterhub(base, venv, folder, exchange, teacher.name,
-                                                 [s.name for s in students], workers=1))
-            yield Course(hub, folder, exchange, teacher, students, passwords)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    with course_on_hub(f"kgteach{tag}", [f"kgstu1x{tag}", f"kgstu2x{tag}"]) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
@@ -154,67 +110,9 @@ def logged_in(course: Course, account: Student) -> Iterator[tuple[BrowserContext
             raise
 
 
-def assignments_tab(page: Page) -> Page:
-    page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
-    page.get_by_role("menuitem", name="Assignment List", exact=True).click()
-    return page.locator("#nbgrader-assignment-list")
-
-
-def row_button(tab: Any, label: str) -> Any:
-    """The button of 02's row in a section of the Assignments tab."""
-    return tab.locator(".list_item", has_text=AID).get_by_role("button", name=label, exact=True)
-
-
-def fetch(page: Page, account: Student) -> Any:
-    tab = assignments_tab(page)
-    row_button(tab, "Fetch").click(timeout=STARTUP_SECONDS * 1000)
-    expect(row_button(tab, "Submit")).to_be_visible(timeout=60_000)
-    assert (account.home / AID / f"{AID}.ipynb").is_file()
-    return tab
-
-
-def submit(tab: Any) -> None:
-    row_button(tab, "Submit").click()
-    expect(tab.locator("#submitted_assignments_list .list_item", has_text=AID)).to_have_count(
-        1, timeout=60_000)
-
-
-def put_notebook(account: Student, nb: nbformat.NotebookNode) -> Path:
-    """What the student has in the notebook before the browser opens it."""
-    path = account.home / AID / f"{AID}.ipynb"
-    nbformat.write(nb, path)
-    os.chown(path, account.uid, account.gid)
-    return path
-
-
 def menu(page: Page, top: str, item: str) -> None:
     page.get_by_role("menuitem", name=top, exact=True).click()
     page.get_by_role("menuitem", name=item, exact=True).click()
-
-
-def events(course: Course) -> list[dict[str, Any]]:
-    path = course.folder / ".kerasgrade" / "serve" / "events.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    return [json.loads(line) for line in lines if line.strip()]
-
-
-def wait_released(course: Course) -> None:
-    """Until the service has released feedback to both students (a fault fails at once)."""
-    deadline = time.monotonic() + GRADE_SECONDS
-    while time.monotonic() < deadline:
-        seen = events(course)
-        assert not [e for e in seen if e["event"] in ("fault", "refused")], seen
-        if {e["student"] for e in seen if e["event"] == "released"} >= {
-                s.name for s in course.students}:
-            return
-        time.sleep(1)
-    raise AssertionError(f"not released in {GRADE_SECONDS} s: {events(course)}\n"
-                         + course.hub.log.read_text()[-4000:])
-
-
-def scores(course: Course) -> dict[str, float]:
-    with Gradebook(f"sqlite:///{course.folder / 'gradebook.db'}") as gb:
-        return {s.name: gb.find_submission(AID, s.name).score for s in course.students}
 
 
 def test_students_submit_the_service_grades_each_sees_only_their_feedback(

@@ -34,6 +34,9 @@ from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.inbound import NotFinished, Refused
 from kerasgrade.frontends.serve.queue import Entry, Queue
+from kerasgrade.lti.launches import rule_problem
+from kerasgrade.lti.passback import Passback
+from kerasgrade.lti.settings import of_course
 from kerasgrade.report import gradebook
 from kerasgrade.report.text import printable, say
 from kerasgrade.settings import Kerasgrade
@@ -113,6 +116,9 @@ class Service:
         self.root = root
         if not (self.root / "nbgrader_config.py").is_file():
             raise GraderFailure(f"no nbgrader_config.py in {self.root}: is it the course folder?")
+        lti = of_course(root, app)  # the hub's users must be named as the roster names them
+        if lti.configured() and (problem := rule_problem(root, lti.user_id)):
+            raise GraderFailure(problem)
         self.settings = settings
         self.grader = Grader(settings, root, app)
         os.chdir(self.root)  # nbgrader's apps resolve the course's paths from here
@@ -128,6 +134,8 @@ class Service:
                                  total_bytes=coursedir.max_dir_size * 1000,
                                  files=settings.max_files, depth=settings.max_depth)
         self._check_identity()
+        # After the check has read (or made) the gradebook the LMS's roster goes into.
+        self.lti = Passback(self.root, app, self.grader.course)  # grades to the LMS, if set
         self.released = [a for a in assignments.ASSIGNMENTS
                          if release_notebook(self.root, a).is_file()]
         if not self.released:
@@ -160,6 +168,7 @@ class Service:
     def close(self) -> None:
         self.grader.close()
         self.queue.close()
+        self.lti.close()
 
     def run(self) -> None:
         pause = self.settings.poll_seconds
@@ -360,3 +369,5 @@ class Service:
             self._fault(entry, str(exc))
             return
         self.queue.move(entry.name, "released")
+        # The outbox; never waits on the LMS.
+        self.lti.released(entry.student, self.grader.spec(entry.assignment))
