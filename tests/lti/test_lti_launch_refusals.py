@@ -4,7 +4,10 @@ test (test_lti_hub.py) drives the same through a running hub for a few of them."
 
 from __future__ import annotations
 
+import os
+import stat
 import time
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -64,14 +67,24 @@ def test_the_platforms_own_token_passes_the_same_checks(lms: Platform) -> None:
     assert claims["sub"] == "u1"
 
 
-def test_a_nonce_is_spent_once_per_issuer() -> None:
-    hub = KerasgradeLTI13Authenticator()
+def test_a_nonce_is_spent_once_per_issuer_and_stays_spent_after_a_restart(
+        tmp_path: Path) -> None:
+    spent = str(tmp_path / "lti-nonces.sqlite")
     now = time.time()
+    hub = KerasgradeLTI13Authenticator(nonce_file=spent)
     hub.use_nonce({"iss": ISSUER, "nonce": "n1", "iat": now, "exp": now + 300})
     hub.use_nonce({"iss": "https://other.example", "nonce": "n1", "iat": now, "exp": now + 300})
     with pytest.raises(LaunchRefused) as refused:
         hub.use_nonce({"iss": ISSUER, "nonce": "n1", "iat": now, "exp": now + 300})
     assert "it was used already" in refused.value.jupyterhub_message
+    assert stat.S_IMODE(os.stat(spent).st_mode) == 0o600
+    restarted = KerasgradeLTI13Authenticator(nonce_file=spent)
+    with pytest.raises(LaunchRefused):
+        restarted.use_nonce({"iss": ISSUER, "nonce": "n1", "iat": now, "exp": now + 300})
+    # A nonce whose token can no longer be accepted is forgotten.
+    old = now - 7200
+    restarted.use_nonce({"iss": ISSUER, "nonce": "n2", "iat": old, "exp": old + 300})
+    restarted.use_nonce({"iss": ISSUER, "nonce": "n2", "iat": now, "exp": now + 300})
 
 
 @pytest.mark.parametrize(("claims", "said"), [

@@ -6,7 +6,8 @@ the platform's key set (PyJWT's JWKS client), its issuer, audience, expiry and a
 state and nonce to cookies of the browser that started the login. Added here:
 
 * one nonce, one launch: a launch posted again, cookies and all, is refused (the upstream
-  handler checks the nonce against the browser's cookie only);
+  handler checks the nonce against the browser's cookie only), across hub restarts too (the
+  spent nonces sit in a file of the hub's, beside jupyterhub.sqlite);
 * a page that says why a launch was refused (forged, expired, replayed, another course...);
 * only the configured deployments and LMS courses get in;
 * the user's name by the course's one rule (settings.student_id), or a page saying why
@@ -16,7 +17,9 @@ state and nonce to cookies of the browser that started the login. Added here:
 
 from __future__ import annotations
 
+import os
 import pwd
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -130,21 +133,39 @@ class KerasgradeLTI13Authenticator(LTI13Authenticator):
         help="""Refuse a launch whose user has no Unix account here (with a spawner that runs
         each server as its Unix user).""")
 
+    nonce_file = Unicode(
+        "lti-nonces.sqlite", config=True,
+        help="""Where the spent launch nonces are kept (relative to the hub's working folder,
+        where jupyterhub.sqlite is), so that a launch stays spent when the hub restarts.
+        Empty: in memory, for this run of the hub only.""")
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._nonces: dict[tuple[str, str], float] = {}  # (issuer, nonce) -> until
+        self._spent: sqlite3.Connection | None = None
+
+    def _nonces(self) -> sqlite3.Connection:
+        if self._spent is None:
+            path = self.nonce_file or ":memory:"
+            if self.nonce_file:  # the hub's own file: nobody else reads or writes it
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+            self._spent = sqlite3.connect(path, isolation_level=None, timeout=10)
+            self._spent.execute("CREATE TABLE IF NOT EXISTS spent (issuer TEXT, nonce TEXT, "
+                                "until REAL, PRIMARY KEY (issuer, nonce))")
+        return self._spent
 
     def use_nonce(self, id_token: dict[str, Any]) -> None:
         """Spend the launch's nonce; refuse a launch whose nonce is spent. A nonce is kept
         while its token could still be accepted: until exp, and at least an hour after iat
         (beyond the validator's max_age, 600 s unless configured)."""
         now = time.time()
-        self._nonces = {k: until for k, until in self._nonces.items() if until > now}
-        key = (str(id_token.get("iss")), str(id_token.get("nonce")))
-        if key in self._nonces:
-            raise LaunchRefused(400, "it was used already (a launch can be used once)")
-        self._nonces[key] = max(float(id_token.get("exp", 0)),
-                                float(id_token.get("iat", now)) + 3600) + 60
+        until = max(float(id_token.get("exp", 0)), float(id_token.get("iat", now)) + 3600) + 60
+        spent = self._nonces()
+        spent.execute("DELETE FROM spent WHERE until < ?", (now,))
+        try:
+            spent.execute("INSERT INTO spent VALUES (?, ?, ?)",
+                          (str(id_token.get("iss")), str(id_token.get("nonce")), until))
+        except sqlite3.IntegrityError:
+            raise LaunchRefused(400, "it was used already (a launch can be used once)") from None
 
     def get_username(self, token: dict[str, Any]) -> str:
         try:
