@@ -275,6 +275,29 @@ def test_a_restart_resumes_the_outbox(
     assert len(lms.gradebook.scores_of(ADA.sub)) == 1
 
 
+def test_scores_wait_while_the_hub_names_users_by_another_rule(
+        course: Path, lms: Platform, passback: Callable[[], Passback],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    enrol(course, ADA)
+    grade(course, A02, "ada")
+    service = passback()
+    # The hub is set to name users by their LMS id while the service runs.
+    context = course / ".kerasgrade" / "lti" / "context.json"
+    claims = json.loads(context.read_text())
+    context.write_text(json.dumps(claims | {"user_id": "sub"}))
+    time.sleep(0.5)  # the thread's next turn sees the record
+    service.released("ada", SPEC02)
+    said: list[str] = []
+    wait_for(lambda: said.append(capsys.readouterr().out) or (
+        "scores wait and the roster is not read: the hub names LMS users by the rule 'sub'"
+        in "".join(said)))
+    time.sleep(1.0)
+    assert lms.gradebook.posted == [] and states(course)[WAITING] == 1
+    context.write_text(json.dumps(claims | {"user_id": "email_local"}))  # set back
+    wait_for(lambda: states(course)[SENT] == 1)
+    assert len(lms.gradebook.scores_of(ADA.sub)) == 1
+
+
 def test_the_service_refuses_a_key_others_can_read(
         course: Path, tool_key: Path, passback: Callable[[], Passback]) -> None:
     tool_key.chmod(0o644)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from kerasgrade.frontends.grader import GraderFailure, failure_line
 from kerasgrade.lti import grades
+from kerasgrade.lti.launches import rule_problem
 from kerasgrade.lti.outbox import REFUSED, Outbox
 from kerasgrade.lti.settings import LtiProblem, of_course
 from kerasgrade.report.gradebook import CourseSettings
@@ -76,9 +77,19 @@ class Passback:
 
         outbox = Outbox(self.root)  # this thread's connection
         roster_at = time.time() if self.lti.roster_minutes > 0 else float("inf")
+        told = None
         try:
             while not self.stopping:
                 self.wake.clear()
+                # The hub may be set to another naming rule while the service runs: then the
+                # LMS's users are no longer these students, and nothing goes or comes.
+                if problem := rule_problem(self.root, self.lti.user_id):
+                    if problem != told:
+                        say(f"LTI: scores wait and the roster is not read: {problem}")
+                    told = problem
+                    self.wake.wait(self.lti.retry_seconds)
+                    continue
+                told = None
                 if time.time() >= roster_at:
                     roster_at = time.time() + self.lti.roster_minutes * 60
                     self._roster()
