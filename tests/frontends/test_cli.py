@@ -1,4 +1,4 @@
-"""`kerasgrade check` and `kerasgrade report` refuse an unknown assignment id at the door, in
+"""`kerasgrade check`, `report` and `demo` refuse an unknown assignment id at the door, in
 their own words, before anything is read or graded. In process: no kernel, the fast tier."""
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ def test_check_gives_an_unknown_assignment_a_zero_with_the_known_ids(
     assert sorted(tmp_path.iterdir()) == [path]  # nothing written beside it
 
 
-def test_report_refuses_an_unknown_assignment_in_one_line(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["report", UNKNOWN, "--root", str(tmp_path)]) == 2
+@pytest.mark.parametrize("argv", [["report", UNKNOWN, "--root", "COURSE"],
+                                  ["demo", "COURSE", "--assignment", UNKNOWN]])
+def test_report_and_demo_refuse_an_unknown_assignment_in_one_line(
+        argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([str(tmp_path) if a == "COURSE" else a for a in argv]) == 2
     said = capsys.readouterr()
-    assert said.out == "" and said.err == f"kerasgrade report: {REFUSAL}\n"
+    assert said.out == "" and said.err == f"kerasgrade {argv[0]}: {REFUSAL}\n"
     assert list(tmp_path.iterdir()) == []

@@ -73,10 +73,21 @@ def _print_result(res: SubmissionResult, spec: Assignment | None, as_json: bool)
             print("      " + c.text().replace("\n", "\n      "))
 
 
+def _looked_up(command: str, assignment_id: str) -> Assignment | None:
+    """The assignment the id names, or None once the command has said which ids there are."""
+    try:
+        return assignment(assignment_id)
+    except KeyError as exc:
+        print(f"kerasgrade {command}: {exc.args[0]}", file=sys.stderr)
+        return None
+
+
 def _demo(args: argparse.Namespace) -> int:
     from kerasgrade.course import demo
     from kerasgrade.course.layout import course_root
 
+    if _looked_up("demo", args.assignment) is None:
+        return 2
     paths = demo.build_class(course_root(), args.course, args.assignment, args.students)
     print(f"wrote {len(paths)} submissions of {args.assignment} under {args.course}/submitted")
     return 0
@@ -123,10 +134,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    try:
-        spec = assignment(args.assignment)
-    except KeyError as exc:
-        print(f"kerasgrade report: {exc.args[0]}", file=sys.stderr)
+    if (spec := _looked_up("report", args.assignment)) is None:
         return 2
     from kerasgrade.report import class_report  # matplotlib: only for a report it will write
 
