@@ -57,18 +57,32 @@ class Submission:
     problem: str = ""
 
 
-def discover(root: Path, assignment_id: str) -> list[Submission]:
-    """One submission per student folder; the notebook named after the assignment, else the
-    only notebook there."""
-    found = []
+def discover(root: Path, assignment_id: str) -> tuple[list[Submission], list[str]]:
+    """One submission per student folder (the notebook named after the assignment, else the
+    only notebook there), and why each folder whose name is no student id is left out."""
+    found, left_out = [], []
     submitted = root / SUBMITTED
     for student_dir in sorted(p for p in submitted.iterdir()
                               if p.is_dir() and not p.name.startswith(".")):
         folder = student_dir / assignment_id
-        if folder.is_dir():
-            path, problem = pick_notebook(folder, assignment_id)
-            found.append(Submission(student_dir.name, folder, path, problem))
-    return found
+        if not folder.is_dir():
+            continue
+        if not _text(student_dir.name):  # the gradebook, pages and CSV could not hold it
+            left_out.append(f"{SUBMITTED}/{ascii(student_dir.name)[1:-1]} is left out: its "
+                            "name is not a student id (not UTF-8 text, or control characters); "
+                            "rename the folder to the student's id")
+            continue
+        path, problem = pick_notebook(folder, assignment_id)
+        found.append(Submission(student_dir.name, folder, path, problem))
+    return found, left_out
+
+
+def _text(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:  # undecodable bytes, kept by Python as lone surrogates
+        return False
+    return name.isprintable()
 
 
 def pick_notebook(folder: Path, assignment_id: str) -> tuple[Path | None, str]:

@@ -128,7 +128,7 @@ def load(root: Path, spec: Assignment) -> Class:
         seconds = result.timings.get("total")
         stored.append(Stored(result, float(seconds) if seconds else None))
     have = {s.result.student for s in stored}
-    submitted = discover(root, assignment_id) if (root / SUBMITTED).is_dir() else []
+    submitted = discover(root, assignment_id)[0] if (root / SUBMITTED).is_dir() else []
     missing = sorted(s.student for s in submitted if s.student not in have)
     return Class(root, spec, stored, unreadable, missing)
 

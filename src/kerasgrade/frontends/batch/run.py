@@ -66,10 +66,13 @@ def grade_course(settings: Kerasgrade, app: Any, root: Path, assignment: str) ->
 
 
 def run(grader: Grader, aid: str, console: Console) -> int:
+    submissions, left_out = discover(grader.root, aid)
+    for line in left_out:
+        console.print(line, style="red", markup=False)
     # Each notebook is read once: what is to be graded decides whether the self-test runs.
     ready, to_run = grader.sort([
         Request(aid, sub, sub.path.read_bytes() if sub.path is not None else None,
-               reuse=not grader.settings.force) for sub in discover(grader.root, aid)])
+               reuse=not grader.settings.force) for sub in submissions])
     if to_run:
         # Only when something is to be graded: an unchanged class costs no kernel start.
         # Before anything is written: a grader that cannot run records nothing.
