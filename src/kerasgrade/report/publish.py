@@ -30,6 +30,7 @@ from kerasgrade.course.assignments import Assignment
 from kerasgrade.course.layout import GRADES_CSV, REPORTS, graded_dir
 from kerasgrade.report import feedback, gradebook, gradescope
 from kerasgrade.report.store import STATE_DIR, state_path
+from kerasgrade.report.text import spreadsheet_cell
 from kerasgrade.results import CheckFailed, CheckResult, SubmissionResult
 
 CSV_FIELDS = ("student", "assignment", "score", "max_score", "late_penalty", "status", "reason")
@@ -129,10 +130,10 @@ class Publisher:
 
 
 def _row(result: SubmissionResult) -> dict[str, Any]:
-    return {"student": result.student, "assignment": result.assignment,
+    return {"student": spreadsheet_cell(result.student), "assignment": result.assignment,
             "score": f"{result.score:g}", "max_score": f"{result.max_score:g}",
             "late_penalty": f"{result.late_penalty:g}", "status": result.status,
-            "reason": result.reason}
+            "reason": spreadsheet_cell(result.reason)}
 
 
 def autograded_notebook(executed: str, result: SubmissionResult) -> str:

@@ -23,6 +23,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 from traitlets import Dict
 
+from kerasgrade.report.text import spreadsheet_cell
+
 CANVAS_FILE_NAME = (r".*/(?P<student_id>[^/_]+)(?:_LATE)?_\d+_\d+_"
                     r"(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb$")
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -53,7 +55,9 @@ class CanvasExportPlugin(ExportPlugin):
                           *(f"{a.max_score:g}" for a in homework)])
             for student in students:
                 name = ", ".join(p for p in (student.last_name, student.first_name) if p)
-                out.writerow([name or student.id, student.lms_user_id or "", "", student.id, "",
+                # Names come from the LMS's roster and ids from folder names: text, not formulas.
+                cells = (name or student.id, student.lms_user_id or "", "", student.id, "")
+                out.writerow([*map(spreadsheet_cell, cells),
                               *(_score(gradebook, a.name, student.id) for a in homework)])
 
 
