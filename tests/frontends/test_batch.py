@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -305,5 +306,23 @@ def test_a_folder_name_writes_nothing_but_text_to_the_terminal(tmp_path: Path) -
     proc = grade(root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout
-    assert "mallory\\x1b]0;pwned\\x07\\nalice: 14 graded: 0/" in proc.stdout
+    assert ("submitted/mallory\\x1b]0;pwned\\x07\\nalice: 14 graded is left out: its name is "
+            "not a student id" in proc.stdout)
     assert not [line for line in proc.stdout.splitlines() if line.startswith("alice")]
+
+
+def test_a_gradebook_locked_by_another_program_stops_the_batch_in_one_line(
+        tmp_path: Path) -> None:
+    root = make_course(tmp_path, ())
+    (root / "submitted").mkdir()  # nobody has handed in yet
+    Gradebook(f"sqlite:///{root / 'gradebook.db'}").close()
+    holder = sqlite3.connect(root / "gradebook.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # as a formgrader mid-write, or a sqlite3 shell
+    try:
+        proc = grade(root)
+    finally:
+        holder.close()
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert ("kerasgrade grade: stopped, the gradebook could not be used: "
+            "sqlite3.OperationalError: database is locked." in proc.stdout)
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -34,6 +34,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from kerasgrade.course.layout import SUBMITTED, Submission, discover
 from kerasgrade.frontends.grader import (
@@ -61,6 +62,12 @@ def grade_course(settings: Kerasgrade, app: Any, root: Path, assignment: str) ->
     except GraderFailure as exc:
         # First line and exit code both say it: scripts and benchmarks read one or the other.
         console.print(f"kerasgrade grade: refused, nothing graded: {exc}", style="red",
+                      markup=False)
+        return 2
+    except SQLAlchemyError as exc:  # the gradebook locked by another program, or not one
+        console.print(f"kerasgrade grade: stopped, the gradebook could not be used: "
+                      f"{failure_line(exc.orig or exc)}. What is reported above is recorded; "
+                      "run again when the gradebook is free to grade the rest", style="red",
                       markup=False)
         return 2
 
