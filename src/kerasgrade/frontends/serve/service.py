@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import itertools
 import os
 import pwd
 import shutil
@@ -29,7 +28,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import Submission, pick_notebook, release_notebook
-from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, Request, failure_line
+from kerasgrade.frontends.grader import (
+    Failed,
+    Graded,
+    Grader,
+    GraderFailure,
+    Request,
+    failure_line,
+)
 from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.inbound import NotFinished, Refused
@@ -121,6 +127,8 @@ class Service:
             raise GraderFailure(problem)
         self.settings = settings
         self.grader = Grader(settings, root, app)
+        # Submissions started and not yet finished, by student and assignment (one each).
+        self.flight: dict[tuple[str, str], Entry] = {}
         os.chdir(self.root)  # nbgrader's apps resolve the course's paths from here
         self.exchange = Exchange(app)
         if problem := self.exchange.problem():
@@ -261,25 +269,33 @@ class Service:
         shutil.rmtree(self._copy(name), ignore_errors=True)
 
     def step(self) -> bool:
-        """Advance the first due submissions (as many as there are workers); False when none
-        was due."""
+        """Keep every worker busy: admit due submissions, in order, while a worker is free;
+        then take each grading that finishes within a poll and publish and release it at
+        once, so that the next step gives its worker the next due submission. False when
+        nothing was due or in flight."""
         due = self.queue.due(time.time())
-        if not due:
-            return False
         for entry in due:
             if entry.state == "graded":  # a restart after the gradebook write
                 with self._guard(entry.name):
                     self._release(entry)
         to_grade = []
-        for turn, entry in enumerate(due):
-            if turn == self.grader.workers:  # a round: the first due, one for each worker
+        for entry in due:
+            if len(to_grade) + len(self.flight) == self.grader.workers:
                 break
+            if entry.state == "graded" or (entry.student, entry.assignment) in self.flight:
+                continue
             with self._guard(entry.name):
                 if (ready := self._admit(entry)) is not None:
                     to_grade.append(ready)
         if to_grade:
-            self._grade(to_grade)
-        return True
+            self._start(to_grade)
+        for one, graded in self.grader.finished(self.settings.poll_seconds if self.flight
+                                                else 0):
+            key = one.sub.student, one.assignment
+            entry = self.flight[key] if isinstance(graded, Failed) and graded.retrying \
+                else self.flight.pop(key)
+            self._settle(entry, graded)
+        return bool(due or self.flight)
 
     def _admit(self, entry: Entry) -> Entry | None:
         """A due submission ready to grade (collected), or None: refused, deferred or already
@@ -324,7 +340,10 @@ class Service:
         self.queue.defer(entry.name, time.time() + self.settings.fault_retry_seconds, "fault",
                          detail=detail)
 
-    def _grade(self, entries: list[Entry]) -> None:
+    def _start(self, entries: list[Entry]) -> None:
+        """Started: each one's stored result where its notebook was graded before (a restart
+        after the gradebook write, or the same notebook again), else a worker grades it. One
+        started while no other is graded trains on every core the worker may have."""
         handed: dict[tuple[str, str], tuple[Request, Entry]] = {}
         for entry in entries:
             with self._guard(entry.name):
@@ -334,19 +353,25 @@ class Service:
                 handed[entry.student, entry.assignment] = (Request(
                     entry.assignment, Submission(entry.student, folder, path, problem),
                     path.read_bytes() if path is not None else None, reuse=True), entry)
-        # A submission graded before (a restart after the gradebook write, or the same
-        # notebook again) keeps its stored result, not a second run.
         ready, to_run = self.grader.sort([one for one, _ in handed.values()])
-        for one, graded in itertools.chain(ready, self.grader.grade(to_run)):
-            entry = handed[one.sub.student, one.assignment][1]
-            with self._guard(entry.name):
-                if isinstance(graded, Graded):
-                    self._publish(entry, graded)
-                elif graded.retrying:
-                    say(f"{entry.student}: the grader failed (not the submission): "
-                        f"{graded.line}; retrying")
-                else:  # no attempt counts; tried again later
-                    self._fault(entry, graded.line)
+        for one, graded in ready:
+            self._settle(handed[one.sub.student, one.assignment][1], graded)
+        alone = len(to_run) == 1 and not self.flight
+        for one in to_run:  # unguarded: the grader's failure pauses the service, as before
+            self.grader.submit(one, alone=alone)
+            self.flight[one.sub.student, one.assignment] = handed[one.sub.student,
+                                                                  one.assignment][1]
+
+    def _settle(self, entry: Entry, graded: Graded | Failed) -> None:
+        """A finished grading published and released, or the grader's failure handled."""
+        with self._guard(entry.name):
+            if isinstance(graded, Graded):
+                self._publish(entry, graded)
+            elif graded.retrying:
+                say(f"{entry.student}: the grader failed (not the submission): "
+                    f"{graded.line}; retrying")
+            else:  # no attempt counts; tried again later
+                self._fault(entry, graded.line)
 
     def _publish(self, entry: Entry, graded: Graded) -> None:
         """Gradebook, pages and stored result with the attempt on them; then the attempt
