@@ -240,7 +240,7 @@ class Grader:
         """Hand a submission with a notebook to the workers; its result comes from `finished`.
         alone: nothing else is graded meanwhile, so it trains on every core a local worker
         may have rather than its share (grades do not depend on the thread count:
-        tests/frontends/test_threads.py)."""
+        tests/execute/test_warm.py)."""
         assert handed.sub.path is not None and handed.notebook is not None
         self.publisher(handed.assignment)  # a gradebook that does not fit: before any grading
         options = self.options
