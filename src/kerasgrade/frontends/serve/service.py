@@ -22,20 +22,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import Submission, pick_notebook, release_notebook
-from kerasgrade.frontends.grader import (
-    Failed,
-    Graded,
-    Grader,
-    GraderFailure,
-    Request,
-    failure_line,
-)
+from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, Request, failure_line
 from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.inbound import NotFinished, Refused
@@ -46,6 +39,9 @@ from kerasgrade.lti.settings import of_course
 from kerasgrade.report import gradebook
 from kerasgrade.report.text import printable, say
 from kerasgrade.settings import Kerasgrade
+
+if TYPE_CHECKING:
+    from kerasgrade.frontends.grader import Failed
 
 SERVE_DIR = Path(".kerasgrade") / "serve"
 
@@ -292,8 +288,9 @@ class Service:
         for one, graded in self.grader.finished(self.settings.poll_seconds if self.flight
                                                 else 0):
             key = one.sub.student, one.assignment
-            entry = self.flight[key] if isinstance(graded, Failed) and graded.retrying \
-                else self.flight.pop(key)
+            # A retrying failure stays in flight: its job went to another worker.
+            entry = self.flight.pop(key) if isinstance(graded, Graded) or not graded.retrying \
+                else self.flight[key]
             self._settle(entry, graded)
         return bool(due or self.flight)
 
