@@ -222,8 +222,8 @@ class Pool(Dispatch):
                 continue
             del self.running[conn]
             if outcome.payload is None and self.attempts[job.student, job.assignment] < ATTEMPTS:
+                self.pending.appendleft(job)  # before the yield: a caller may stop reading
                 yield job, Outcome(None, outcome.failure, retrying=True)
-                self.pending.appendleft(job)
             else:
                 del self.attempts[job.student, job.assignment]
                 yield job, outcome
