@@ -33,18 +33,19 @@ def slow_solution() -> nbformat.NotebookNode:
     return nb
 
 
-def threads(course: Path, student: str) -> int:
-    """The TensorFlow threads the worker trained the student's submission on."""
+def worker(course: Path, student: str) -> dict[str, float]:
+    """What the worker that graded the student's submission says of it: its TensorFlow
+    threads, its seconds."""
     state = course / ".kerasgrade" / "results" / AID / f"{student}.json"
-    return int(json.loads(state.read_text())["worker"]["threads"])
+    return json.loads(state.read_text())["worker"]  # type: ignore[no-any-return]
 
 
 def test_a_free_worker_takes_the_next_submission_at_once(tmp_path: Path) -> None:
     """Two workers; a long submission, then two short ones, all due when the service starts.
-    The long one and the first short one start together; the second short one starts when
-    the first is released, while the long one still trains, not when the round would end.
-    Then a lone submission on the idle service trains on every core, the others on their
-    worker's share."""
+    The long one and the first short one start together; the second short one starts the
+    moment the first one's worker is free (before its pages are made), while the long one
+    still trains, not when the round would end. Then a lone submission on the idle service
+    trains on every core, the others on their worker's share."""
     course = served_course(tmp_path)
     lena, sam, sue, olga = (Student.at(course, n) for n in ("lena", "sam", "sue", "olga"))
     lena.submit(slow_solution())
@@ -62,12 +63,13 @@ def test_a_free_worker_takes_the_next_submission_at_once(tmp_path: Path) -> None
     told = events(course)
     started = {e["student"]: e["time"] for e in told if e["event"] == "started"}
     graded = {e["student"]: e["time"] for e in told if e["event"] == "graded"}
-    released = {e["student"]: e["time"] for e in told if e["event"] == "released"}
     assert max(started["lena"], started["sam"]) < started["sue"]  # two workers, in order
-    assert released["sam"] <= started["sue"] < graded["lena"], told
+    # Not before sam's worker was free, nor after: sam's pages and lena's training go on.
+    assert started["sam"] + worker(course, "sam")["seconds"] < started["sue"], told
+    assert started["sue"] < graded["sam"] < graded["lena"], told
     assert [e["detail"] for e in told if e["event"] == "graded" and e["student"] == "lena"
             ] == ["14/14"]
     assert not [e for e in told if e["event"] == "fault"]
     share = max(1, cores() // 2)
-    assert {s: threads(course, s) for s in ("lena", "sam", "sue", "olga")} == {
+    assert {s: worker(course, s)["threads"] for s in ("lena", "sam", "sue", "olga")} == {
         "lena": share, "sam": share, "sue": share, "olga": cores()}

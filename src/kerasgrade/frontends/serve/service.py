@@ -265,11 +265,29 @@ class Service:
         shutil.rmtree(self._copy(name), ignore_errors=True)
 
     def step(self) -> bool:
-        """Keep every worker busy: admit due submissions, in order, while a worker is free;
-        then take each grading that finishes within a poll and publish and release it at
-        once, so that the next step gives its worker the next due submission. False when
-        nothing was due or in flight."""
-        due = self.queue.due(time.time())
+        """Keep every worker busy: take the gradings that finish within a poll, give each
+        free worker the next due submission (the queue read again), then publish and release
+        the finished ones, so that no worker waits for the others started with it, nor for
+        the pages. False when nothing was due, in flight or finished."""
+        done = []
+        for one, graded in self.grader.finished(self.settings.poll_seconds if self.flight
+                                                else 0):
+            key = one.sub.student, one.assignment
+            if isinstance(graded, Graded) or not graded.retrying:
+                done.append((self.flight.pop(key), graded))
+            else:  # still in flight: its job went to another worker
+                self._settle(self.flight[key], graded)
+        try:
+            due = self.queue.due(time.time())
+            self._fill(due, {(e.student, e.assignment) for e, _ in done})
+        finally:  # results in hand are published even when the machine's trouble pauses us
+            for entry, graded in done:
+                self._settle(entry, graded)
+        return bool(due or self.flight or done)
+
+    def _fill(self, due: list[Entry], finishing: set[tuple[str, str]]) -> None:
+        """Release what a restart left graded; start the first due submissions, in order, while
+        a worker is free. finishing: graded but not yet published (still `collected`)."""
         for entry in due:
             if entry.state == "graded":  # a restart after the gradebook write
                 with self._guard(entry.name):
@@ -278,21 +296,14 @@ class Service:
         for entry in due:
             if len(to_grade) + len(self.flight) == self.grader.workers:
                 break
-            if entry.state == "graded" or (entry.student, entry.assignment) in self.flight:
+            key = entry.student, entry.assignment
+            if entry.state == "graded" or key in self.flight or key in finishing:
                 continue
             with self._guard(entry.name):
                 if (ready := self._admit(entry)) is not None:
                     to_grade.append(ready)
         if to_grade:
             self._start(to_grade)
-        for one, graded in self.grader.finished(self.settings.poll_seconds if self.flight
-                                                else 0):
-            key = one.sub.student, one.assignment
-            # A retrying failure stays in flight: its job went to another worker.
-            entry = self.flight.pop(key) if isinstance(graded, Graded) or not graded.retrying \
-                else self.flight[key]
-            self._settle(entry, graded)
-        return bool(due or self.flight)
 
     def _admit(self, entry: Entry) -> Entry | None:
         """A due submission ready to grade (collected), or None: refused, deferred or already
