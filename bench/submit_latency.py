@@ -25,10 +25,14 @@ service is stopped; the same notebook then runs under plain `jupyter nbconvert -
 idle_latency_ratio is the first time over the second (target: at most 1.3).
 
 The last line:
-    p50_s: X p95_s: X idle_latency_ratio: X.XX lost: N graded_twice: N
+    p50_s: X p95_s: X idle_latency_ratio: X.XX lost: N graded_twice: N queue_efficiency: X.XX
 lost: submissions neither released nor replaced; graded_twice: submissions the service
-graded more than once (its events.jsonl). The benchmark exits 1 when a submission is lost,
-graded twice, or its final score is not the expected one, or when the service stops early.
+graded more than once (its events.jsonl); queue_efficiency: the ideal makespan of the burst
+(the sum of the graded submissions' own grading seconds, each from its `started` event to
+its `graded` event, divided by the workers) over the measured one (the first `started` to
+the last `graded`); 1 when no worker ever waited while a submission was due. The benchmark
+exits 1 when a submission is lost, graded twice, or its final score is not the expected one,
+or when the service stops early.
 """
 
 from __future__ import annotations
@@ -265,15 +269,28 @@ def main() -> int:
             service.stop()
         plain = nbconvert_seconds(course, course.desks / "idle" / ASSIGNMENT
                                   / f"{ASSIGNMENT}.ipynb")
-        return report(subs, burst_events, events, idle, plain, course)
+        return report(subs, burst_events, events, idle, plain, course, args.workers)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
 
 
+def queue_efficiency(events: list[dict[str, object]], workers: int) -> float:
+    """The ideal makespan (own grading seconds over the workers) over the measured one."""
+    started = {e["inbound"]: float(e["time"]) for e in events  # type: ignore[arg-type]
+               if e["event"] == "started"}
+    graded = {e["inbound"]: float(e["time"]) for e in events  # type: ignore[arg-type]
+              if e["event"] == "graded" and e["inbound"] in started}
+    if not graded:
+        return 0.0
+    own = sum(graded[n] - started[n] for n in graded)
+    makespan = max(graded.values()) - min(started.values())
+    return own / workers / makespan if makespan > 0 else 1.0
+
+
 def report(subs: list[Submission], burst_events: list[dict[str, object]],
            events: list[dict[str, object]], idle: Submission, plain: float,
-           course: Course) -> int:
+           course: Course, workers: int) -> int:
     started = {e["inbound"]: float(e["time"]) for e in burst_events  # type: ignore[arg-type]
                if e["event"] == "started"}
     replaced = {e["inbound"] for e in burst_events if e["event"] == "replaced"}
@@ -316,7 +333,8 @@ def report(subs: list[Submission], burst_events: list[dict[str, object]],
     else:
         print(f"scores: all {len(final)} students as expected")
     print(f"p50_s: {percentile(latencies, 50):.1f} p95_s: {percentile(latencies, 95):.1f} "
-          f"idle_latency_ratio: {ratio:.2f} lost: {lost} graded_twice: {twice}")
+          f"idle_latency_ratio: {ratio:.2f} lost: {lost} graded_twice: {twice} "
+          f"queue_efficiency: {queue_efficiency(burst_events, workers):.2f}")
     return 1 if lost or twice or wrong else 0
 
 

@@ -89,3 +89,25 @@ def test_the_benchmark_with_a_broken_leg_exits_non_zero_without_a_speedup(
     assert "no speedup is printed" in proc.stderr
     # It stopped at the failed leg: no kerasgrade leg ran after it.
     assert not (tmp_path / "bench" / "kerasgrade-1.log").exists()
+
+
+def test_queue_efficiency_is_the_ideal_makespan_over_the_measured_one(
+        bench: ModuleType) -> None:
+    """Two workers, three submissions of 60, 30 and 30 s: continuous dispatch starts the third
+    when the second ends (no worker waits: 1.0); rounds would start it when the first ends."""
+    spec = importlib.util.spec_from_file_location("submit_latency",
+                                                  REPO / "bench" / "submit_latency.py")
+    assert spec and spec.loader
+    latency = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = latency
+    spec.loader.exec_module(latency)  # its `from grade_throughput import` finds `bench`
+
+    def told(spans: dict[str, tuple[float, float]]) -> list[dict[str, object]]:
+        return [{"event": event, "inbound": name, "time": at}
+                for name, (begun, ended) in spans.items()
+                for event, at in (("started", begun), ("graded", ended))]
+
+    assert latency.queue_efficiency(told({"a": (0, 60), "b": (0, 30), "c": (30, 60)}), 2) == 1
+    assert latency.queue_efficiency(told({"a": (0, 60), "b": (0, 30), "c": (60, 90)}), 2) \
+        == pytest.approx(120 / 2 / 90)
+    assert latency.queue_efficiency([], 2) == 0

@@ -201,3 +201,36 @@ def test_warm_batch_grades_as_a_cold_check(tmp_path: Path) -> None:
         assert cold["score"] == warm_result["score"], student
         assert [(c["name"], c["points"], c["passed"]) for c in cold["checks"]] == [
             (c["name"], c["points"], c["passed"]) for c in warm_result["checks"]], student
+
+
+# Measured by the clock or the kernel's memory, not by the student's model.
+VOLATILE = {"kernel_start_seconds", "peak_rss_mb", "total_seconds"}
+THREADS = ("import json, tensorflow as tf\n"
+           "print('THREADS ' + json.dumps(tf.config.threading.get_intra_op_parallelism_threads()))")
+
+
+def test_a_grade_does_not_depend_on_the_thread_count(tmp_path: Path,
+                                                    fresh_zygote: None) -> None:
+    """A lone submission on an idle service trains on every core, one in a burst on its
+    worker's share: the same notebook gets the same points and the same measured facts
+    (training history, predictions, accuracy) with 1 and 2 TensorFlow threads, both forked
+    from one zygote."""
+    spec = assignments.get(assignments.CONNECTED_NETWORKS)
+    nb = answered(REPO, spec.id)
+    nb.cells.append(nbformat.v4.new_code_cell(THREADS))
+    path = tmp_path / f"{spec.id}.ipynb"
+    write(nb, path)
+    results, zygotes = {}, set()
+    for threads in (1, 2):
+        executed = tmp_path / f"executed-{threads}.ipynb"
+        result = grade_notebook(path, spec, "s", ExecOptions(warm=True, threads=threads),
+                                workdir=tmp_path / str(threads), executed_to=executed)
+        assert _printed(executed, "THREADS") == threads  # the kernel trained on that many
+        zygotes.add(warm._LOCAL.zygote.proc.pid)
+        facts = result.to_dict(with_facts=True)["facts"]
+        facts["execution"] = {k: v for k, v in facts["execution"].items() if k not in VOLATILE}
+        results[threads] = ([(c.name, c.points, c.message) for c in result.checks],
+                            result.score, facts)
+    assert len(zygotes) == 1, "a job's thread count must not restart the zygote"
+    assert results[1][1] == spec.max_score
+    assert results[1] == results[2]

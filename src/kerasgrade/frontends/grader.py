@@ -25,11 +25,12 @@ from kerasgrade.frontends import selftest
 from kerasgrade.frontends.batch.plan import Task, grader_version
 from kerasgrade.frontends.batch.worker import (
     ATTEMPTS,
+    DaskPool,
+    Dispatch,
     Outcome,
     Pool,
     cores,
     default_workers,
-    run_dask,
 )
 from kerasgrade.grade import failed_result, grade_notebook
 from kerasgrade.jobs import warm as warm_paths
@@ -111,7 +112,9 @@ class Grader:
             data_dir=Path(settings.data_dir) if settings.data_dir else None,
             cell_timeout=settings.cell_timeout or None, limits=limits,
             memory_mb=settings.memory_mb)
-        self.pool = None if settings.scheduler or in_process else Pool(self.workers)
+        self.pool: Dispatch | None = (None if in_process else DaskPool(settings.scheduler)
+                                      if settings.scheduler else Pool(self.workers))
+        self.flight: dict[tuple[str, str], Request] = {}  # submitted, not yet finished
         self.specs: dict[str, Assignment] = {}
         self.releases: dict[str, Release] = {}
         self.books: dict[str, tuple[gradebook.GradebookWriter, Publisher]] = {}
@@ -142,7 +145,7 @@ class Grader:
         finally:
             warm_paths.close_current()
         said = [f"self-test passed in {time.monotonic() - started:.0f} s"]
-        if warm and self.pool is not None:
+        if warm and isinstance(self.pool, Pool):
             said.append(f"workers warm in {self._warm_up(assignment_ids[0]):.0f} s")
         return said
 
@@ -179,10 +182,11 @@ class Grader:
                                       Publisher(self.root, spec, writer, notebook_id))
         return self.books[assignment][1]
 
-    def task(self, student: str, assignment: str, path: Path, notebook: bytes) -> Task:
+    def task(self, student: str, assignment: str, path: Path, notebook: bytes,
+             options: ExecOptions | None = None) -> Task:
         """A submission as a worker grades it: everything it needs, nothing of the course."""
         return Task(student, self.spec(assignment), str(path.relative_to(self.root)), path.name,
-                    notebook, self.release(assignment).notebook, self.options)
+                    notebook, self.release(assignment).notebook, options or self.options)
 
     def stored(self, assignment: str, student: str, notebook: bytes) -> Graded | None:
         """The stored result of this very notebook by this very grader, if there is one."""
@@ -227,14 +231,37 @@ class Grader:
         grader's own failure, never a score."""
         for handed in subs:  # a gradebook that does not fit stops before any grading
             self.publisher(handed.assignment)
-        jobs = {(h.sub.student, h.assignment): (
-            self.task(h.sub.student, h.assignment, h.sub.path, h.notebook), h)
-            for h in subs if h.sub.path is not None and h.notebook is not None}
-        for job, outcome in self.run([job for job, _ in jobs.values()]):
-            handed = jobs[job.student, job.assignment][1]
+        for handed in subs:
+            self.submit(handed)
+        while self.flight:
+            yield from self.finished(None)
+
+    def submit(self, handed: Request, alone: bool = False) -> None:
+        """Hand a submission with a notebook to the workers; its result comes from `finished`.
+        alone: nothing else is graded meanwhile, so it trains on every core a local worker
+        may have rather than its share (grades do not depend on the thread count:
+        tests/execute/test_warm.py)."""
+        assert handed.sub.path is not None and handed.notebook is not None
+        self.publisher(handed.assignment)  # a gradebook that does not fit: before any grading
+        options = self.options
+        if alone and isinstance(self.pool, Pool):
+            options = dataclasses.replace(options, threads=cores())
+        assert self.pool is not None
+        self.pool.submit(self.task(handed.sub.student, handed.assignment, handed.sub.path,
+                                   handed.notebook, options))
+        self.flight[handed.sub.student, handed.assignment] = handed
+
+    def finished(self, timeout: float | None) -> Iterator[tuple[Request, Graded | Failed]]:
+        """The submitted submissions that finish within timeout (None: until one does), each
+        with its result; a retrying Failed is sent to a worker again, not yet an outcome."""
+        if self.pool is None:
+            return
+        for job, outcome in self.pool.finished(timeout):
+            key = job.student, job.assignment
             if isinstance(outcome, Outcome) and outcome.retrying:
-                yield handed, Failed(outcome.failure, retrying=True)
+                yield self.flight[key], Failed(outcome.failure, retrying=True)
                 continue
+            handed = self.flight.pop(key)
             try:
                 yield handed, self.outcome_of(job, outcome)
             except Exception as exc:  # the worker's failure, after its retries
@@ -253,14 +280,6 @@ class Grader:
         raise GraderFault(f"the grader failed on {path}, not the submission ({ATTEMPTS} "
                           f"attempts): {last}", last.stage)
 
-    def run(self, jobs: list[Task]) -> Iterator[tuple[Task, Any]]:
-        """(job, outcome) pairs as they finish; an outcome is read with `graded`."""
-        if not jobs:
-            return iter(())
-        if self.pool is not None:
-            return self.pool.run(jobs)
-        return run_dask(jobs, self.settings.scheduler)
-
     def _warm_up(self, assignment: str) -> float:
         """Each local worker starts its zygote (TensorFlow imported) on the blank notebook,
         now rather than on the first student's time; returns the seconds it took."""
@@ -268,7 +287,8 @@ class Grader:
         release = self.release(assignment).notebook or b""
         jobs = [Task(f"warm-up-{i}", self.spec(assignment), "warm-up.ipynb", "warm-up.ipynb",
                      release, release, self.options) for i in range(self.workers)]
-        for _ in self.run(jobs):
+        assert self.pool is not None
+        for _ in self.pool.run(jobs):
             pass
         return time.monotonic() - started
 

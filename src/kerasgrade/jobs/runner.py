@@ -83,7 +83,8 @@ class Forked(Runner):
     def job(self, name: str) -> Iterator[Job]:
         folder = self.zygote.job_dir(name)
         try:
-            yield Job(folder, self.zygote.job_env(folder), tuple(self.zygote.shown))
+            yield Job(folder, self.zygote.job_env(folder, self.options.threads),
+                      tuple(self.zygote.shown))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -87,11 +87,11 @@ class Student:
         return [p.read_text(encoding="utf-8") for p in pages]
 
 
-def start(course: Path, log: Path, env: dict[str, str] | None = None
+def start(course: Path, log: Path, env: dict[str, str] | None = None, workers: int = 1
           ) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "kerasgrade", "serve", "--root",
-                                 str(course), "--workers", "1", "--poll", "0.2"],
+                                 str(course), "--workers", str(workers), "--poll", "0.2"],
                                 stdout=out, stderr=subprocess.STDOUT,
                                 env=env or os.environ.copy())
 

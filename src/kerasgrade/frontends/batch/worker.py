@@ -18,6 +18,7 @@ import tempfile
 import time
 import traceback
 import urllib.parse
+from abc import ABC, abstractmethod
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -133,11 +134,41 @@ def _worker(conn: Connection, parent: int) -> None:
         conn.send(outcome)
 
 
-class Pool:
+class Dispatch(ABC):
+    """Where jobs go as they come: submit one whenever, collect each as it finishes. The
+    service keeps its workers busy this way (a free worker takes the next submission at once);
+    the batch submits a whole class and drains it (`run`)."""
+
+    @abstractmethod
+    def submit(self, job: Task) -> None:
+        ...
+
+    @property
+    @abstractmethod
+    def busy(self) -> int:
+        """Jobs submitted and not yet finished."""
+
+    @abstractmethod
+    def finished(self, timeout: float | None) -> Iterator[tuple[Task, Any]]:
+        """(job, outcome) pairs of the jobs that finish within timeout (None: at least one)."""
+
+    def run(self, jobs: list[Task]) -> Iterator[tuple[Task, Any]]:
+        """(job, outcome) pairs as they finish, every job's."""
+        for job in jobs:
+            self.submit(job)
+        while self.busy:
+            yield from self.finished(None)
+
+    @abstractmethod
+    def close(self) -> None:
+        ...
+
+
+class Pool(Dispatch):
     """Worker processes that each grade one job at a time. Unlike ProcessPoolExecutor, which
     breaks every pending future when one of its processes dies, a dead worker (the OOM
-    killer, kill -9) costs only the job it held: that job is retried and a new worker
-    replaces it."""
+    killer, kill -9) costs only the job it held: that job is retried (ATTEMPTS), then its
+    last failure is the outcome; a new worker replaces the dead one."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -146,6 +177,8 @@ class Pool:
         self.context = multiprocessing.get_context("spawn")
         self.idle: list[tuple[BaseProcess, Connection]] = []
         self.running: dict[Connection, tuple[BaseProcess, Task]] = {}
+        self.pending: deque[Task] = deque()
+        self.attempts: Counter[tuple[str, str]] = Counter()
 
     def _start(self) -> None:
         mine, theirs = self.context.Pipe()
@@ -155,38 +188,45 @@ class Pool:
         theirs.close()
         self.idle.append((process, mine))
 
-    def run(self, jobs: list[Task]) -> Iterator[tuple[Task, Outcome]]:
-        """(job, outcome) pairs as they finish; a failed job is retried up to ATTEMPTS times,
-        then its last failure is the outcome."""
-        pending = deque(jobs)
-        attempts: Counter[str] = Counter()
-        # Workers from an earlier run stay (a service keeps its pool warm between runs).
-        for _ in range(min(self.size, len(jobs)) - len(self.idle)):
+    def submit(self, job: Task) -> None:
+        self.pending.append(job)
+
+    @property
+    def busy(self) -> int:
+        return len(self.pending) + len(self.running)
+
+    def finished(self, timeout: float | None) -> Iterator[tuple[Task, Outcome]]:
+        """A failed job yields a retrying Outcome and goes back to the front of the line."""
+        # Workers stay between calls (a service keeps its pool warm between submissions).
+        for _ in range(min(self.size, self.busy) - len(self.idle) - len(self.running)):
             self._start()
-        while pending or self.running:
-            while pending and self.idle:
-                process, conn = self.idle.pop()
-                try:
-                    conn.send(pending[0])
-                except OSError:  # it died while idle: a new one takes the job
-                    process.join()
-                    conn.close()
-                    self._start()
-                    continue
-                job = pending.popleft()
-                attempts[job.student] += 1
-                self.running[conn] = (process, job)
-            ready = wait([*self.running, *(p.sentinel for p, _ in self.running.values())])
-            for conn, (process, job) in list(self.running.items()):
-                outcome = self._receive(conn, process, ready)
-                if outcome is None:  # still grading
-                    continue
-                del self.running[conn]
-                if outcome.payload is None and attempts[job.student] < ATTEMPTS:
-                    yield job, Outcome(None, outcome.failure, retrying=True)
-                    pending.appendleft(job)
-                else:
-                    yield job, outcome
+        while self.pending and self.idle:
+            process, conn = self.idle.pop()
+            try:
+                conn.send(self.pending[0])
+            except OSError:  # it died while idle: a new one takes the job
+                process.join()
+                conn.close()
+                self._start()
+                continue
+            job = self.pending.popleft()
+            self.attempts[job.student, job.assignment] += 1
+            self.running[conn] = (process, job)
+        if not self.running:
+            return
+        ready = wait([*self.running, *(p.sentinel for p, _ in self.running.values())],
+                     timeout)
+        for conn, (process, job) in list(self.running.items()):
+            outcome = self._receive(conn, process, ready)
+            if outcome is None:  # still grading
+                continue
+            del self.running[conn]
+            if outcome.payload is None and self.attempts[job.student, job.assignment] < ATTEMPTS:
+                self.pending.appendleft(job)  # before the yield: a caller may stop reading
+                yield job, Outcome(None, outcome.failure, retrying=True)
+            else:
+                del self.attempts[job.student, job.assignment]
+                yield job, outcome
 
     def _receive(self, conn: Connection, process: BaseProcess,
                  ready: list[Any]) -> Outcome | None:
@@ -223,33 +263,55 @@ class Pool:
             conn.close()
 
 
-def run_local(jobs: list[Task], workers: int) -> Iterator[tuple[Task, Any]]:
-    """(job, outcome) pairs from a pool of spawned processes, one kernel each."""
-    pool = Pool(workers)
-    try:
-        yield from pool.run(jobs)
-    finally:
-        pool.close()
+class DaskPool(Dispatch):
+    """The same task on a Dask distributed cluster; workers must be able to import kerasgrade.
+    A client is opened when a job is submitted with none in flight and closed when the last
+    finishes, so a restarted scheduler is reached again on the next submission. Dask retries
+    a failed job itself (ATTEMPTS); an outcome is a future, read with result()."""
 
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.client: Any = None
+        self.share: dict[str, int] = {}
+        self.futures: dict[Any, Task] = {}
 
-def run_dask(jobs: list[Task], address: str) -> Iterator[tuple[Task, Any]]:
-    """The same task on a Dask distributed cluster; workers must be able to import kerasgrade."""
-    from distributed import Client
-    from distributed import as_completed as dask_completed
+    def submit(self, job: Task) -> None:
+        if self.client is None:
+            from distributed import Client
 
-    with Client(address, timeout="30s") as client:
-        share: dict[str, int] = {}
-        for info in client.scheduler_info(n_workers=-1)["workers"].values():
-            share[info["host"]] = share.get(info["host"], 0) + info["nthreads"]
-        futures = {
-            client.submit(grade_task, dataclasses.replace(job, host_share=share), pure=False,
-                          retries=ATTEMPTS - 1,
-                          key=f"kerasgrade-{job.assignment}-{job.student}-{os.urandom(4).hex()}"):
-            job
-            for job in jobs
-        }
-        for future in dask_completed(list(futures)):
-            yield futures[future], future
+            self.client = Client(self.address, timeout="30s")
+            self.share = {}
+            for info in self.client.scheduler_info(n_workers=-1)["workers"].values():
+                self.share[info["host"]] = self.share.get(info["host"], 0) + info["nthreads"]
+        future = self.client.submit(
+            grade_task, dataclasses.replace(job, host_share=self.share), pure=False,
+            retries=ATTEMPTS - 1,
+            key=f"kerasgrade-{job.assignment}-{job.student}-{os.urandom(4).hex()}")
+        self.futures[future] = job
+
+    @property
+    def busy(self) -> int:
+        return len(self.futures)
+
+    def finished(self, timeout: float | None) -> Iterator[tuple[Task, Any]]:
+        from distributed import wait as dask_wait
+
+        if not self.futures:
+            return
+        try:
+            done, _ = dask_wait(list(self.futures), timeout=timeout,
+                                return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return
+        for future in done:
+            yield self.futures.pop(future), future
+        if not self.futures:
+            self.close()
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
 
 
 def default_workers() -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import itertools
 import os
 import pwd
 import shutil
@@ -23,7 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,6 +39,9 @@ from kerasgrade.lti.settings import of_course
 from kerasgrade.report import gradebook
 from kerasgrade.report.text import printable, say
 from kerasgrade.settings import Kerasgrade
+
+if TYPE_CHECKING:
+    from kerasgrade.frontends.grader import Failed
 
 SERVE_DIR = Path(".kerasgrade") / "serve"
 
@@ -121,6 +123,8 @@ class Service:
             raise GraderFailure(problem)
         self.settings = settings
         self.grader = Grader(settings, root, app)
+        # Submissions started and not yet finished, by student and assignment (one each).
+        self.flight: dict[tuple[str, str], Entry] = {}
         os.chdir(self.root)  # nbgrader's apps resolve the course's paths from here
         self.exchange = Exchange(app)
         if problem := self.exchange.problem():
@@ -261,25 +265,45 @@ class Service:
         shutil.rmtree(self._copy(name), ignore_errors=True)
 
     def step(self) -> bool:
-        """Advance the first due submissions (as many as there are workers); False when none
-        was due."""
-        due = self.queue.due(time.time())
-        if not due:
-            return False
+        """Keep every worker busy: take the gradings that finish within a poll, give each
+        free worker the next due submission (the queue read again), then publish and release
+        the finished ones, so that no worker waits for the others started with it, nor for
+        the pages. False when nothing was due, in flight or finished."""
+        done = []
+        for one, graded in self.grader.finished(self.settings.poll_seconds if self.flight
+                                                else 0):
+            key = one.sub.student, one.assignment
+            if isinstance(graded, Graded) or not graded.retrying:
+                done.append((self.flight.pop(key), graded))
+            else:  # still in flight: its job went to another worker
+                self._settle(self.flight[key], graded)
+        try:
+            due = self.queue.due(time.time())
+            self._fill(due, {(e.student, e.assignment) for e, _ in done})
+        finally:  # results in hand are published even when the machine's trouble pauses us
+            for entry, graded in done:
+                self._settle(entry, graded)
+        return bool(due or self.flight or done)
+
+    def _fill(self, due: list[Entry], finishing: set[tuple[str, str]]) -> None:
+        """Release what a restart left graded; start the first due submissions, in order, while
+        a worker is free. finishing: graded but not yet published (still `collected`)."""
         for entry in due:
             if entry.state == "graded":  # a restart after the gradebook write
                 with self._guard(entry.name):
                     self._release(entry)
         to_grade = []
-        for turn, entry in enumerate(due):
-            if turn == self.grader.workers:  # a round: the first due, one for each worker
+        for entry in due:
+            if len(to_grade) + len(self.flight) == self.grader.workers:
                 break
+            key = entry.student, entry.assignment
+            if entry.state == "graded" or key in self.flight or key in finishing:
+                continue
             with self._guard(entry.name):
                 if (ready := self._admit(entry)) is not None:
                     to_grade.append(ready)
         if to_grade:
-            self._grade(to_grade)
-        return True
+            self._start(to_grade)
 
     def _admit(self, entry: Entry) -> Entry | None:
         """A due submission ready to grade (collected), or None: refused, deferred or already
@@ -324,7 +348,10 @@ class Service:
         self.queue.defer(entry.name, time.time() + self.settings.fault_retry_seconds, "fault",
                          detail=detail)
 
-    def _grade(self, entries: list[Entry]) -> None:
+    def _start(self, entries: list[Entry]) -> None:
+        """Started: each one's stored result where its notebook was graded before (a restart
+        after the gradebook write, or the same notebook again), else a worker grades it. One
+        started while no other is graded trains on every core the worker may have."""
         handed: dict[tuple[str, str], tuple[Request, Entry]] = {}
         for entry in entries:
             with self._guard(entry.name):
@@ -334,19 +361,25 @@ class Service:
                 handed[entry.student, entry.assignment] = (Request(
                     entry.assignment, Submission(entry.student, folder, path, problem),
                     path.read_bytes() if path is not None else None, reuse=True), entry)
-        # A submission graded before (a restart after the gradebook write, or the same
-        # notebook again) keeps its stored result, not a second run.
         ready, to_run = self.grader.sort([one for one, _ in handed.values()])
-        for one, graded in itertools.chain(ready, self.grader.grade(to_run)):
-            entry = handed[one.sub.student, one.assignment][1]
-            with self._guard(entry.name):
-                if isinstance(graded, Graded):
-                    self._publish(entry, graded)
-                elif graded.retrying:
-                    say(f"{entry.student}: the grader failed (not the submission): "
-                        f"{graded.line}; retrying")
-                else:  # no attempt counts; tried again later
-                    self._fault(entry, graded.line)
+        for one, graded in ready:
+            self._settle(handed[one.sub.student, one.assignment][1], graded)
+        alone = len(to_run) == 1 and not self.flight
+        for one in to_run:  # unguarded: the grader's failure pauses the service, as before
+            self.grader.submit(one, alone=alone)
+            self.flight[one.sub.student, one.assignment] = handed[one.sub.student,
+                                                                  one.assignment][1]
+
+    def _settle(self, entry: Entry, graded: Graded | Failed) -> None:
+        """A finished grading published and released, or the grader's failure handled."""
+        with self._guard(entry.name):
+            if isinstance(graded, Graded):
+                self._publish(entry, graded)
+            elif graded.retrying:
+                say(f"{entry.student}: the grader failed (not the submission): "
+                    f"{graded.line}; retrying")
+            else:  # no attempt counts; tried again later
+                self._fault(entry, graded.line)
 
     def _publish(self, entry: Entry, graded: Graded) -> None:
         """Gradebook, pages and stored result with the attempt on them; then the attempt

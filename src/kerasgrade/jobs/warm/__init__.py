@@ -69,10 +69,12 @@ class Zygote:
         job.mkdir()
         return job
 
-    def job_env(self, folder: Path) -> dict[str, str]:
-        """The whole environment of a job in folder: the sandbox's, with the shared data."""
-        return sandbox.sandbox_env(folder, self.options.threads, self.options.data_dir,
-                                   shared_data=self.shared_data)
+    def job_env(self, folder: Path, threads: int | None = None) -> dict[str, str]:
+        """The whole environment of a job in folder: the sandbox's, with the shared data.
+        threads: the job's own (a lone submission may have more than the worker's share);
+        None: the zygote's."""
+        return sandbox.sandbox_env(folder, threads or self.options.threads,
+                                   self.options.data_dir, shared_data=self.shared_data)
 
     def _start(self) -> None:
         env = self.job_env(self.root / "home")
@@ -162,6 +164,7 @@ def close_current() -> None:
 
 
 def _key(options: Any, shared_data: str | None) -> tuple[Any, ...]:
-    # Each job brings its own wall limit; the rest is the zygote's sandbox.
+    # Each job brings its own wall limit and thread count (its kernel sizes TensorFlow's pools
+    # in its first cell); the rest is the zygote's sandbox.
     return (options.hide, options.sandbox, replace(options.limits, wall_seconds=0),
-            options.threads, options.data_dir, shared_data)
+            options.data_dir, shared_data)
