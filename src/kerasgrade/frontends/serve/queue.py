@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS attempts (
     last_graded REAL NOT NULL,
     PRIMARY KEY (student, assignment)
 );
+-- Finished submissions pile up over a course; these keep each step's cost to the waiting ones
+-- and one student's own (due() without them reads the whole table once per waiting row).
+CREATE INDEX IF NOT EXISTS inbound_state ON inbound (state, position);
+CREATE INDEX IF NOT EXISTS inbound_turn ON inbound (student, assignment, state, position);
+CREATE INDEX IF NOT EXISTS inbound_position ON inbound (position);
 """
 
 WAITING = "queued"
