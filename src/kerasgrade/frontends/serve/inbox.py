@@ -4,11 +4,10 @@ does not grow with the course's old submissions.
 The folder is listed only when its change time (ctime) moved: adding, removing or renaming an
 entry sets it to the kernel's clock, and nobody can set it back (utime moves it to now), so a
 student can make the service list again but never hide an entry from it. Two changes in one
-tick of the file system's clock leave the same time, so the folder is listed on every poll
-until a listing began a tick after the time was first seen; and it is listed every
-RELIST_SECONDS whatever its time says (a clock stepped back, a network file system's stale
-cache). A listing is compared with the names already read in one set operation; only the
-rest is looked up in the queue, one name at a time.
+tick of the file system's clock leave the same time, so the folder is listed once more a tick
+after its time was first seen; and every RELIST_SECONDS whatever its time says (a clock
+stepped back, a network file system's stale cache). A listing is compared with the names
+already read in one set operation; only the rest is looked up in the queue, one name at a time.
 """
 
 from __future__ import annotations
@@ -40,9 +39,12 @@ class Inbox:
         info = os.stat(self.folder)
         stamp = (info.st_dev, info.st_ino, info.st_ctime_ns)
         now = time.monotonic()
-        if stamp != self.stamp:
+        changed = stamp != self.stamp
+        if changed:
             self.stamp, self.seen_at = stamp, now
-        if (self.listed_at - self.seen_at <= TICK_SECONDS
+        # Once a listing began a tick after the time was first seen, it held that tick's
+        # changes.
+        if (changed or self.listed_at - self.seen_at <= TICK_SECONDS < now - self.seen_at
                 or now - self.listed_at >= RELIST_SECONDS):
             self.listed_at = now  # before the listing: it holds every change made until now
             self.left = set(os.listdir(self.folder)) - self.read
