@@ -32,6 +32,7 @@ from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, Request, 
 from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.inbound import NotFinished, Refused
+from kerasgrade.frontends.serve.inbox import Inbox
 from kerasgrade.frontends.serve.queue import Entry, Queue
 from kerasgrade.lti.launches import rule_problem
 from kerasgrade.lti.passback import Passback
@@ -133,6 +134,7 @@ class Service:
             say(f"waiting: {waiting}")
         self.state = self.root / SERVE_DIR
         self.queue = Queue(self.state / "queue.db", self.state / "events.jsonl")
+        self.inbox = Inbox(self.exchange.inbound, self.queue)
         coursedir = self.exchange.coursedir
         self.caps = inbound.Caps(file_bytes=coursedir.max_file_size * 1000,
                                  total_bytes=coursedir.max_dir_size * 1000,
@@ -197,13 +199,13 @@ class Service:
         """Read the new inbound entries; queue each one that passes, quarantine the others."""
         if self.exchange.waiting():
             return
-        known = self.queue.known()
+        names = self.inbox.new()
+        if not names:
+            return
         folder = os.open(self.exchange.inbound, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            names = [raw for raw in os.listdir(os.fsencode(self.exchange.inbound))
-                     if inbound.key(raw) not in known]  # bytes: a name need not be UTF-8
             arrivals = []
-            roster = self._roster() if names else set()
+            roster = self._roster()
             for raw in names:
                 with self._guard(inbound.key(raw), raw):
                     arrivals.append(self._read(folder, raw, roster))
