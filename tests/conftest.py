@@ -38,9 +38,12 @@ def full_data(pytestconfig: pytest.Config) -> Path:
     return folder
 
 
-# The files that take ten minutes or more on two cores (scripts/test.sh's --durations), longest
-# first.
-LONGEST = ("test_full_data.py", "test_autograder.py", "test_hostile.py", "test_serve.py")
+# The files that take two minutes or more on two cores (scripts/test.sh's --durations), longest
+# first: none of them should start near the end.
+LONGEST = ("test_full_data.py", "test_autograder.py", "test_hostile.py", "test_serve.py",
+           "test_nbgrader_autograde.py", "test_warm.py", "test_build.py", "test_batch.py",
+           "test_hostile_exchange.py", "test_lti_hub.py", "test_dispatch.py",
+           "test_hub_browser.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,7 +17,7 @@ from kerasgrade.frontends.batch.worker import cores
 
 pytestmark = pytest.mark.slow
 
-SLEEP = 50  # seconds: under the assignment's 60 s cell limit, longer than a short grading
+SLEEP = 30  # seconds: under the assignment's 60 s cell limit, longer than a short grading
 
 
 @pytest.fixture(autouse=True)
