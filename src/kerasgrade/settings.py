@@ -127,8 +127,10 @@ def load(root: Path, given: Config | None = None) -> tuple[Kerasgrade, Any]:
     return Kerasgrade(parent=app), app
 
 
-def reference() -> str:
-    """docs/config.md: every setting, its default and its help."""
+def reference(*sections: list[str]) -> str:
+    """docs/config.md: every setting, its default and its help; then ``sections``, the other
+    settings classes' (the LTI one, `kerasgrade.lti.settings.reference`), passed by the caller
+    so that this module, which every other reads, imports none of them."""
     lines = ["# Settings", "",
              "Every setting is a trait of `c.Kerasgrade` in the course's `nbgrader_config.py`;",
              "a flag, where there is one, overrides it for one run. Generated from",
@@ -138,14 +140,8 @@ def reference() -> str:
         flag = f"`{trait.metadata['flag']}`" if "flag" in trait.metadata else ""
         lines.append(f"| `c.Kerasgrade.{name}` | {flag} | `{trait.default_value!r}` | "
                      f"{trait.help} |")
-    from kerasgrade.lti.settings import KerasgradeLti
-
-    lines += ["", "## LTI", "",
-              "`c.KerasgradeLti`: the course's LMS, for the launch, the roster and grade "
-              "passback", "([lti.md](lti.md)).", "",
-              "| setting | default | what it does |", "| --- | --- | --- |"]
-    lines += [f"| `c.KerasgradeLti.{name}` | `{trait.default_value!r}` | {trait.help} |"
-              for name, trait in KerasgradeLti.class_traits(config=True).items()]
+    for section in sections:
+        lines += ["", *section]
     lines += ["", "## Environment", "",
               "| variable | what it does |", "| --- | --- |"]
     lines += [f"| `{name}` | {what} |" for name, what in environment.DESCRIBED]

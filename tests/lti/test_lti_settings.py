@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from kerasgrade.lti.settings import KEY, LtiProblem, load, student_id
+from kerasgrade import settings
+from kerasgrade.lti.settings import KEY, KerasgradeLti, LtiProblem, of_course, student_id
 
 ADA = {"sub": "7d3c9a1e-0001", "email": "Ada@Example.edu",
        "https://purl.imsglobal.org/spec/lti/claim/lis": {"person_sourcedid": "s1234"}}
+
+
+def load(root: Path) -> KerasgradeLti:
+    """The course's LTI settings as the service reads them."""
+    return of_course(root, settings.load(root)[1])
 
 
 def _course(tmp_path: Path, mode: int = 0o600, key: Path = KEY) -> Path:

@@ -19,10 +19,10 @@ from nbgrader.api import Gradebook
 
 from kerasgrade import settings
 from kerasgrade.frontends import assignment, cli
-from kerasgrade.frontends.grader import GraderFailure
 from kerasgrade.lti.launches import record_launch
 from kerasgrade.lti.outbox import REFUSED, SENT, WAITING, Outbox
 from kerasgrade.lti.passback import Passback
+from kerasgrade.lti.settings import LtiProblem
 from kerasgrade.report.gradebook import course_settings
 
 pytestmark = pytest.mark.slow  # each test starts the platform's server
@@ -301,7 +301,7 @@ def test_scores_wait_while_the_hub_names_users_by_another_rule(
 def test_the_service_refuses_a_key_others_can_read(
         course: Path, tool_key: Path, passback: Callable[[], Passback]) -> None:
     tool_key.chmod(0o644)
-    with pytest.raises(GraderFailure, match="chmod 600"):
+    with pytest.raises(LtiProblem, match="chmod 600"):
         passback()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,10 @@ FEEDBACK = "feedback"  # generate_feedback's pages
 REPORTS = "reports"  # per-student pages and results.json, beside nbgrader's feedback/
 GRADES_CSV = "kerasgrade-grades.csv"  # not nbgrader export's default grades.csv
 CLASS_REPORT = "class-report"  # `kerasgrade report`: names every student's mistakes
+# A student id the service and the LMS's roster accept: what a Unix login or an LMS id looks
+# like. No "+" (an inbound name's separator), no "/" or "..", no glob characters, no markup, no
+# control characters.
+STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
 COURSE_DIRS = ("autograder", SOURCE, SOLUTIONS, SUBMITTED, AUTOGRADED, FEEDBACK, REPORTS,
                GRADES_CSV, "grades.csv", "downloaded", "gradebook.db", ".kerasgrade",
                CLASS_REPORT)

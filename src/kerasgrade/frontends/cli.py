@@ -163,7 +163,9 @@ def _lti(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> int:
-    print(settings.reference(), end="")
+    from kerasgrade.lti import settings as lti_settings
+
+    print(settings.reference(lti_settings.reference()), end="")
     return 0
 
 

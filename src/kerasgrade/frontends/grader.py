@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from kerasgrade.jobs.options import ExecOptions
 from kerasgrade.report import gradebook
 from kerasgrade.report.publish import Publisher
 from kerasgrade.report.store import result_state, reusable, stored_state
+from kerasgrade.report.text import failure_line
 from kerasgrade.results import GraderFault, SubmissionResult
 from kerasgrade.sandbox import Limits
 from kerasgrade.settings import Kerasgrade
@@ -320,6 +320,3 @@ class Grader:
         self.close()
 
 
-def failure_line(exc: BaseException) -> str:
-    """The last line of an exception, as logs quote the grader's own failures."""
-    return traceback.format_exception_only(exc)[-1].strip()

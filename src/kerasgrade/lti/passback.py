@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kerasgrade.frontends.grader import GraderFailure, failure_line
 from kerasgrade.lti import grades
 from kerasgrade.lti.launches import rule_problem
 from kerasgrade.lti.outbox import REFUSED, Outbox
 from kerasgrade.lti.settings import LtiProblem, of_course
 from kerasgrade.report.gradebook import CourseSettings
-from kerasgrade.report.text import say
+from kerasgrade.report.text import failure_line, say
 
 if TYPE_CHECKING:
     from kerasgrade.course.assignments import Assignment
@@ -37,10 +36,8 @@ class Passback:
             self.lti.check()
             self.lms = Lms(self.lti)
         except ImportError as exc:
-            raise GraderFailure(f"c.KerasgradeLti is set but {exc.name} is not installed: "
-                                "pip install 'kerasgrade[lti]'") from None
-        except LtiProblem as exc:
-            raise GraderFailure(str(exc)) from None
+            raise LtiProblem(f"c.KerasgradeLti is set but {exc.name} is not installed: "
+                             "pip install 'kerasgrade[lti]'") from None
         self.root = root
         self.course = course
         self.outbox = Outbox(root)  # the service thread's connection

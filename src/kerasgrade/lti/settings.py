@@ -16,7 +16,7 @@ from typing import Any
 from traitlets import Enum, Float, Unicode
 from traitlets.config import Configurable
 
-from kerasgrade.frontends.serve.inbound import STUDENT_ID
+from kerasgrade.course.layout import STUDENT_ID
 from kerasgrade.lti.launches import FOLDER
 from kerasgrade.report.text import printable
 
@@ -159,8 +159,11 @@ def of_course(root: Path, app: Any) -> KerasgradeLti:
     return lti
 
 
-def load(root: Path) -> KerasgradeLti:
-    """The course's LTI settings, from its nbgrader_config.py as kerasgrade.settings reads it."""
-    from kerasgrade import settings
-
-    return of_course(root, settings.load(root)[1])
+def reference() -> list[str]:
+    """docs/config.md's LTI section: every c.KerasgradeLti setting, its default and its help."""
+    return ["## LTI", "",
+            "`c.KerasgradeLti`: the course's LMS, for the launch, the roster and grade "
+            "passback", "([lti.md](lti.md)).", "",
+            "| setting | default | what it does |", "| --- | --- | --- |",
+            *(f"| `c.KerasgradeLti.{name}` | `{trait.default_value!r}` | {trait.help} |"
+              for name, trait in KerasgradeLti.class_traits(config=True).items())]

@@ -4,6 +4,7 @@ a line of the instructor's terminal or log, and for a cell of the spreadsheet a 
 from __future__ import annotations
 
 import sys
+import traceback
 
 
 def printable(text: str, limit: int | None = None) -> str:
@@ -28,3 +29,8 @@ def spreadsheet_cell(text: str) -> str:
     formula, so that a name or reason a student wrote never runs on the instructor's machine
     (CSV injection)."""
     return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def failure_line(exc: BaseException) -> str:
+    """The last line of an exception, as logs quote the grader's own failures."""
+    return traceback.format_exception_only(exc)[-1].strip()

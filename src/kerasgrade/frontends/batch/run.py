@@ -43,9 +43,8 @@ from kerasgrade.frontends.grader import (
     Grader,
     GraderFailure,
     Request,
-    failure_line,
 )
-from kerasgrade.report.text import printable
+from kerasgrade.report.text import failure_line, printable
 from kerasgrade.settings import Kerasgrade
 
 

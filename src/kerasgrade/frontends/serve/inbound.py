@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import os
 import pwd
-import re
 import shutil
 import stat
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from nbgrader.utils import parse_utc
 
+from kerasgrade.course.layout import STUDENT_ID
 from kerasgrade.report.text import printable
 
 TIMESTAMP = "timestamp.txt"
@@ -34,9 +34,6 @@ SETTLE_SECONDS = 1.0  # nbgrader submit sets the entry's permissions after its l
 # An entry unfinished for this long never will be: quarantined, so that no pile of them is
 # read again on every poll.
 STALE_SECONDS = 600.0
-# A student id the service accepts: what a Unix login or an LMS id looks like. No "+" (the
-# name's separator), no "/" or "..", no glob characters, no markup, no control characters.
-STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
 # The grading machine's own trouble (disk full, I/O): the service pauses and reads again.
 MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOMEM}
 

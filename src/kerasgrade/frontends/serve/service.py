@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kerasgrade.course import assignments
 from kerasgrade.course.layout import Submission, pick_notebook, release_notebook
-from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, Request, failure_line
+from kerasgrade.frontends.grader import Graded, Grader, GraderFailure, Request
 from kerasgrade.frontends.serve import inbound
 from kerasgrade.frontends.serve.exchange import Exchange, ExchangeFailure
 from kerasgrade.frontends.serve.inbound import NotFinished, Refused
@@ -36,9 +36,9 @@ from kerasgrade.frontends.serve.inbox import Inbox
 from kerasgrade.frontends.serve.queue import Entry, Queue
 from kerasgrade.lti.launches import rule_problem
 from kerasgrade.lti.passback import Passback
-from kerasgrade.lti.settings import of_course
+from kerasgrade.lti.settings import LtiProblem, of_course
 from kerasgrade.report import gradebook
-from kerasgrade.report.text import printable, say
+from kerasgrade.report.text import failure_line, printable, say
 from kerasgrade.settings import Kerasgrade
 
 if TYPE_CHECKING:
@@ -141,7 +141,10 @@ class Service:
                                  files=settings.max_files, depth=settings.max_depth)
         self._check_identity()
         # After the check has read (or made) the gradebook the LMS's roster goes into.
-        self.lti = Passback(self.root, app, self.grader.course)  # grades to the LMS, if set
+        try:
+            self.lti = Passback(self.root, app, self.grader.course)  # grades to the LMS, if set
+        except LtiProblem as exc:
+            raise GraderFailure(str(exc)) from None
         self.released = [a for a in assignments.ASSIGNMENTS
                          if release_notebook(self.root, a).is_file()]
         if not self.released:
