@@ -296,7 +296,7 @@ class Service:
                     self._release(entry)
         to_grade = []
         for entry in due:
-            if len(to_grade) + len(self.flight) == self.grader.workers:
+            if len(to_grade) + len(self.flight) >= self.grader.capacity:
                 break
             key = entry.student, entry.assignment
             if entry.state == "graded" or key in self.flight or key in finishing:
@@ -377,9 +377,9 @@ class Service:
         with self._guard(entry.name):
             if isinstance(graded, Graded):
                 self._publish(entry, graded)
-            elif graded.retrying:
-                say(f"{entry.student}: the grader failed (not the submission): "
-                    f"{graded.line}; retrying")
+            elif graded.retrying:  # handed to a worker again: in the journal, as proof
+                self.queue.emit("retried", entry.student, entry.assignment, entry.name,
+                                detail=f"the grader failed (not the submission): {graded.line}")
             else:  # no attempt counts; tried again later
                 self._fault(entry, graded.line)
 
