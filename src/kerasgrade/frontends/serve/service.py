@@ -92,15 +92,18 @@ class Signalled(BaseException):
 
 
 def serve(settings: Kerasgrade, app: Any, root: Path) -> int:
+    received: list[str] = []
+
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise Signalled(signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
+        raise Signalled(received[-1])
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     service = None
     try:
         service = Service(settings, app, root)
-        service.run()
+        service.run(received)
     except GraderFailure as exc:
         say(f"kerasgrade serve: {exc}")
         return 2
@@ -176,7 +179,8 @@ class Service:
         self.queue.close()
         self.lti.close()
 
-    def run(self) -> None:
+    def run(self, signals: list[str] | None = None) -> None:
+        """Until a signal (its name is appended to signals before it is raised)."""
         pause = self.settings.poll_seconds
         while True:
             try:
@@ -184,6 +188,8 @@ class Service:
                 busy = self.step()
                 pause = self.settings.poll_seconds
             except Exception as exc:
+                if signals:  # raised where a library made it an error of its own (Dask's client)
+                    raise Signalled(signals[0]) from None
                 # The machine, the course or the grader itself, never one submission (each is
                 # handled in a guard of its own): a full disk, a locked database, a gradebook
                 # away. Nothing is lost: every step is read again from the queue, later.
