@@ -189,4 +189,4 @@ def test_served_on_a_cluster_that_loses_a_worker_and_its_scheduler(
     assert [e["student"] for e in journal if e["event"] == "retried"] == ["erin"]
     assert not [e for e in journal if e["event"] in ("fault", "quarantined")]
     assert serving.scores(course) == {"alice": SOLVED, "bob": DENSE32, "carol": SOLVED,
-                              "dave": SOLVED, "erin": DENSE32}
+                                      "dave": SOLVED, "erin": DENSE32}
