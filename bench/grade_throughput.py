@@ -45,8 +45,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -397,15 +397,14 @@ def dask_workers(nannies: psutil.Process) -> list[psutil.Process]:
     return []
 
 
-def run_dask(template: Path, base: Path) -> Run:
-    """Grade a copy of the course on a real loopback cluster: `dask scheduler` and `dask
-    worker --nworkers 2 --nthreads 1` (nannies spawn the workers, which import kerasgrade
-    through the inherited environment, as on a real cluster's hosts)."""
-    from distributed import Client  # only this run needs it
+@contextmanager
+def loopback_cluster(cluster: Path) -> Iterator[tuple[str, psutil.Process]]:
+    """A real `dask scheduler` and `dask worker --nworkers 2 --nthreads 1` on 127.0.0.1 with
+    their logs in `cluster`, ready (nannies spawn the workers, which import kerasgrade through
+    the inherited environment, as on a real cluster's hosts): its address and the nannies'
+    process. Stopped after."""
+    from distributed import Client  # only the Dask runs need it
 
-    course = base / "kerasgrade-dask"
-    shutil.copytree(template, course)
-    cluster = base / "dask"
     cluster.mkdir()
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -422,10 +421,20 @@ def run_dask(template: Path, base: Path) -> Run:
                  "127.0.0.1", "--nworkers", str(DASK_WORKERS), "--nthreads", "1",
                  "--no-dashboard", "--local-directory", str(cluster)], cwd=cluster, stdout=log,
                 stderr=subprocess.STDOUT))
-        nannies = psutil.Process(procs[1].pid)
         # Workers up before the clock starts: their start-up is not grading time.
         with Client(address, timeout=f"{DASK_START_SECONDS}s") as client:
             client.wait_for_workers(DASK_WORKERS, timeout=DASK_START_SECONDS)
+        yield address, psutil.Process(procs[1].pid)
+    finally:
+        for proc in reversed(procs):  # workers first: they would reconnect to a new scheduler
+            _stop(proc)
+
+
+def run_dask(template: Path, base: Path) -> Run:
+    """Grade a copy of the course on a real loopback cluster (loopback_cluster)."""
+    course = base / "kerasgrade-dask"
+    shutil.copytree(template, course)
+    with loopback_cluster(base / "dask") as (address, nannies):
         run = Run(f"kerasgrade grade, Dask {DASK_WORKERS} workers", DASK_WORKERS,
                   base / "kerasgrade-dask.log", load=(os.getloadavg()[0], 0.0),
                   capacity=capacity())
@@ -433,9 +442,6 @@ def run_dask(template: Path, base: Path) -> Run:
             [sys.executable, "-m", "kerasgrade", "grade", ASSIGNMENT, "--scheduler", address],
             course, lambda _root: dask_workers(nannies), run.log))
         run.load = (run.load[0], os.getloadavg()[0])
-    finally:
-        for proc in reversed(procs):  # workers first: they would reconnect to a new scheduler
-            _stop(proc)
     run.scores = gradebook_scores(course)
     per_submission, run.peak_from_results_mb = kerasgrade_phases(course)
     summarize(run, per_submission)

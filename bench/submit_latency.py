@@ -2,7 +2,7 @@
 `kerasgrade serve`, from submit to feedback a student can fetch.
 
     python bench/submit_latency.py [--workers 2] [--students 16] [--resubmit 4]
-                                   [--seconds 60] [--sample] [--keep DIR]
+                                   [--seconds 60] [--scheduler] [--sample] [--keep DIR]
 
 Builds a course on nbgrader's own exchange (generate_assignment, release_assignment), starts
 `kerasgrade serve --workers N` on it and waits until it says it is serving (self-test done,
@@ -10,7 +10,9 @@ workers warm). Then, within --seconds, it submits --students notebooks of 02 wit
 submit --student ID` (the solution and the typical mistakes of bench/grade_throughput.py),
 and --resubmit of those students, whose first notebook was a mistake, submit the solution
 again later in the burst (some while their first still waits: the service grades the
-latest). Full MNIST unless --sample.
+latest). Full MNIST unless --sample. With --scheduler, the service grades on a loopback Dask
+cluster of two workers started for the run (`kerasgrade serve --scheduler`, as
+bench/grade_throughput.py starts it), and --workers is 2.
 
 A submission's feedback is fetchable when nbgrader's release_feedback has put it into the
 exchange's feedback folder under the name `nbgrader fetch_feedback` looks for (the md5 of the
@@ -48,6 +50,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -56,9 +59,11 @@ import nbformat
 from grade_throughput import (
     ASSIGNMENT,
     CLASS,
+    DASK_WORKERS,
     REPO,
     add_data_options,
     gradebook_scores,
+    loopback_cluster,
     prepare,
 )
 from nbgrader.utils import parse_utc
@@ -106,8 +111,11 @@ class Course:
         self.exchange.chmod(0o1777)  # as nbgrader's docs set it up
         shutil.copytree(REPO / "source" / ASSIGNMENT, self.root / "source" / ASSIGNMENT)
         config = (REPO / "nbgrader_config.py").read_text()
+        # The students are `nbgrader submit --student ID` run as this user, with no roster:
+        # the service takes them from the inbound names (as tests/frontends/serve does).
         (self.root / "nbgrader_config.py").write_text(
-            config + f"\nc.Exchange.root = {str(self.exchange)!r}\n")
+            config + f"\nc.Exchange.root = {str(self.exchange)!r}\n"
+            "c.Kerasgrade.trust_inbound_names = True\nc.Kerasgrade.open_course = True\n")
         for step in (["generate_assignment", ASSIGNMENT, "--force"],
                      ["release_assignment", ASSIGNMENT, "--force"]):
             subprocess.run([sys.executable, "-m", "nbgrader", *step, "--log-level=WARN"],
@@ -151,13 +159,14 @@ def burst(students: int, resubmit: int) -> list[Submission]:
 
 
 class Service:
-    def __init__(self, course: Course, workers: int, log: Path) -> None:
+    def __init__(self, course: Course, workers: int, log: Path, scheduler: str = "") -> None:
         self.course = course
         self.log = log
         self.out = log.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kerasgrade", "serve", "--root", str(course.root),
-             "--workers", str(workers), "--poll", "0.5"],
+             "--workers", str(workers), "--poll", "0.5",
+             *(["--scheduler", scheduler] if scheduler else [])],
             stdout=self.out, stderr=subprocess.STDOUT)
 
     def events(self) -> list[dict[str, object]]:
@@ -233,46 +242,58 @@ def main() -> int:
     p.add_argument("--students", type=int, default=16)
     p.add_argument("--resubmit", type=int, default=4)
     p.add_argument("--seconds", type=float, default=60.0, help="length of the burst")
+    p.add_argument("--scheduler", action="store_true",
+                   help="grade on a loopback Dask cluster of two workers")
     add_data_options(p)
     args = p.parse_args()
     base = prepare(args, "kerasgrade-latency-")
     course = Course(base)
     try:
         course.build()
-        subs = burst(args.students, args.resubmit)
-        service = Service(course, args.workers, base / "serve.log")
-        try:
-            print(f"kerasgrade serve --workers {args.workers}: serving after "
-                  f"{service.wait_ready():.0f} s")
-            done = threading.Event()
-            gap = args.seconds / max(1, len(subs) - 1)
-
-            def hand_in() -> None:
-                start = time.monotonic()
-                for i, sub in enumerate(subs):
-                    time.sleep(max(0.0, start + i * gap - time.monotonic()))
-                    course.submit(sub)
-                done.set()
-
-            submitter = threading.Thread(target=hand_in)
-            submitter.start()
-            wait_fetchable(subs, service, done)
-            submitter.join()
-            burst_events = service.events()
-            # The idle service: one more solution, alone.
-            idle = Submission("idle", "solution", CLASS[0][3])
-            course.submit(idle)
-            done.set()
-            wait_fetchable([idle], service, done)
-            events = service.events()
-        finally:
-            service.stop()
-        plain = nbconvert_seconds(course, course.desks / "idle" / ASSIGNMENT
-                                  / f"{ASSIGNMENT}.ipynb")
-        return report(subs, burst_events, events, idle, plain, course, args.workers)
+        with ExitStack() as cluster:
+            scheduler = ""
+            if args.scheduler:
+                scheduler, _ = cluster.enter_context(loopback_cluster(base / "dask"))
+                args.workers = DASK_WORKERS
+            return measure(args, course, scheduler)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, course: Course, scheduler: str) -> int:
+    """The burst, then the idle submission, on a built course; the report's exit code."""
+    subs = burst(args.students, args.resubmit)
+    service = Service(course, args.workers, course.base / "serve.log", scheduler)
+    try:
+        where = f"--scheduler {scheduler}" if scheduler else f"--workers {args.workers}"
+        print(f"kerasgrade serve {where}: serving after {service.wait_ready():.0f} s")
+        done = threading.Event()
+        gap = args.seconds / max(1, len(subs) - 1)
+
+        def hand_in() -> None:
+            start = time.monotonic()
+            for i, sub in enumerate(subs):
+                time.sleep(max(0.0, start + i * gap - time.monotonic()))
+                course.submit(sub)
+            done.set()
+
+        submitter = threading.Thread(target=hand_in)
+        submitter.start()
+        wait_fetchable(subs, service, done)
+        submitter.join()
+        burst_events = service.events()
+        # The idle service: one more solution, alone.
+        idle = Submission("idle", "solution", CLASS[0][3])
+        course.submit(idle)
+        done.set()
+        wait_fetchable([idle], service, done)
+        events = service.events()
+    finally:
+        service.stop()
+    plain = nbconvert_seconds(course, course.desks / "idle" / ASSIGNMENT
+                              / f"{ASSIGNMENT}.ipynb")
+    return report(subs, burst_events, events, idle, plain, course, args.workers)
 
 
 def queue_efficiency(events: list[dict[str, object]], workers: int) -> float:

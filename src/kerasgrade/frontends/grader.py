@@ -125,6 +125,14 @@ class Grader:
         return gradebook.course_settings(self.root, self.settings.db or None,
                                          self.app.config if self.app is not None else None)
 
+    @property
+    def capacity(self) -> int:
+        """How many submissions to grade at once: the local workers, or the Dask cluster's
+        worker threads (its size read at each connection; --workers until then)."""
+        if isinstance(self.pool, DaskPool) and self.pool.threads:
+            return self.pool.threads
+        return self.workers
+
     def where(self) -> str:
         if self.settings.scheduler:
             return f"on the Dask cluster at {self.settings.scheduler}"

@@ -19,6 +19,7 @@ from typing import Any
 
 import nbformat
 from classroom import AID, REPO
+from nbgrader.api import Gradebook
 from nbgrader_course import make_course, nbgrader
 
 from kerasgrade.course.demo import MISTAKES, answered
@@ -87,13 +88,19 @@ class Student:
         return [p.read_text(encoding="utf-8") for p in pages]
 
 
-def start(course: Path, log: Path, env: dict[str, str] | None = None, workers: int = 1
-          ) -> subprocess.Popen[bytes]:
+def start(course: Path, log: Path, env: dict[str, str] | None = None, workers: int = 1,
+          args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "kerasgrade", "serve", "--root",
-                                 str(course), "--workers", str(workers), "--poll", "0.2"],
+                                 str(course), "--workers", str(workers), "--poll", "0.2", *args],
                                 stdout=out, stderr=subprocess.STDOUT,
                                 env=env or os.environ.copy())
+
+
+def scores(course: Path) -> dict[str, float]:
+    """The gradebook's score of each student's submission."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return {s.student.id: s.score for s in gb.assignment_submissions(AID)}
 
 
 def events(course: Path) -> list[dict[str, Any]]:

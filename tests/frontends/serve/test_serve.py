@@ -11,8 +11,7 @@ import psutil
 import pytest
 from browser import Page
 from classroom import AID
-from nbgrader.api import Gradebook
-from serving import DENSE32, SOLVED, Student, events, served_course, start, stop, wait_for
+from serving import DENSE32, SOLVED, Student, events, scores, served_course, start, stop, wait_for
 from time_limit_case import LIMIT, LOOPING, env, named
 
 from kerasgrade import sandbox
@@ -26,11 +25,6 @@ COOLOFF = 45  # seconds: longer than an nbgrader submit on a busy machine
 def _sandbox() -> None:
     if reason := sandbox.unavailable_reason():
         pytest.skip(reason)
-
-
-def scores(course: Path) -> dict[str, float]:
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        return {s.student.id: s.score for s in gb.assignment_submissions(AID)}
 
 
 def test_two_students_get_their_feedback(tmp_path: Path) -> None:

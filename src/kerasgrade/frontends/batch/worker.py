@@ -21,6 +21,7 @@ import urllib.parse
 from abc import ABC, abstractmethod
 from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -33,6 +34,7 @@ from kerasgrade import sandbox
 from kerasgrade.course.layout import release_notebook
 from kerasgrade.frontends.batch.plan import Task
 from kerasgrade.grade import grade_notebook
+from kerasgrade.report.text import say
 
 # A worker's whole tree (the worker, its zygote with TensorFlow, the kernel forked from it)
 # peaks at 1.21-1.41 GiB PSS on full MNIST (bench/grade_throughput.py, 2026-11-29). The default
@@ -46,6 +48,13 @@ PR_SET_PDEATHSIG = 1
 # Tries per submission when the grader fails on it (a worker died, the sandbox did not
 # start): a second failure is reported, and a later run tries again.
 ATTEMPTS = 2
+
+# A Dask scheduler's address must answer within CONNECT_SECONDS at the first connection; while
+# it is away, a new client tries for AWAY_CONNECT_SECONDS (the service goes on meanwhile), and
+# a service or batch with nothing else to collect looks again every AWAY_PAUSE.
+CONNECT_SECONDS = 30
+AWAY_CONNECT_SECONDS = 2
+AWAY_PAUSE = 1.0
 
 
 def grade_task(job: Task) -> dict[str, Any]:
@@ -265,24 +274,45 @@ class Pool(Dispatch):
 
 class DaskPool(Dispatch):
     """The same task on a Dask distributed cluster; workers must be able to import kerasgrade.
-    A client is opened when a job is submitted with none in flight and closed when the last
-    finishes, so a restarted scheduler is reached again on the next submission. Dask retries
-    a failed job itself (ATTEMPTS); an outcome is a future, read with result()."""
+    One client for the grader's life, opened with the first job. When the scheduler goes away,
+    Dask cancels the jobs it held: each is handed out again, once, when a scheduler answers at
+    the address again (the client reconnects, or a new one is opened). Dask retries a failed
+    job itself (ATTEMPTS); an outcome is a future, read with result()."""
 
     def __init__(self, address: str) -> None:
         self.address = address
         self.client: Any = None
         self.share: dict[str, int] = {}
         self.futures: dict[Any, Task] = {}
+        self.lost: deque[Task] = deque()  # taken away with the scheduler; handed out again
 
-    def submit(self, job: Task) -> None:
+    def _connect(self) -> bool:
+        """Whether a scheduler answers; a client given up by Dask (it retries for its timeout)
+        is replaced. The first connection's failure is raised: the address may be wrong."""
+        from distributed import Client
+
+        if self.client is not None and self.client.status == "closed":
+            self.client = None
         if self.client is None:
-            from distributed import Client
-
-            self.client = Client(self.address, timeout="30s")
+            try:
+                self.client = Client(self.address, timeout=AWAY_CONNECT_SECONDS if self.lost
+                                     else CONNECT_SECONDS)
+            except (OSError, TimeoutError):
+                if not self.lost:
+                    raise
+                return False
             self.share = {}
+        if self.client.status != "running":
+            return False
+        if not self.share:  # each host's Dask threads divide its cores (grade_task)
             for info in self.client.scheduler_info(n_workers=-1)["workers"].values():
                 self.share[info["host"]] = self.share.get(info["host"], 0) + info["nthreads"]
+        return True
+
+    def submit(self, job: Task) -> None:
+        if self.lost or not self._connect():
+            self.lost.append(job)  # after those taken away before it
+            return
         future = self.client.submit(
             grade_task, dataclasses.replace(job, host_share=self.share), pure=False,
             retries=ATTEMPTS - 1,
@@ -291,22 +321,47 @@ class DaskPool(Dispatch):
 
     @property
     def busy(self) -> int:
-        return len(self.futures)
+        return len(self.futures) + len(self.lost)
+
+    @property
+    def threads(self) -> int:
+        """The cluster's worker threads when last reached (0: not reached yet, or away)."""
+        return sum(self.share.values())
 
     def finished(self, timeout: float | None) -> Iterator[tuple[Task, Any]]:
+        """A job the scheduler took away yields a retrying Outcome and waits for its return."""
         from distributed import wait as dask_wait
 
+        if self.lost and self._connect():
+            say(f"the Dask scheduler at {self.address} answers again: {len(self.lost)} "
+                "job(s) handed out again")
+            again, self.lost = self.lost, deque()
+            for job in again:
+                self.submit(job)
         if not self.futures:
+            if self.lost:  # the scheduler is still away
+                time.sleep(min(timeout if timeout is not None else AWAY_PAUSE, AWAY_PAUSE))
             return
         try:
-            done, _ = dask_wait(list(self.futures), timeout=timeout,
-                                return_when="FIRST_COMPLETED")
+            dask_wait(list(self.futures), timeout=timeout, return_when="FIRST_COMPLETED")
         except TimeoutError:
             return
+        except CancelledError:  # some were cancelled: found below
+            pass
+        done = [f for f in self.futures if f.done()]
+        cancelled = [f for f in done if f.status == "cancelled"]
+        if cancelled and not self.lost:
+            self.share = {}  # the workers that come back may be others
+            say(f"the Dask scheduler at {self.address} went away: {len(self.futures)} job(s) "
+                "wait for it and are handed out again when it answers")
         for future in done:
-            yield self.futures.pop(future), future
-        if not self.futures:
-            self.close()
+            job = self.futures.pop(future)
+            if future.status == "cancelled":  # we cancel nothing: the scheduler went away
+                self.lost.append(job)
+                yield job, Outcome(None, f"the Dask scheduler at {self.address} went away",
+                                   retrying=True)
+            else:
+                yield job, future
 
     def close(self) -> None:
         if self.client is not None:

@@ -27,8 +27,8 @@ from typing import Literal
 
 from kerasgrade.report.text import printable, say
 
-Event = Literal["queued", "replaced", "deferred", "started", "graded", "released", "refused",
-                "fault", "quarantined"]
+Event = Literal["queued", "replaced", "deferred", "started", "retried", "graded", "released",
+                "refused", "fault", "quarantined"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound (

@@ -92,15 +92,18 @@ class Signalled(BaseException):
 
 
 def serve(settings: Kerasgrade, app: Any, root: Path) -> int:
+    received: list[str] = []
+
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise Signalled(signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
+        raise Signalled(received[-1])
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     service = None
     try:
         service = Service(settings, app, root)
-        service.run()
+        service.run(received)
     except GraderFailure as exc:
         say(f"kerasgrade serve: {exc}")
         return 2
@@ -179,7 +182,8 @@ class Service:
         self.queue.close()
         self.lti.close()
 
-    def run(self) -> None:
+    def run(self, signals: list[str] | None = None) -> None:
+        """Until a signal (its name is appended to signals before it is raised)."""
         pause = self.settings.poll_seconds
         while True:
             try:
@@ -187,6 +191,8 @@ class Service:
                 busy = self.step()
                 pause = self.settings.poll_seconds
             except Exception as exc:
+                if signals:  # raised where a library made it an error of its own (Dask's client)
+                    raise Signalled(signals[0]) from None
                 # The machine, the course or the grader itself, never one submission (each is
                 # handled in a guard of its own): a full disk, a locked database, a gradebook
                 # away. Nothing is lost: every step is read again from the queue, later.
@@ -299,7 +305,7 @@ class Service:
                     self._release(entry)
         to_grade = []
         for entry in due:
-            if len(to_grade) + len(self.flight) == self.grader.workers:
+            if len(to_grade) + len(self.flight) >= self.grader.capacity:
                 break
             key = entry.student, entry.assignment
             if entry.state == "graded" or key in self.flight or key in finishing:
@@ -380,9 +386,9 @@ class Service:
         with self._guard(entry.name):
             if isinstance(graded, Graded):
                 self._publish(entry, graded)
-            elif graded.retrying:
-                say(f"{entry.student}: the grader failed (not the submission): "
-                    f"{graded.line}; retrying")
+            elif graded.retrying:  # handed to a worker again: in the journal, as proof
+                self.queue.emit("retried", entry.student, entry.assignment, entry.name,
+                                detail=f"the grader failed (not the submission): {graded.line}")
             else:  # no attempt counts; tried again later
                 self._fault(entry, graded.line)
 
