@@ -205,32 +205,50 @@ def test_warm_batch_grades_as_a_cold_check(tmp_path: Path) -> None:
 
 # Measured by the clock or the kernel's memory, not by the student's model.
 VOLATILE = {"kernel_start_seconds", "peak_rss_mb", "total_seconds"}
-THREADS = ("import json, tensorflow as tf\n"
-           "print('THREADS ' + json.dumps(tf.config.threading.get_intra_op_parallelism_threads()))")
+# Appended to the notebook: the threads it trained on, the batches per call of a fit, and the
+# batches a per-batch callback saw (20 of 32 in 640 examples, however the fit runs).
+PROBE = """\
+import json, numpy as np, tensorflow as tf
+class Seen(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.steps = self.model.steps_per_execution
+class Batches(keras.callbacks.Callback):
+    count = 0
+    def on_train_batch_end(self, batch, logs=None):
+        Batches.count += 1
+probe = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])
+probe.compile(loss="mse", optimizer="sgd")
+seen = Seen()
+probe.fit(np.zeros((640, 4)), np.zeros((640, 2)), epochs=1, verbose=0, callbacks=[seen])
+probe.fit(np.zeros((640, 4)), np.zeros((640, 2)), epochs=1, verbose=0, callbacks=[Batches()])
+print("PROBE " + json.dumps([tf.config.threading.get_intra_op_parallelism_threads(),
+                             seen.steps, Batches.count]))"""
 
 
-def test_a_grade_does_not_depend_on_the_thread_count(tmp_path: Path,
-                                                    fresh_zygote: None) -> None:
+def test_a_grade_does_not_depend_on_the_thread_count_or_the_batches_per_call(
+        tmp_path: Path, fresh_zygote: None) -> None:
     """A lone submission on an idle service trains on every core, one in a burst on its
-    worker's share: the same notebook gets the same points and the same measured facts
-    (training history, predictions, accuracy) with 1 and 2 TensorFlow threads, both forked
-    from one zygote."""
+    worker's share, and the student's fit runs 64 batches per call into TensorFlow: the same
+    notebook gets the same points and the same measured facts (training history, predictions,
+    accuracy) with 1 and 2 TensorFlow threads and with Keras's own one batch per call, all
+    forked from one zygote. A fit with a per-batch callback runs one batch per call."""
     spec = assignments.get(assignments.CONNECTED_NETWORKS)
     nb = answered(REPO, spec.id)
-    nb.cells.append(nbformat.v4.new_code_cell(THREADS))
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     path = tmp_path / f"{spec.id}.ipynb"
     write(nb, path)
     results, zygotes = {}, set()
-    for threads in (1, 2):
-        executed = tmp_path / f"executed-{threads}.ipynb"
-        result = grade_notebook(path, spec, "s", ExecOptions(warm=True, threads=threads),
-                                workdir=tmp_path / str(threads), executed_to=executed)
-        assert _printed(executed, "THREADS") == threads  # the kernel trained on that many
+    for threads, steps in ((1, 64), (2, 64), (1, 1)):
+        executed = tmp_path / f"executed-{threads}-{steps}.ipynb"
+        result = grade_notebook(path, spec, "s",
+                                ExecOptions(warm=True, threads=threads, fit_steps=steps),
+                                workdir=tmp_path / f"{threads}-{steps}", executed_to=executed)
+        assert _printed(executed, "PROBE") == [threads, steps, 20]
         zygotes.add(warm._LOCAL.zygote.proc.pid)
         facts = result.to_dict(with_facts=True)["facts"]
         facts["execution"] = {k: v for k, v in facts["execution"].items() if k not in VOLATILE}
-        results[threads] = ([(c.name, c.points, c.message) for c in result.checks],
-                            result.score, facts)
+        results[threads, steps] = ([(c.name, c.points, c.message) for c in result.checks],
+                                   result.score, facts)
     assert len(zygotes) == 1, "a job's thread count must not restart the zygote"
-    assert results[1][1] == spec.max_score
-    assert results[1] == results[2]
+    assert results[1, 64][1] == spec.max_score
+    assert results[1, 64] == results[2, 64] == results[1, 1]

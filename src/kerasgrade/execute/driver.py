@@ -41,8 +41,8 @@ def export_source(spec: Assignment, artifacts: str) -> str:
 def instrument(nb: Any, spec: Assignment, options: ExecOptions) -> Any:
     """A copy of the notebook with the setup cell first and the export cell last."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    nb.cells.insert(0, nbformat.v4.new_code_cell(setup_cell.source(options.seed,
-                                                                     options.threads)))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(setup_cell.source(
+        options.seed, options.threads, options.fit_steps)))
     nb.cells.append(nbformat.v4.new_code_cell(export_source(spec, ARTIFACTS)))
     for cell in nb.cells:
         cell.pop("id", None)

@@ -1,4 +1,4 @@
-"""First cell of every graded notebook: threads, seeds, determinism, offline data.
+"""First cell of every graded notebook: threads, seeds, determinism, offline data, fast fit.
 
 Runs in the student's kernel before any student code, so the same submission trains
 the same way on every run.
@@ -6,10 +6,19 @@ the same way on every run.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from kerasgrade.keras_terms import quiet_tensorflow
 
+# Callback methods Keras calls once per batch: with several batches per call into TensorFlow
+# it would call them once per call, so a fit whose callbacks define one runs as written.
+BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end",
+               "on_test_batch_begin", "on_test_batch_end")
 
-def setup(seed: int = 0, threads: int | None = None) -> None:
+
+def setup(seed: int = 0, threads: int | None = None, fit_steps: int = 1) -> None:
     quiet_tensorflow()
     import tensorflow as tf
 
@@ -21,16 +30,52 @@ def setup(seed: int = 0, threads: int | None = None) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    if fit_steps > 1:
+        keras.Model.fit = batches_per_call(keras.Model.fit, fit_steps)
 
     from kerasgrade import data
 
     data.patch_keras_datasets()
 
 
-def source(seed: int, threads: int | None) -> str:
+def batches_per_call(fit: Callable[..., Any], steps: int) -> Callable[..., Any]:
+    """Keras's fit, running `steps` batches in each call into TensorFlow (Keras's own
+    steps_per_execution) where the student left it at 1. A small network spends most of a
+    batch in Python between calls; the batches, their order and every update stay the same, so
+    the weights and the history are bit for bit those of a plain fit
+    (tests/execute/test_warm.py). A fit that asked otherwise (its own steps_per_execution,
+    run_eagerly, a callback called per batch) runs as written."""
+    from keras.callbacks import Callback
+
+    def as_written(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        callbacks = kwargs.get("callbacks", args[5] if len(args) > 5 else None) or ()
+        if isinstance(callbacks, Callback):
+            callbacks = (callbacks,)
+        try:
+            per_batch = any(getattr(type(c), hook, None) is not getattr(Callback, hook)
+                            for c in callbacks for hook in BATCH_HOOKS)
+        except TypeError:  # not a list of callbacks: Keras says so, as written
+            return True
+        return model.steps_per_execution != 1 or bool(model.run_eagerly) or per_batch
+
+    @functools.wraps(fit)
+    def fit_batches_per_call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if as_written(self, args, kwargs):
+            return fit(self, *args, **kwargs)
+        # The functions are traced for a number of steps: traced anew before and after.
+        self.steps_per_execution, self.train_function, self.test_function = steps, None, None
+        try:
+            return fit(self, *args, **kwargs)
+        finally:
+            self.steps_per_execution, self.train_function, self.test_function = 1, None, None
+
+    return fit_batches_per_call
+
+
+def source(seed: int, threads: int | None, fit_steps: int) -> str:
     """The code of the injected first cell."""
     return (
         "import kerasgrade.execute.kernel.setup_cell as _kerasgrade_setup\n"
-        f"_kerasgrade_setup.setup(seed={seed!r}, threads={threads!r})\n"
+        f"_kerasgrade_setup.setup(seed={seed!r}, threads={threads!r}, fit_steps={fit_steps!r})\n"
         "del _kerasgrade_setup"
     )
