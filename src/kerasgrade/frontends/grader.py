@@ -153,8 +153,8 @@ class Grader:
         finally:
             warm_paths.close_current()
         said = [f"self-test passed in {time.monotonic() - started:.0f} s"]
-        if warm and isinstance(self.pool, Pool):
-            said.append(f"workers warm in {self._warm_up(assignment_ids[0]):.0f} s")
+        if warm and self.pool is not None:
+            said.append(self._warm_up(assignment_ids[0]))
         return said
 
     def spec(self, assignment: str) -> Assignment:
@@ -288,17 +288,21 @@ class Grader:
         raise GraderFault(f"the grader failed on {path}, not the submission ({ATTEMPTS} "
                           f"attempts): {last}", last.stage)
 
-    def _warm_up(self, assignment: str) -> float:
-        """Each local worker starts its zygote (TensorFlow imported) on the blank notebook,
-        now rather than on the first student's time; returns the seconds it took."""
+    def _warm_up(self, assignment: str) -> str:
+        """Each worker (each thread of each Dask worker) starts its zygote (TensorFlow
+        imported) on the blank notebook, now rather than on the first student's time; what
+        it did, to be said."""
         started = time.monotonic()
         release = self.release(assignment).notebook or b""
-        jobs = [Task(f"warm-up-{i}", self.spec(assignment), "warm-up.ipynb", "warm-up.ipynb",
-                     release, release, self.options) for i in range(self.workers)]
         assert self.pool is not None
-        for _ in self.pool.run(jobs):
-            pass
-        return time.monotonic() - started
+        try:
+            count = self.pool.warm(lambda i: Task(
+                f"warm-up-{i}", self.spec(assignment), "warm-up.ipynb", "warm-up.ipynb",
+                release, release, self.options))
+        except (OSError, TimeoutError) as exc:
+            raise GraderFailure(f"no Dask scheduler answers at {self.settings.scheduler}: "
+                                f"{failure_line(exc)}") from None
+        return f"{count} worker(s) warm in {time.monotonic() - started:.0f} s"
 
     def outcome_of(self, job: Task, outcome: Any) -> Graded:
         """A worker's outcome as a complete result; raises the grader's own failure."""

@@ -26,10 +26,18 @@ from kerasgrade.course.demo import MISTAKES, answered
 
 COURSE_ID = "kerasgrade"  # nbgrader_config.py's
 SOLVED, DENSE32 = 14.0, 11.0
+SLEEP = 30  # seconds: under the assignment's 60 s cell limit, longer than a short grading
 
 
 def notebook(kind: str) -> nbformat.NotebookNode:
     return answered(REPO, AID) if kind == "solved" else answered(REPO, AID, MISTAKES[AID][kind])
+
+
+def slow_solution(seconds: float = SLEEP) -> nbformat.NotebookNode:
+    """The solution with a cell that only waits: graded as the solution, seconds longer."""
+    nb = notebook("solved")
+    nb.cells.insert(1, nbformat.v4.new_code_cell(f"import time\ntime.sleep({seconds})"))
+    return nb
 
 
 def served_course(tmp: Path, **traits: object) -> Path:

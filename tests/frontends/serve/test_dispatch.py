@@ -7,30 +7,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nbformat
 import pytest
 from classroom import AID
-from serving import Student, events, notebook, served_course, start, stop, wait_for
+from serving import Student, events, served_course, slow_solution, start, stop, wait_for
 
 from kerasgrade import sandbox
 from kerasgrade.frontends.batch.worker import cores
 
 pytestmark = pytest.mark.slow
 
-SLEEP = 30  # seconds: under the assignment's 60 s cell limit, longer than a short grading
-
-
 @pytest.fixture(autouse=True)
 def _sandbox() -> None:
     if reason := sandbox.unavailable_reason():
         pytest.skip(reason)
-
-
-def slow_solution() -> nbformat.NotebookNode:
-    """The solution with a cell that only waits: graded as the solution, SLEEP s longer."""
-    nb = notebook("solved")
-    nb.cells.insert(1, nbformat.v4.new_code_cell(f"import time\ntime.sleep({SLEEP})"))
-    return nb
 
 
 def worker(course: Path, student: str) -> dict[str, float]:

@@ -26,7 +26,17 @@ import serving
 from classroom import AID
 from hub_venv import DASK_PINNED, hub_venv
 from lab_server import free_port
-from serving import DENSE32, SOLVED, Student, events, served_course, start, stop, wait_for
+from serving import (
+    DENSE32,
+    SOLVED,
+    Student,
+    events,
+    served_course,
+    slow_solution,
+    start,
+    stop,
+    wait_for,
+)
 from unix_users import Student as UnixUser
 from unix_users import need_root_and_debian_python, unix_user
 
@@ -131,6 +141,13 @@ def _zygotes(worker: int) -> set[int]:
             if zygote(p) and not zygote(p.parent())}
 
 
+def _wait_serving(proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 600
+    while not any(line.startswith("serving ") for line in log.read_text().splitlines()):
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-4000:]
+        time.sleep(0.5)
+
+
 def _state_pid(course: Path, student: str) -> int:
     stored = course / ".kerasgrade" / "results" / AID / f"{student}.json"
     return json.loads(stored.read_text())["worker"]["pid"]
@@ -148,18 +165,22 @@ def test_served_on_a_cluster_that_loses_a_worker_and_its_scheduler(
     log = tmp_path / "serve.log"
     proc = start(course, log, workers=2, args=("--scheduler", cluster.address))
     try:
-        # (a) two submissions, one on each worker, with the local scores
-        names = [alice.submit("solved"), bob.submit("dense32")]
-        wait_for(course, proc, log, "released", 2)
+        # (a) each worker warm before the first submission; two submissions, one on each
+        # worker, graded by the zygote it already held, with the local scores
+        _wait_serving(proc, log)
+        assert "2 worker(s) warm in" in log.read_text()
         first = cluster.worker_pids()
-        assert {_state_pid(course, s) for s in ("alice", "bob")} == set(first.values())
         warm = {pid: _zygotes(pid) for pid in first.values()}
         assert all(len(z) == 1 for z in warm.values()), warm
+        names = [alice.submit("solved"), bob.submit("dense32")]
+        wait_for(course, proc, log, "released", 2)
+        assert {_state_pid(course, s) for s in ("alice", "bob")} == set(first.values())
+        assert {pid: _zygotes(pid) for pid in first.values()} == warm
 
         # (b) the worker grading carol is killed: the other one grades her, once
-        names.append(carol.submit("solved"))
+        names.append(carol.submit(slow_solution(20)))
         victim = cluster.holder("carol")
-        time.sleep(5)  # well into the grading: its kernel is training
+        time.sleep(5)  # well into the grading: its kernel waits in the slow cell
         os.kill(victim, signal.SIGKILL)
         wait_for(course, proc, log, "released", 3)
         [other] = set(first.values()) - {victim}

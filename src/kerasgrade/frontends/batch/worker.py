@@ -20,7 +20,7 @@ import traceback
 import urllib.parse
 from abc import ABC, abstractmethod
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -169,6 +169,12 @@ class Dispatch(ABC):
             yield from self.finished(None)
 
     @abstractmethod
+    def warm(self, job: Callable[[int], Task]) -> int:
+        """Each place that grades one job at a time grades job(i) now, so that its zygote
+        imports TensorFlow before a student waits on it; returns how many places. Outcomes
+        are not kept: a place whose warm-up failed starts a zygote with its first job."""
+
+    @abstractmethod
     def close(self) -> None:
         ...
 
@@ -199,6 +205,11 @@ class Pool(Dispatch):
 
     def submit(self, job: Task) -> None:
         self.pending.append(job)
+
+    def warm(self, job: Callable[[int], Task]) -> int:
+        for _ in self.run([job(i) for i in range(self.size)]):
+            pass
+        return self.size
 
     @property
     def busy(self) -> int:
@@ -322,6 +333,23 @@ class DaskPool(Dispatch):
     @property
     def busy(self) -> int:
         return len(self.futures) + len(self.lost)
+
+    def warm(self, job: Callable[[int], Task]) -> int:
+        """A job for each thread of each worker, held to that worker (a zygote is a
+        thread's); raises OSError or TimeoutError when no scheduler answers at the address."""
+        from distributed import wait as dask_wait
+
+        self._connect()
+        futures = [
+            self.client.submit(grade_task, dataclasses.replace(job(i), host_share=self.share),
+                               pure=False, workers=[address], allow_other_workers=False,
+                               key=f"kerasgrade-warm-up-{i}-{os.urandom(4).hex()}")
+            for i, address in enumerate(
+                address for address, info in
+                self.client.scheduler_info(n_workers=-1)["workers"].items()
+                for _ in range(info["nthreads"]))]
+        dask_wait(futures)
+        return len(futures)
 
     @property
     def threads(self) -> int:
