@@ -69,6 +69,7 @@ from grade_throughput import (
 from nbgrader.utils import parse_utc
 
 from kerasgrade.course.demo import answered
+from kerasgrade.results import PHASES
 
 COURSE_ID = "kerasgrade"  # nbgrader_config.py's
 # The service's start-up (self-test, warm workers) and a whole burst, at most.
@@ -218,8 +219,9 @@ def wait_fetchable(subs: list[Submission], service: Service, done: threading.Eve
     raise SystemExit(f"not every submission was settled after {DRAIN_SECONDS} s")
 
 
-def nbconvert_seconds(course: Course, notebook: Path) -> float:
-    """The same notebook under plain `jupyter nbconvert --execute`, in a copy of its folder."""
+def nbconvert_run(course: Course, notebook: Path) -> tuple[float, float]:
+    """The same notebook under plain `jupyter nbconvert --execute`, in a copy of its folder:
+    its seconds, and those of its training cells (nbclient's timing of each cell)."""
     folder = course.base / "nbconvert"
     folder.mkdir()
     shutil.copy(notebook, folder)
@@ -228,7 +230,33 @@ def nbconvert_seconds(course: Course, notebook: Path) -> float:
                     "--execute", "--ExecutePreprocessor.timeout=1800", "--output",
                     "executed.ipynb", notebook.name], cwd=folder, check=True,
                    capture_output=True)
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    executed = nbformat.read(folder / "executed.ipynb", as_version=4)
+    training = sum(_cell_seconds(c) for c in executed.cells
+                   if c.cell_type == "code" and ".fit(" in c.source)
+    return seconds, training
+
+
+def _cell_seconds(cell: nbformat.NotebookNode) -> float:
+    timing = cell.metadata.get("execution", {})
+    begun, ended = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    return (parse_utc(ended) - parse_utc(begun)).total_seconds() if begun and ended else 0.0
+
+
+def idle_phases(course: Course, idle: Submission, events: list[dict[str, object]]
+                ) -> list[tuple[str, float]]:
+    """Where the idle submission's seconds went, from its submission to fetchable feedback:
+    the service's events, and the grading's own phases from its stored result."""
+    at = {str(e["event"]): float(e["time"]) for e in events  # type: ignore[arg-type]
+          if e.get("inbound") == idle.inbound}
+    stored = course.root / ".kerasgrade" / "results" / ASSIGNMENT / f"{idle.student}.json"
+    timings = json.loads(stored.read_text())["result"]["timings"]
+    grading = at["graded"] - at["started"]
+    phases = [(k, timings.get(k, 0.0)) for k in PHASES]
+    return [("read", at["queued"] - idle.submitted), ("queue", at["started"] - at["queued"]),
+            *phases, ("worker_other", grading - sum(v for _, v in phases)),
+            ("publish", at["released"] - at["graded"]),
+            ("to_fetchable", idle.fetchable - at["released"])]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -291,8 +319,7 @@ def measure(args: argparse.Namespace, course: Course, scheduler: str) -> int:
         events = service.events()
     finally:
         service.stop()
-    plain = nbconvert_seconds(course, course.desks / "idle" / ASSIGNMENT
-                              / f"{ASSIGNMENT}.ipynb")
+    plain = nbconvert_run(course, course.desks / "idle" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     return report(subs, burst_events, events, idle, plain, course, args.workers)
 
 
@@ -310,7 +337,7 @@ def queue_efficiency(events: list[dict[str, object]], workers: int) -> float:
 
 
 def report(subs: list[Submission], burst_events: list[dict[str, object]],
-           events: list[dict[str, object]], idle: Submission, plain: float,
+           events: list[dict[str, object]], idle: Submission, plain: tuple[float, float],
            course: Course, workers: int) -> int:
     started = {e["inbound"]: float(e["time"]) for e in burst_events  # type: ignore[arg-type]
                if e["event"] == "started"}
@@ -341,9 +368,12 @@ def report(subs: list[Submission], burst_events: list[dict[str, object]],
     print(f"\nreleased {len(released)}, replaced {len(replaced)}, lost {lost}; latency "
           f"mean {statistics.mean(latencies):.1f} s; of it {share:.0%} waiting in the queue, "
           f"{1 - share:.0%} grading (collect, run, measure, gradebook, feedback, release)")
-    ratio = idle.latency / plain
+    ratio = idle.latency / plain[0]
     print(f"idle service: submit to fetchable {idle.latency:.1f} s; plain jupyter nbconvert "
-          f"--execute of the same notebook {plain:.1f} s")
+          f"--execute of the same notebook {plain[0]:.1f} s, of it {plain[1]:.1f} s in its "
+          "training cell")
+    print("the idle submission's seconds: " + ", ".join(
+        f"{name} {seconds:.1f}" for name, seconds in idle_phases(course, idle, events)))
     # Every student's gradebook score is the one their latest notebook deserves.
     final = {s.student: s.expected for s in subs} | {idle.student: idle.expected}
     scores = gradebook_scores(course.root)
