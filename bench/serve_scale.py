@@ -57,15 +57,18 @@ TARGET_MS = 50.0
 CAPS = inbound.Caps(file_bytes=10_000_000, total_bytes=30_000_000, files=100, depth=5)
 
 
-def submit(box: Path, student: str, assignment: str, when: datetime) -> str:
+EMPTY = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+
+
+def submit(box: Path, student: str, assignment: str, when: datetime,
+           notebook: bytes = EMPTY) -> str:
     """One entry as nbgrader submit writes it (exchange/default/submit.py): its name, files
     and modes, the folder's set last."""
     stamp = when.strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     name = f"{student}+{assignment}+{stamp}+{base64.urlsafe_b64encode(os.urandom(9)).decode()}"
     folder = box / name
     folder.mkdir()
-    (folder / f"{assignment}.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, '
-                                                '"nbformat_minor": 5}')
+    (folder / f"{assignment}.ipynb").write_bytes(notebook)
     (folder / inbound.TIMESTAMP).write_text(stamp)
     (folder / inbound.SECRET).write_text(base64.urlsafe_b64encode(os.urandom(24)).decode())
     for file in folder.iterdir():

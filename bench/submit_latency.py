@@ -106,21 +106,23 @@ class Course:
         self.exchange = base / "exchange"
         self.desks = base / "desks"
 
-    def build(self) -> None:
+    def build(self, assignments: tuple[str, ...] = (ASSIGNMENT,)) -> None:
+        """The course with these assignments generated and released, on its exchange."""
         (self.root / "source").mkdir(parents=True)
         self.exchange.mkdir()
         self.exchange.chmod(0o1777)  # as nbgrader's docs set it up
-        shutil.copytree(REPO / "source" / ASSIGNMENT, self.root / "source" / ASSIGNMENT)
+        for aid in assignments:
+            shutil.copytree(REPO / "source" / aid, self.root / "source" / aid)
         config = (REPO / "nbgrader_config.py").read_text()
         # The students are `nbgrader submit --student ID` run as this user, with no roster:
         # the service takes them from the inbound names (as tests/frontends/serve does).
         (self.root / "nbgrader_config.py").write_text(
             config + f"\nc.Exchange.root = {str(self.exchange)!r}\n"
             "c.Kerasgrade.trust_inbound_names = True\nc.Kerasgrade.open_course = True\n")
-        for step in (["generate_assignment", ASSIGNMENT, "--force"],
-                     ["release_assignment", ASSIGNMENT, "--force"]):
-            subprocess.run([sys.executable, "-m", "nbgrader", *step, "--log-level=WARN"],
-                           cwd=self.root, check=True)
+        for aid in assignments:
+            for step in ("generate_assignment", "release_assignment"):
+                subprocess.run([sys.executable, "-m", "nbgrader", step, aid, "--force",
+                                "--log-level=WARN"], cwd=self.root, check=True)
 
     def submit(self, sub: Submission) -> None:
         """The student's notebook in a folder of their own, handed in with nbgrader's submit;
