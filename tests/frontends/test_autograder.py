@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from nbfactory import FIT, MODEL, SAVE, variant, write
 from kerasgrade.course.assignments import ASSIGNMENTS, CONNECTED_NETWORKS, IMPROVING_NETWORK
 from kerasgrade.course.demo import MISTAKES, answered, untouched
 from kerasgrade.grade import grade_notebook
+from kerasgrade.jobs import warm
+from kerasgrade.jobs.options import ExecOptions
 
 pytestmark = pytest.mark.slow  # grade_notebook and `pytest autograder/`: kernels that train
 
@@ -87,16 +90,24 @@ CASES = {
 }
 
 
+# The path of `kerasgrade grade` and `serve`: one zygote for the module, a kernel forked from
+# it per notebook (the one-off path is `pytest autograder/`, below).
+WARM = ExecOptions(warm=True)
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     out = {}
     base = tmp_path_factory.mktemp("cases")
-    for name, (nb, _, _) in CASES.items():
-        path = write(nb, base / name / f"{CONNECTED_NETWORKS}.ipynb")
-        before = path.read_bytes()
-        out[name] = grade_notebook(path, student=name)
-        assert path.read_bytes() == before, "the submitted file must never change"
-    return out
+    try:
+        for name, (nb, _, _) in CASES.items():
+            path = write(nb, base / name / f"{CONNECTED_NETWORKS}.ipynb")
+            before = path.read_bytes()
+            out[name] = grade_notebook(path, student=name, options=WARM)
+            assert path.read_bytes() == before, "the submitted file must never change"
+        yield out
+    finally:
+        warm.close_current()
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -113,7 +124,7 @@ def test_expected_score_and_message(graded: dict, name: str) -> None:
 
 def test_same_submission_same_grade(graded: dict, tmp_path: Path) -> None:
     path = write(variant({"Dense(16,": "Dense(24,"}), tmp_path / f"{CONNECTED_NETWORKS}.ipynb")
-    first, second = grade_notebook(path), grade_notebook(path)
+    first, second = grade_notebook(path, options=WARM), grade_notebook(path, options=WARM)
     assert first.to_dict() == second.to_dict() | {"timings": first.timings}
     acc = first.facts["evaluation"]["test_accuracy"]
     assert acc == second.facts["evaluation"]["test_accuracy"]
