@@ -1,7 +1,7 @@
 """How many cores and GB a deadline needs: the sizing table of docs/scale.md, computed from
 figures the benchmarks measured.
 
-    python bench/sizing.py [--grading-s 02=S 03=S] [--gb-per-worker GB] [--per-student R]
+    python bench/sizing.py [--measured ID=SECONDS:GB ...] [--per-student R]
                            [--last-10-min SHARE] [--machine-cores N] [--students 100 500 2000]
 
 The model, for each assignment and class size (students who all hand in during the last hour
@@ -10,8 +10,8 @@ before the deadline, R submissions each on average, resubmissions included):
   thread: bench/submit_latency.py's burst, its `grading s` mean);
 - cores: enough to do the hour's work at 70 % of their time (a queue that runs near 100 %
   grows without bound while submissions keep arriving);
-- GB: a worker's peak (bench/grade_throughput.py's peak GB of a worker's whole tree) for
-  each core, plus 1 GB for the service;
+- GB: a worker's peak for each core (its whole tree: the worker, its zygote, the kernel and
+  the measuring process), plus 1 GB for the service;
 - where: local workers (`kerasgrade serve --workers N`) while one machine of --machine-cores
   holds them, else a Dask cluster (`--scheduler`) of that many machines;
 - last feedback: when SHARE of the hour's submissions come in its last 10 minutes, how long
@@ -27,9 +27,9 @@ import argparse
 import math
 from dataclasses import dataclass
 
-# Measured on this machine (2 cores), full data sets, 2026-12-07: see docs/scale.md.
-GRADING_SECONDS = {"02-connected-networks": 14.0, "03-fashion-classifier": 120.0}
-GB_PER_WORKER = 1.41
+# Measured on this machine (2 cores), full data sets, 2026-12-07 (docs/scale.md): a
+# grading's seconds on one thread, and a worker tree's peak GB.
+MEASURED = {"02-connected-networks": (20.2, 1.5), "03-fashion-classifier": (75.6, 2.0)}
 SERVICE_GB = 1.0
 UTILIZATION = 0.7
 HOUR = 3600.0
@@ -65,31 +65,31 @@ def plan(assignment: str, students: int, grading_s: float, gb_per_worker: float,
                 max(0.0, late_work - LAST_WINDOW) / 60)
 
 
-def table(grading: dict[str, float], gb_per_worker: float, per_student: float,
-          last_share: float, machine_cores: int, classes: list[int]) -> str:
+def table(measured: dict[str, tuple[float, float]], per_student: float, last_share: float,
+          machine_cores: int, classes: list[int]) -> str:
     lines = ["| assignment | students | cores | GB | where | last feedback, min after the "
              "deadline |", "| --- | ---: | ---: | ---: | --- | ---: |"]
-    for assignment, seconds in grading.items():
+    for assignment, (seconds, gb) in measured.items():
         for students in classes:
-            lines.append(plan(assignment, students, seconds, gb_per_worker, per_student,
-                              last_share, machine_cores).row(machine_cores))
+            lines.append(plan(assignment, students, seconds, gb, per_student, last_share,
+                              machine_cores).row(machine_cores))
     return "\n".join(lines)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--grading-s", nargs="*", default=[f"{a}={s:g}" for a, s in
-                                                      GRADING_SECONDS.items()],
-                   help="ASSIGNMENT=SECONDS of one grading on one worker")
-    p.add_argument("--gb-per-worker", type=float, default=GB_PER_WORKER)
+    p.add_argument("--measured", nargs="*",
+                   default=[f"{a}={s:g}:{gb:g}" for a, (s, gb) in MEASURED.items()],
+                   help="ASSIGNMENT=SECONDS:GB: one grading on one worker, a worker's peak")
     p.add_argument("--per-student", type=float, default=1.5)
     p.add_argument("--last-10-min", type=float, default=0.3, dest="last_share")
     p.add_argument("--machine-cores", type=int, default=16)
     p.add_argument("--students", type=int, nargs="*", default=[100, 500, 2000])
     args = p.parse_args()
-    grading = {a: float(s) for a, _, s in (g.partition("=") for g in args.grading_s)}
-    print(table(grading, args.gb_per_worker, args.per_student, args.last_share,
-                args.machine_cores, args.students))
+    measured = {a: (float(s), float(gb)) for a, _, figures in
+                (m.partition("=") for m in args.measured) for s, _, gb in [figures.partition(":")]}
+    print(table(measured, args.per_student, args.last_share, args.machine_cores,
+                args.students))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,6 @@ def test_a_crowded_last_window_is_graded_after_the_deadline(sizing: ModuleType) 
     the hour can grade in them; a tenth: none left over."""
     crowded = sizing.plan("a", 2000, 30.0, 1.5, 0.5, 0.5, 16)
     assert crowded.last_feedback_min > 0
-    late_s = 2000 * 1.5 * 0.5 * 30.0 / crowded.cores - 600
+    late_s = 2000 * 0.5 * 0.5 * 30.0 / crowded.cores - 600  # students x per student x share
     assert crowded.last_feedback_min == pytest.approx(late_s / 60)
     assert sizing.plan("a", 2000, 30.0, 1.5, 0.5, 0.1, 16).last_feedback_min == 0
