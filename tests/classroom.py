@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from nbfactory import write
 from nbgrader.api import Gradebook
@@ -14,6 +16,18 @@ from kerasgrade.course.assignments import CONNECTED_NETWORKS
 from kerasgrade.course.demo import MISTAKES, answered
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script of bench/ or scripts/ as a module, registered under its name: dataclasses look
+    their module up by name, and a bench that imports another (`from grade_throughput import`)
+    finds the one loaded."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 AID = CONNECTED_NETWORKS

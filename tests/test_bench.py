@@ -7,7 +7,6 @@ last lines, print no speedup and exit 1.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,19 +14,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from classroom import AID, REPO
+from classroom import AID, REPO, load_script
 
 BENCH = REPO / "bench" / "grade_throughput.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("grade_throughput", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCH)
 
 
 @pytest.mark.slow  # `kerasgrade grade` starts: seconds
@@ -95,12 +89,7 @@ def test_queue_efficiency_is_the_ideal_makespan_over_the_measured_one(
         bench: ModuleType) -> None:
     """Two workers, three submissions of 60, 30 and 30 s: continuous dispatch starts the third
     when the second ends (no worker waits: 1.0); rounds would start it when the first ends."""
-    spec = importlib.util.spec_from_file_location("submit_latency",
-                                                  REPO / "bench" / "submit_latency.py")
-    assert spec and spec.loader
-    latency = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = latency
-    spec.loader.exec_module(latency)  # its `from grade_throughput import` finds `bench`
+    latency = load_script(REPO / "bench" / "submit_latency.py")  # finds `bench`'s module
 
     def told(spans: dict[str, tuple[float, float]]) -> list[dict[str, object]]:
         return [{"event": event, "inbound": name, "time": at}

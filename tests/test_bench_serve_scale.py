@@ -3,14 +3,13 @@ holds every figure, each new entry is queued, and the queue's work does not grow
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from classroom import REPO
+from classroom import REPO, load_script
 
 from kerasgrade.frontends.serve import inbound
 
@@ -23,11 +22,7 @@ LAST = re.compile(
 
 
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("serve_scale", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCH)
 
 
 def test_the_scale_benchmark_prints_its_figures_on_one_last_line(

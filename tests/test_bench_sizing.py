@@ -3,25 +3,19 @@ and the arithmetic holds what the model says."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from types import ModuleType
 
 import pytest
-from classroom import REPO
+from classroom import REPO, load_script
 
 SIZING = REPO / "bench" / "sizing.py"
 
 
 @pytest.fixture(scope="module")
 def sizing() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sizing", SIZING)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SIZING)
 
 
 def test_the_documented_table_is_the_computed_one() -> None:

@@ -7,12 +7,12 @@ until the fixtures are recorded again: PYTHONPATH=src python3 scripts/record_fac
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from classroom import load_script
 
 from kerasgrade import data
 
@@ -36,12 +36,7 @@ def _stable(value: Any, path: tuple[str, ...] = ()) -> Any:
 
 
 def _recorder() -> Any:
-    spec = importlib.util.spec_from_file_location("record_facts", ROOT / "scripts" /
-                                                  "record_facts.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "record_facts.py")
 
 
 @pytest.mark.slow
