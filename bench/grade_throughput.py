@@ -15,7 +15,10 @@ Scores are read back from each run's nbgrader gradebook.
 
 Per run it prints submissions per minute, peak memory per worker, the overhead (the mean
 share of a trained submission's wall time, one whose training phase took time, that is not
-the student's training), then the mean time per phase of one submission, each student's
+the student's training; a worker's start, once per worker on its first submission, is not the
+submission's), the grader's share (the same, less the student's other cells too: what is
+neither the student's code nor a worker's start), then the mean time per phase of one
+submission, each student's
 score per run and the scaling: the first two --workers values against each other, and Dask
 against nbgrader. Peak memory is sampled from outside (PSS of each worker's whole process
 tree: the worker, its sandboxed kernel, its measuring process and their children; RSS where
@@ -23,7 +26,8 @@ PSS cannot be read, counted and said), and also computed from the results (kerne
 worker's own peak RSS). Each run also states how many cores' worth of CPU two busy processes
 got just before it: the machine may be shared, and a speedup from parallel workers needs
 cores nobody else is using. The last line is
-    speedup_vs_nbgrader: X.XX identical_scores: yes|no overhead: 0.XX peak_gb_per_worker: X.XX
+    speedup_vs_nbgrader: X.XX identical_scores: yes|no overhead: 0.XX grader_share: 0.XX
+    peak_gb_per_worker: X.XX
 speedup and identical_scores as the first --workers value's rate against nbgrader's and
 whether every kerasgrade run (every pool size, Dask) gave all students nbgrader's scores;
 overhead and peak GiB of one worker's tree for that first --workers run.
@@ -61,6 +65,8 @@ from kerasgrade.course.demo import answered
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "02-connected-networks"
 PHASES = (*results.PHASES, "other")
+# What is neither the student's code nor a worker's start.
+GRADER_PHASES = ("kernel_start", "export", "measure", "other")
 # Reading a TensorFlow process's PSS costs ~13 ms of CPU: sample seldom, so that measuring
 # does not slow what it measures (the results carry the sandbox's own 0.1 s samples).
 SAMPLE_SECONDS = 2.0
@@ -110,6 +116,8 @@ class Run:
     phases: dict[str, float] = field(default_factory=dict)  # mean seconds per submission
     # mean share of a trained submission's time that is not training (nan: none trained)
     overhead_trained: float = float("nan")
+    # the same, less the student's other cells: the grader's own
+    grader_share: float = float("nan")
 
     def rate(self, n: int) -> float:
         return 60 * n / self.seconds
@@ -282,9 +290,15 @@ def summarize(run: Run, per_submission: list[dict[str, float]]) -> None:
         return
     run.phases = {k: statistics.mean(p[k] for p in per_submission) for k in PHASES}
     # Only trained submissions: a blank notebook, all overhead, says nothing about the
-    # grader's cost around a student's training.
-    shares = [1 - p["training"] / sum(p.values()) for p in per_submission if p["training"] > 0]
-    run.overhead_trained = statistics.mean(shares) if shares else float("nan")
+    # grader's cost around a student's training. A worker's start is the worker's.
+    trained = [p for p in per_submission if p["training"] > 0]
+    if trained:
+        walls = [sum(p.values()) - p["worker_start"] for p in trained]
+        run.overhead_trained = statistics.mean(
+            1 - p["training"] / wall for p, wall in zip(trained, walls, strict=True))
+        run.grader_share = statistics.mean(
+            sum(p[k] for k in GRADER_PHASES) / wall
+            for p, wall in zip(trained, walls, strict=True))
 
 
 # ---------------------------------------------------------------------------------------
@@ -454,14 +468,16 @@ def report(nbgrader: Run, pools: list[Run], dask: Run | None,
     n = len(expected)
     print(f"\n{n} submissions of {ASSIGNMENT}")
     head = f"{'':34}{'sub/min':>8}{'wall s':>8}{'rc':>4}{'peak MB/worker':>16}{'(results)':>10}"
-    print(head + f"{'overhead*':>10}{'load':>11}{'capacity':>10}")
+    print(head + f"{'overhead*':>10}{'grader*':>9}{'load':>11}{'capacity':>10}")
     for r in runs:
         from_results = f"{r.peak_from_results_mb:.0f}" if r.peak_from_results_mb else "-"
         print(f"{r.label:34}{r.rate(n):8.2f}{r.seconds:8.0f}{r.returncode:4d}"
               f"{r.peak_worker_mb:16.0f}{from_results:>10}{r.overhead_trained:9.0%}"
-              f"{r.load[0]:6.1f}>{r.load[1]:4.1f}{r.capacity:10.2f}")
-    print(f"(*overhead: mean share of a trained submission's wall time that is not its "
-          f"training; load: 1-minute load average before>after, other programs included; "
+              f"{r.grader_share:9.0%}{r.load[0]:6.1f}>{r.load[1]:4.1f}{r.capacity:10.2f}")
+    print(f"(*overhead: mean share of a trained submission's wall time, a worker's start "
+          f"left out, that is not its training; grader: that is neither the student's cells "
+          f"nor a worker's start; load: 1-minute load average before>after, other programs "
+          f"included; "
           f"capacity: cores' worth two busy processes got just before the run, of "
           f"{len(os.sched_getaffinity(0))}; nbgrader exits 1 when a notebook cannot be read)")
     for r in runs:
@@ -491,6 +507,7 @@ def report(nbgrader: Run, pools: list[Run], dask: Run | None,
     print(f"speedup_vs_nbgrader: {first.rate(n) / nbgrader.rate(n):.2f} "
           f"identical_scores: {'yes' if same else 'no'} "
           f"overhead: {first.overhead_trained:.2f} "
+          f"grader_share: {first.grader_share:.2f} "
           f"peak_gb_per_worker: {first.peak_worker_mb / 1024:.2f}")
 
 

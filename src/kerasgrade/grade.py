@@ -196,6 +196,8 @@ def measure_stage(ran: Executed) -> Measured:
     timings = dict(execution.timings)
     if measured.run is not None:
         timings["measure"] = measured.run.seconds
+    if started := ran.runner.start_seconds():
+        timings["worker_start"] = started
     # The runner's report was checked field by field as it was read (driver._run_report).
     report = cast(ExecutionFacts, {k: v for k, v in execution.run.items() if k != "cell_seconds"})
     facts = time_limits.note_reference({**measured.facts, "execution": report}, ran.spec)

@@ -13,9 +13,11 @@ from typing import Any, Literal
 from kerasgrade.artifacts import Facts
 
 Status = Literal["graded", "error"]
-# Where a submission's time went (SubmissionResult.timings): the kernel's start, its cells by
+# Where a submission's time went (SubmissionResult.timings): a warm worker's start (its zygote
+# importing TensorFlow, on the first submission it grades), the kernel's start, its cells by
 # what they do (the grader's setup cell is "imports", its export cell "export"), stage 3.
-PHASES = ("kernel_start", "imports", "data", "training", "student_other", "export", "measure")
+PHASES = ("worker_start", "kernel_start", "imports", "data", "training", "student_other",
+          "export", "measure")
 
 
 class CheckFailed(AssertionError):

@@ -96,11 +96,9 @@ def _printed(executed: Path, marker: str) -> object:
 def fresh_zygote() -> Iterator[None]:
     if reason := sandbox.unavailable_reason():
         pytest.skip(reason)
+    warm.close_current()  # one left by an earlier test in this process
     yield
-    zygote = getattr(warm._LOCAL, "zygote", None)
-    if zygote is not None:
-        zygote.close()
-        warm._LOCAL.zygote = None
+    warm.close_current()
 
 
 def _grade_warm(path: Path, tmp: Path, name: str) -> Path:
@@ -205,12 +203,15 @@ def test_warm_batch_grades_as_a_cold_check(tmp_path: Path) -> None:
 
 # Measured by the clock or the kernel's memory, not by the student's model.
 VOLATILE = {"kernel_start_seconds", "peak_rss_mb", "total_seconds"}
-# Appended to the notebook: the threads it trained on, the batches per call of a fit, and the
-# batches a per-batch callback saw (20 of 32 in 640 examples, however the fit runs).
+# Appended to the notebook: the threads it trained on, the batches per call of a fit and of
+# an evaluate, and the batches a per-batch callback saw (20 of 32 in 640 examples, however the
+# fit runs).
 PROBE = """\
 import json, numpy as np, tensorflow as tf
 class Seen(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
+        self.steps = self.model.steps_per_execution
+    def on_test_end(self, logs=None):
         self.steps = self.model.steps_per_execution
 class Batches(keras.callbacks.Callback):
     count = 0
@@ -218,11 +219,12 @@ class Batches(keras.callbacks.Callback):
         Batches.count += 1
 probe = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])
 probe.compile(loss="mse", optimizer="sgd")
-seen = Seen()
+seen, evaluated = Seen(), Seen()
 probe.fit(np.zeros((640, 4)), np.zeros((640, 2)), epochs=1, verbose=0, callbacks=[seen])
+probe.evaluate(np.zeros((640, 4)), np.zeros((640, 2)), verbose=0, callbacks=[evaluated])
 probe.fit(np.zeros((640, 4)), np.zeros((640, 2)), epochs=1, verbose=0, callbacks=[Batches()])
 print("PROBE " + json.dumps([tf.config.threading.get_intra_op_parallelism_threads(),
-                             seen.steps, Batches.count]))"""
+                             seen.steps, evaluated.steps, Batches.count]))"""
 
 
 def test_a_grade_does_not_depend_on_the_thread_count_or_the_batches_per_call(
@@ -231,24 +233,28 @@ def test_a_grade_does_not_depend_on_the_thread_count_or_the_batches_per_call(
     worker's share, and the student's fit runs 64 batches per call into TensorFlow: the same
     notebook gets the same points and the same measured facts (training history, predictions,
     accuracy) with 1 and 2 TensorFlow threads and with Keras's own one batch per call, all
-    forked from one zygote. A fit with a per-batch callback runs one batch per call."""
+    forked from one zygote (the facts hold what the student's evaluate returned). A fit with
+    a per-batch callback runs one batch per call."""
     spec = assignments.get(assignments.CONNECTED_NETWORKS)
     nb = answered(REPO, spec.id)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     path = tmp_path / f"{spec.id}.ipynb"
     write(nb, path)
-    results, zygotes = {}, set()
+    results, zygotes, started = {}, set(), []
     for threads, steps in ((1, 64), (2, 64), (1, 1)):
         executed = tmp_path / f"executed-{threads}-{steps}.ipynb"
         result = grade_notebook(path, spec, "s",
                                 ExecOptions(warm=True, threads=threads, fit_steps=steps),
                                 workdir=tmp_path / f"{threads}-{steps}", executed_to=executed)
-        assert _printed(executed, "PROBE") == [threads, steps, 20]
+        assert _printed(executed, "PROBE") == [threads, steps, steps, 20]
         zygotes.add(warm._LOCAL.zygote.proc.pid)
+        started.append(result.timings.get("worker_start", 0.0))
         facts = result.to_dict(with_facts=True)["facts"]
         facts["execution"] = {k: v for k, v in facts["execution"].items() if k not in VOLATILE}
         results[threads, steps] = ([(c.name, c.points, c.message) for c in result.checks],
                                    result.score, facts)
     assert len(zygotes) == 1, "a job's thread count must not restart the zygote"
+    # The zygote's start is the first submission's wait, told apart from its own phases.
+    assert started[0] > 1 and started[1:] == [0.0, 0.0], started
     assert results[1, 64][1] == spec.max_score
     assert results[1, 64] == results[2, 64] == results[1, 1]

@@ -25,8 +25,9 @@ class ExecOptions:
     data_dir: Path | None = None
     # A value of KERASGRADE_SHARED_DATA for cold jobs (data.share()'s); None: the environment's
     shared_data: str | None = None
-    # Batches per call into TensorFlow in the student's fit (setup_cell.batches_per_call): the
-    # same weights bit for bit, 1.7-2.7x faster on the course's networks; 1: Keras's own.
+    # Batches per call into TensorFlow in the student's fit and evaluate
+    # (setup_cell.batches_per_call): the same weights and results bit for bit, fit 1.7-2.7x
+    # faster on the course's networks; 1: Keras's own.
     fit_steps: int = 64
     warm: bool = False  # batch workers: jobs forked from a zygote (kerasgrade.jobs.warm)
 

@@ -44,6 +44,11 @@ class Runner(ABC):
     def run(self, entry: str, argv: Sequence[str], job: Job) -> sandbox.SandboxRun:
         """Run a grader entry point (kerasgrade.entry_points.ENTRY_POINTS) as the job."""
 
+    def start_seconds(self) -> float:
+        """Seconds this submission's jobs waited for a worker to start (a warm worker's first
+        submission): the worker's cost, not the submission's."""
+        return 0.0
+
 
 class Cold(Runner):
     """A new sandboxed interpreter per job, in workdir/<name>, left for workdir's owner."""
@@ -78,6 +83,7 @@ class Forked(Runner):
     def __init__(self, options: ExecOptions) -> None:
         super().__init__(options)
         self.zygote = warm.zygote_for(options)
+        self.zygote_seconds = self.zygote.start_seconds
 
     @contextmanager
     def job(self, name: str) -> Iterator[Job]:
@@ -91,6 +97,9 @@ class Forked(Runner):
     def run(self, entry: str, argv: Sequence[str], job: Job) -> sandbox.SandboxRun:
         assert self.options.limits is not None
         return self.zygote.run(entry, argv, job.folder, job.env, self.options.limits)
+
+    def start_seconds(self) -> float:
+        return self.zygote.start_seconds - self.zygote_seconds
 
 
 def runner_for(options: ExecOptions, workdir: Path) -> Runner:

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -56,6 +57,7 @@ class Zygote:
         self.jobs = self.root / "jobs"
         self.jobs.mkdir()
         self.proc: Any = None
+        self.start_seconds = 0.0  # spent starting zygotes, in all: a job's share is its own
         self.count = itertools.count(1)
         atexit.register(self.close)
 
@@ -77,6 +79,13 @@ class Zygote:
                                    self.options.data_dir, shared_data=self.shared_data)
 
     def _start(self) -> None:
+        started = time.monotonic()
+        try:
+            self._spawn()
+        finally:
+            self.start_seconds += time.monotonic() - started
+
+    def _spawn(self) -> None:
         env = self.job_env(self.root / "home")
         self.proc = sandbox.spawn([*COMMAND, str(self.root)], scratch=self.root,
                                   hide=self.options.hide, readonly_binds=self.shown, env=env,
