@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 # Measured on this machine (2 cores), full data sets, 2026-12-07 (docs/scale.md): a
 # grading's seconds on one thread, and a worker tree's peak GB.
-MEASURED = {"02-connected-networks": (20.2, 1.5), "03-fashion-classifier": (75.6, 1.7)}
+MEASURED = {"02-connected-networks": (20.2, 1.5), "03-fashion-classifier": (80.5, 1.8)}
 SERVICE_GB = 1.0
 UTILIZATION = 0.7
 HOUR = 3600.0
