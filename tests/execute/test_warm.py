@@ -204,8 +204,8 @@ def test_warm_batch_grades_as_a_cold_check(tmp_path: Path) -> None:
 # Measured by the clock or the kernel's memory, not by the student's model.
 VOLATILE = {"kernel_start_seconds", "peak_rss_mb", "total_seconds"}
 # Appended to the notebook: the threads it trained on, the batches per call of a fit and of
-# an evaluate, and the batches a per-batch callback saw (20 of 32 in 640 examples, however the
-# fit runs).
+# an evaluate, and the batches a per-batch callback saw (20 of 32 in 640 examples an epoch,
+# however the fit runs; its evaluate between the two epochs must leave the fit able to go on).
 PROBE = """\
 import json, numpy as np, tensorflow as tf
 class Seen(keras.callbacks.Callback):
@@ -217,12 +217,14 @@ class Batches(keras.callbacks.Callback):
     count = 0
     def on_train_batch_end(self, batch, logs=None):
         Batches.count += 1
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.evaluate(np.zeros((64, 4)), np.zeros((64, 2)), verbose=0)
 probe = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])
 probe.compile(loss="mse", optimizer="sgd")
 seen, evaluated = Seen(), Seen()
 probe.fit(np.zeros((640, 4)), np.zeros((640, 2)), epochs=1, verbose=0, callbacks=[seen])
 probe.evaluate(np.zeros((640, 4)), np.zeros((640, 2)), verbose=0, callbacks=[evaluated])
-probe.fit(np.zeros((640, 4)), np.zeros((640, 2)), epochs=1, verbose=0, callbacks=[Batches()])
+probe.fit(np.zeros((640, 4)), np.zeros((640, 2)), epochs=2, verbose=0, callbacks=[Batches()])
 print("PROBE " + json.dumps([tf.config.threading.get_intra_op_parallelism_threads(),
                              seen.steps, evaluated.steps, Batches.count]))"""
 
@@ -246,7 +248,7 @@ def test_a_grade_does_not_depend_on_the_thread_count_or_the_batches_per_call(
         result = grade_notebook(path, spec, "s",
                                 ExecOptions(warm=True, threads=threads, fit_steps=steps),
                                 workdir=tmp_path / f"{threads}-{steps}", executed_to=executed)
-        assert _printed(executed, "PROBE") == [threads, steps, steps, 20]
+        assert _printed(executed, "PROBE") == [threads, steps, steps, 40]
         zygotes.add(warm._LOCAL.zygote.proc.pid)
         started.append(result.timings.get("worker_start", 0.0))
         facts = result.to_dict(with_facts=True)["facts"]
