@@ -23,10 +23,13 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
 import psutil
+from grade_throughput import MIB, Sampler
 
 from kerasgrade.course import assignments
 from kerasgrade.course.demo import answered
@@ -36,40 +39,24 @@ from kerasgrade.jobs.options import ExecOptions
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_SECONDS = 0.5
-MIB = 2**20
 
 
-class TreePeak:
-    """The peak PSS of this process and its descendants, sampled in a thread."""
+@contextmanager
+def sampled_tree() -> Iterator[Sampler]:
+    """grade_throughput's Sampler on this process's tree, every SAMPLE_SECONDS, for the block."""
+    sampler, done = Sampler(), threading.Event()
 
-    def __init__(self) -> None:
-        self.peak_mb = 0.0
-        self.samples = self.fallbacks = 0
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._sample, daemon=True)
+    def sample() -> None:
+        while not done.wait(SAMPLE_SECONDS):
+            sampler.tree(psutil.Process())
 
-    def __enter__(self) -> TreePeak:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.done.set()
-        self.thread.join()
-
-    def _sample(self) -> None:
-        while not self.done.wait(SAMPLE_SECONDS):
-            me = psutil.Process()
-            total = 0
-            for proc in [me, *me.children(recursive=True)]:
-                try:
-                    total += proc.memory_full_info().pss
-                except psutil.AccessDenied:
-                    self.fallbacks += 1
-                    total += proc.memory_info().rss
-                except psutil.NoSuchProcess:
-                    continue  # ended between the listing and the read
-            self.peak_mb = max(self.peak_mb, total / MIB)
-            self.samples += 1
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield sampler
+    finally:
+        done.set()
+        thread.join()
 
 
 def main() -> int:
@@ -85,19 +72,18 @@ def main() -> int:
         path = Path(tmp) / f"{spec.id}.ipynb"
         nbformat.write(answered(REPO, spec.id), path)
         options = ExecOptions(warm=True, threads=args.threads, data_dir=args.data_dir)
-        with TreePeak() as tree:
+        with sampled_tree() as tree:
             result = grade_notebook(path, spec, "solution", options, root=REPO)
         warm.close_current()
     t = result.timings
     grading = t.get("total", 0.0) - t.get("worker_start", 0.0)
     print(f"{spec.id} on {args.threads} thread(s), data: {result.data_source}")
     print("phases, s: " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
-    print(f"worker tree: peak {tree.peak_mb:.0f} MB PSS over {tree.samples} samples"
-          + (f", RSS in {tree.fallbacks} process reads where PSS was denied"
-             if tree.fallbacks else ""))
+    print(f"worker tree: peak {tree.peak / MIB:.0f} MB PSS over {tree.reads} process reads"
+          + (f", RSS in {tree.fallbacks} where PSS was denied" if tree.fallbacks else ""))
     print(f"assignment: {spec.id} score: {result.score:g}/{spec.max_score:g} "
           f"grading_s: {grading:.1f} training_s: {t.get('training', 0.0):.1f} "
-          f"worker_peak_gb: {tree.peak_mb / 1024:.2f}")
+          f"worker_peak_gb: {tree.peak / 2**30:.2f}")
     if result.score != spec.max_score:
         print(f"the solution got {result.score:g} of {spec.max_score:g}: "
               f"{result.reason or 'see the checks'}", file=sys.stderr)
